@@ -1,0 +1,25 @@
+"""The wire and storage contract of the attendance terminal.
+
+Everything another system may read (MQTT payloads, exported JSON Schemas) is declared here as
+pydantic types. This package imports nothing from ``terminal`` or ``drivers``.
+"""
+
+from models.messages import (
+    SCHEMA_VERSION,
+    AckMessage,
+    CheckInEvent,
+    EventBatch,
+    Method,
+    TerminalState,
+    TerminalStatus,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AckMessage",
+    "CheckInEvent",
+    "EventBatch",
+    "Method",
+    "TerminalState",
+    "TerminalStatus",
+]

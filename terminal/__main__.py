@@ -1,0 +1,5 @@
+"""``python -m terminal`` is the ``kiosk`` command."""
+
+from terminal.cli import main
+
+raise SystemExit(main())

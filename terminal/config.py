@@ -1,0 +1,188 @@
+"""The terminal's configuration: declared once here, validated strictly at start.
+
+The file is TOML. Unknown keys and bad values are rejected with one line that names the key.
+Secrets are never written in the TOML: the config names files that hold them.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from models.messages import TERMINAL_ID_PATTERN
+from terminal.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class TerminalSection(_Section):
+    """Who this terminal is."""
+
+    id: str = Field("kiosk-01", pattern=TERMINAL_ID_PATTERN, description="Unique per terminal.")
+    site: str = Field("default", min_length=1, max_length=64, description="Site or building.")
+    language: Literal["zh", "en"] = Field("zh", description="Language of messages shown.")
+
+
+class CameraSection(_Section):
+    """Where frames come from."""
+
+    source: str = Field(
+        "0",
+        min_length=1,
+        description="Device index, /dev/videoN, rtsp://..., a video file or a folder of images.",
+    )
+    fps: float = Field(15.0, gt=0, le=60, description="Frames per second to process.")
+    loop: bool = Field(False, description="For files and folders: start again at the end.")
+    width: int | None = Field(None, gt=0, description="Requested capture width (devices only).")
+    height: int | None = Field(None, gt=0, description="Requested capture height (devices only).")
+    reconnect_s: float = Field(
+        2.0, gt=0, le=300, description="Seconds between attempts to reopen a lost camera."
+    )
+
+
+class MqttSection(_Section):
+    """The broker the terminal delivers to. Without this section the terminal is offline-only."""
+
+    url: str = Field(
+        "mqtt://127.0.0.1:1883", description="mqtt://host[:port] or mqtts://host[:port]."
+    )
+    topic_prefix: str = Field("attendance/v1", min_length=1, description="Topic prefix.")
+    client_id: str | None = Field(None, description="MQTT client id; default: the terminal id.")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive interval.")
+    username: str | None = Field(None, description="Broker user name.")
+    password_file: Path | None = Field(None, description="File holding the broker password.")
+    batch_size: int = Field(100, ge=1, le=500, description="Events per published batch.")
+    ack_timeout_s: float = Field(
+        30.0, gt=0, le=3600, description="Resend events not acknowledged centrally after this."
+    )
+    reconnect_min_s: float = Field(1.0, gt=0, le=60, description="First reconnect delay.")
+    reconnect_max_s: float = Field(60.0, gt=0, le=3600, description="Longest reconnect delay.")
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError("must look like mqtt://host:1883 or mqtts://host:8883")
+        _ = parts.port  # raises ValueError on a bad port
+        return value
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        if any(c in value for c in "+#") or value.startswith("/") or value.endswith("/"):
+            raise ValueError("must not contain + or # nor start or end with /")
+        return value
+
+
+class StorageSection(_Section):
+    """Where the terminal keeps its database."""
+
+    data_dir: Path = Field(Path("/var/lib/kiosk"), description="Directory of kiosk.db.")
+
+
+class RecognitionSection(_Section):
+    """Face recognition and de-duplication."""
+
+    enabled: bool = Field(True, description="Recognise faces (QR codes are read regardless).")
+    tolerance: float = Field(
+        0.5, gt=0, lt=1.5, description="Largest face distance accepted as a match."
+    )
+    margin: float = Field(
+        0.05, ge=0, lt=1, description="Required distance gap between the best two identities."
+    )
+    confirm_frames: int = Field(
+        2, ge=1, le=30, description="Frames that must agree before a face check-in."
+    )
+    min_face_px: int = Field(
+        40, ge=20, le=1000, description="Smallest face height (pixels) considered."
+    )
+    detect_scale: float = Field(
+        1.0, gt=0, le=1, description="Scale frames by this before face detection."
+    )
+    repeat_window_s: float = Field(
+        60.0, ge=0, description="Seconds during which the same person is not checked in again."
+    )
+
+
+class QrSection(_Section):
+    """QR code check-in."""
+
+    enabled: bool = Field(True, description="Read QR codes from every frame.")
+    static_badges: bool = Field(True, description="Accept static (unsigned) badges.")
+
+
+class LogSection(_Section):
+    """Logging."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+
+
+class Config(_Section):
+    """The whole configuration file."""
+
+    terminal: TerminalSection = Field(default_factory=TerminalSection)  # type: ignore[arg-type]
+    camera: CameraSection = Field(default_factory=CameraSection)  # type: ignore[arg-type]
+    mqtt: MqttSection | None = Field(None, description="Absent: offline-only.")
+    storage: StorageSection = Field(default_factory=StorageSection)  # type: ignore[arg-type]
+    recognition: RecognitionSection = Field(
+        default_factory=RecognitionSection  # type: ignore[arg-type]
+    )
+    qr: QrSection = Field(default_factory=QrSection)  # type: ignore[arg-type]
+    log: LogSection = Field(default_factory=LogSection)  # type: ignore[arg-type]
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite file holding the outbox and the enrolled people."""
+        return self.storage.data_dir / "kiosk.db"
+
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"unknown key {where!r}"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}"
+
+
+def parse_config(text: str, origin: str = "<config>") -> Config:
+    """Parse and validate TOML text; raise :class:`ConfigError` naming the first bad key."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin}: not valid TOML: {exc}") from None
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{origin}: {_describe(exc)}") from None
+
+
+def load_config(path: Path | None, data_dir: Path | None = None) -> Config:
+    """Load the config file (defaults when ``path`` is None); ``data_dir`` overrides storage."""
+    if path is None:
+        config = Config()
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+        config = parse_config(text, str(path))
+    if data_dir is not None:
+        config.storage.data_dir = data_dir
+    return config
+
+
+def read_secret(path: Path) -> str:
+    """Read a secret (password, token) from a file, stripped of surrounding whitespace."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read secret file: {exc.strerror or exc}") from None

@@ -1,0 +1,200 @@
+"""The kiosk daemon: start-up as one ordered method, one shared stop event.
+
+Data flows one way: camera -> pipeline -> outbox (SQLite) -> sync -> broker. The capture loop
+(camera and pipeline) runs on the main thread; the sync runs on its own thread with its own
+database connection. The outbox is their only hand-off, so either can stop or crash without
+the other losing anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+
+from drivers.camera import Camera, CameraUnavailable, Frame, open_camera
+from terminal import __version__
+from terminal.announcements import announce
+from terminal.clock import ClockState
+from terminal.config import Config
+from terminal.database import open_or_quarantine
+from terminal.errors import StoreError
+from terminal.outbox import Outbox
+from terminal.pipeline import Decision, Pipeline, build_pipeline
+from terminal.sync import SyncWorker
+from terminal.systemd_notify import SystemdNotifier
+
+log = logging.getLogger(__name__)
+
+DRAIN_POLL_S = 0.2
+
+
+@dataclass
+class RunOptions:
+    """How ``kiosk run`` behaves beyond the config (tests and the demo use these)."""
+
+    realtime: bool = True
+    """Pace file and folder sources at the configured fps (False: as fast as processed)."""
+    exit_when_source_ends: bool = False
+    """Stop when a finite source ends (after delivering the backlog when MQTT is configured)."""
+    drain_timeout_s: float = 60.0
+    """With ``exit_when_source_ends``: how long to wait for the backlog to be acknowledged."""
+    clock: Callable[[], bool] | None = None
+    """Clock-synchronisation check; default: the kernel's (adjtimex)."""
+    on_decision: Callable[[Decision], None] | None = None
+    """Called with every decision (the display, the demo's narration)."""
+
+
+class Daemon:
+    """One kiosk: owns the stop event, the threads and the order of start-up and shutdown."""
+
+    def __init__(self, config: Config, options: RunOptions | None = None) -> None:
+        self.config = config
+        self.options = options or RunOptions()
+        self.stop = threading.Event()
+        self.notifier = SystemdNotifier()
+        self.clock = self.options.clock or ClockState()
+        self.outbox: Outbox | None = None
+        self.pipeline: Pipeline | None = None
+        self.sync: SyncWorker | None = None
+        self.sync_thread: threading.Thread | None = None
+        self.camera_ok = False
+
+    def run(self) -> int:
+        """Start everything in order, run the capture loop until stopped, shut down; exit code."""
+        self._install_signal_handlers()
+        self._open_store()
+        self._start_sync()
+        self._build_pipeline()
+        self.notifier.ready()
+        log.info("kiosk %s started (terminal %s)", __version__, self.config.terminal.id)
+        try:
+            self._capture_loop()
+            if self.options.exit_when_source_ends:
+                self._wait_for_drain()
+        finally:
+            self._shutdown()
+        return 0
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def request_stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s, stopping", signal.Signals(signum).name)
+            self.stop.set()
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+
+    def _open_store(self) -> None:
+        db, quarantined = open_or_quarantine(self.config.database_path)
+        if quarantined is not None:
+            self.notifier.status(f"ALERT: damaged database quarantined at {quarantined}")
+        self.outbox = Outbox(db, self.config.terminal.id, self.config.terminal.site)
+        counts = self.outbox.counts()
+        log.info("outbox %s: %s", self.config.database_path, counts)
+
+    def _start_sync(self) -> None:
+        if self.config.mqtt is None:
+            log.warning("no [mqtt] section: offline-only, every check-in is kept locally")
+            return
+        self.sync = SyncWorker(self.config, self.stop, __version__)
+        self.sync_thread = threading.Thread(target=self.sync.run, name="sync", daemon=True)
+        self.sync_thread.start()
+
+    def _build_pipeline(self) -> None:
+        assert self.outbox is not None
+        self.pipeline = build_pipeline(self.config, self.outbox, self.clock)
+
+    def _open_camera(self) -> Camera:
+        camera = self.config.camera
+        return open_camera(
+            camera.source,
+            camera.fps,
+            camera.loop,
+            camera.width,
+            camera.height,
+            realtime=self.options.realtime,
+        )
+
+    def _capture_loop(self) -> None:
+        """Read frames and run the pipeline until stopped or a finite source ends."""
+        while not self.stop.is_set():
+            camera = self._open_camera()
+            try:
+                camera.open()
+                self._camera_state(True, f"camera {camera.description} open")
+                while not self.stop.is_set():
+                    self.notifier.watchdog()
+                    frame = camera.read()
+                    if frame is None:
+                        log.info("camera source ended")
+                        return
+                    self._handle(self._process(frame))
+            except CameraUnavailable as exc:
+                self._camera_state(False, f"camera unavailable: {exc}; retrying")
+                self.notifier.watchdog()
+                self.stop.wait(self.config.camera.reconnect_s)
+            finally:
+                camera.close()
+
+    def _process(self, frame: Frame) -> list[Decision]:
+        assert self.pipeline is not None
+        try:
+            return self.pipeline.process(frame)
+        except StoreError as exc:
+            log.error("store error: %s", exc)
+            return []
+        except Exception:
+            # A bad frame or a bug in one frame's processing must not stop the kiosk.
+            log.exception("frame processing failed; continuing")
+            return []
+
+    def _handle(self, decisions: list[Decision]) -> None:
+        language = self.config.terminal.language
+        for decision in decisions:
+            if decision.kind in ("checked_in", "refused", "repeat"):
+                at = decision.event.captured_at if decision.event else None
+                log.info(
+                    "%s",
+                    announce(
+                        decision.kind,
+                        language,
+                        name=decision.name or decision.person_id or "",
+                        at=at,
+                        reason=decision.reason,
+                    ),
+                )
+            if self.options.on_decision is not None:
+                self.options.on_decision(decision)
+
+    def _camera_state(self, ok: bool, text: str) -> None:
+        if ok != self.camera_ok or not ok:
+            (log.info if ok else log.warning)("%s", text)
+        self.camera_ok = ok
+        self.notifier.status(text)
+
+    def _wait_for_drain(self) -> None:
+        if self.sync is None or self.outbox is None:
+            return
+        deadline = time.monotonic() + self.options.drain_timeout_s
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            if self.outbox.backlog() == 0:
+                log.info("backlog delivered and acknowledged")
+                return
+            self.stop.wait(DRAIN_POLL_S)
+        log.warning("stopping with %d events not yet acknowledged", self.outbox.backlog())
+
+    def _shutdown(self) -> None:
+        self.notifier.stopping()
+        self.stop.set()
+        if self.sync_thread is not None:
+            self.sync_thread.join(timeout=10)
+        if self.outbox is not None:
+            log.info("outbox at exit: %s", self.outbox.counts())
+            self.outbox.close()

@@ -1,0 +1,196 @@
+"""Opening the terminal's SQLite database: durability settings, schema, damage handling.
+
+One file (``kiosk.db``) holds the outbox of check-ins and the enrolled people. Every thread
+opens its own connection with :func:`open_database`. Writes are durable when they return:
+WAL journal with ``synchronous=FULL``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+from terminal.errors import StoreCorruptError, StoreError, StoreFullError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_USER_VERSION = 1
+BUSY_TIMEOUT_MS = 10_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    person_id TEXT NOT NULL,
+    method TEXT NOT NULL,
+    captured_at TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'acked')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    committed_at TEXT NOT NULL,
+    sent_at TEXT,
+    acked_at TEXT
+);
+CREATE INDEX IF NOT EXISTS events_state_seq ON events (state, seq);
+CREATE TABLE IF NOT EXISTS people (
+    person_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS templates (
+    id INTEGER PRIMARY KEY,
+    person_id TEXT NOT NULL REFERENCES people (person_id) ON DELETE CASCADE,
+    engine TEXT NOT NULL,
+    model_digest TEXT NOT NULL,
+    dim INTEGER NOT NULL,
+    embedding BLOB NOT NULL,
+    source TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS templates_person ON templates (person_id);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', '0');
+"""
+
+_CORRUPT_MARKERS = ("file is not a database", "malformed", "corrupt")
+
+
+def classify(exc: sqlite3.Error, path: Path | str) -> StoreError:
+    """Turn an sqlite3 error into the matching :class:`StoreError` with a readable message."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and "full" in text:
+        return StoreFullError(f"{path}: disk full, new check-ins are refused until space returns")
+    if any(marker in text for marker in _CORRUPT_MARKERS):
+        return StoreCorruptError(f"{path}: database is damaged ({text})")
+    return StoreError(f"{path}: database error: {text}")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+    )
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def quarantine(path: Path) -> Path:
+    """Move a damaged database (and its WAL/SHM files) aside; return where it went."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(str(path) + suffix)
+        if source.exists():
+            source.rename(Path(str(target) + suffix))
+    return target
+
+
+def open_database(path: Path) -> sqlite_utils.Database:
+    """Open (creating if needed) the terminal database at ``path``.
+
+    A file that is not a database or fails SQLite's quick check raises
+    :class:`StoreCorruptError`; nothing is overwritten.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{path.parent}: cannot create data directory: {exc.strerror}") from None
+    try:
+        conn = _connect(path)
+        check = conn.execute("PRAGMA quick_check").fetchone()
+        if check is None or check[0] != "ok":
+            conn.close()
+            raise StoreCorruptError(f"{path}: database failed its integrity check ({check})")
+        conn.executescript(_SCHEMA)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_USER_VERSION}")
+    except sqlite3.Error as exc:
+        raise classify(exc, path) from None
+    return sqlite_utils.Database(conn)
+
+
+def _salvage_last_seq(damaged: Path) -> int:
+    """The highest seq readable from a damaged database, or a time-based floor.
+
+    The floor (milliseconds since the epoch) is above any seq a terminal can have reached, so
+    seq stays strictly increasing and the central side sees a gap, which is the truth: events
+    may be stranded in the damaged file.
+    """
+    floor = int(time.time() * 1000)
+    try:
+        conn = sqlite3.connect(f"file:{damaged}?mode=ro", uri=True)
+        try:
+            row = conn.execute(
+                "SELECT max(CAST(value AS INTEGER)) FROM meta WHERE key = 'last_seq'"
+            ).fetchone()
+            top = conn.execute("SELECT max(seq) FROM events").fetchone()
+        finally:
+            conn.close()
+        found = max(int(row[0] or 0), int(top[0] or 0))
+    except sqlite3.Error:
+        return floor
+    return found if found > 0 else floor
+
+
+def open_or_quarantine(path: Path) -> tuple[sqlite_utils.Database, Path | None]:
+    """Open the database; if it is damaged, move it aside and start a new one.
+
+    Returns the database and, when a damaged file was quarantined, where it went. The new
+    database continues ``seq`` after the damaged one, so no sequence number is ever reused.
+    """
+    try:
+        return open_database(path), None
+    except StoreCorruptError as exc:
+        log.critical("%s", exc)
+    moved = quarantine(path)
+    last_seq = _salvage_last_seq(moved)
+    db = open_database(path)
+    with write_transaction(db) as conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (str(last_seq),))
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('quarantined', ?)", (str(moved),)
+        )
+    log.critical(
+        "damaged database moved to %s (kept for recovery, never deleted); started a new one,"
+        " seq continues after %d",
+        moved,
+        last_seq,
+    )
+    return db, moved
+
+
+@contextmanager
+def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on error); sqlite errors become StoreErrors."""
+    conn = db.conn
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise classify(exc, db_path(db)) from None
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise classify(exc, db_path(db)) from None
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def db_path(db: sqlite_utils.Database) -> str:
+    """The file name behind a database connection (for messages)."""
+    row = db.conn.execute("PRAGMA database_list").fetchone()
+    return str(row[2]) if row else "<memory>"

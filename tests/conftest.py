@@ -1,0 +1,44 @@
+"""Shared fixtures: real data from ../shared (through environment variables), a real broker."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.mosquitto import Mosquitto
+
+
+def _shared_dir(variable: str, marker: str) -> Path:
+    value = os.environ.get(variable)
+    if not value:
+        pytest.skip(f"{variable} is not set (make test and .ci/run set it to ../shared/...)")
+    path = Path(value)
+    if not (path / marker).exists():
+        pytest.fail(f"{variable}={value} is set but {marker} is not there", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    """``../shared/faces`` (from KIOSK_TEST_FACES); fails, never skips, when set but absent."""
+    return _shared_dir("KIOSK_TEST_FACES", "labels.csv")
+
+
+@pytest.fixture(scope="session")
+def east_asian_dir() -> Path:
+    """``../shared/faces_east_asian`` (from KIOSK_TEST_FACES_EAST_ASIAN)."""
+    return _shared_dir("KIOSK_TEST_FACES_EAST_ASIAN", "labels.csv")
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A running mosquitto on a free loopback port, killed at the end of the test."""
+    server = Mosquitto(tmp_path / "broker")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
