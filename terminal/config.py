@@ -63,6 +63,13 @@ class MqttSection(_Section):
     )
     reconnect_min_s: float = Field(1.0, gt=0, le=60, description="First reconnect delay.")
     reconnect_max_s: float = Field(60.0, gt=0, le=3600, description="Longest reconnect delay.")
+    session_expiry_s: int = Field(
+        3600,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="Seconds the broker keeps this terminal's session (and acks sent to it)"
+        " while it is away; 0: a clean session on every connect.",
+    )
 
     @field_validator("url")
     @classmethod
@@ -92,7 +99,11 @@ class RecognitionSection(_Section):
 
     enabled: bool = Field(True, description="Recognise faces (QR codes are read regardless).")
     tolerance: float = Field(
-        0.5, gt=0, lt=1.5, description="Largest face distance accepted as a match."
+        0.4,
+        gt=0,
+        lt=1.5,
+        description="Largest face distance accepted as a match (dlib's own 0.6 confuses East"
+        " Asian faces; see README).",
     )
     margin: float = Field(
         0.05, ge=0, lt=1, description="Required distance gap between the best two identities."
@@ -101,7 +112,7 @@ class RecognitionSection(_Section):
         2, ge=1, le=30, description="Frames that must agree before a face check-in."
     )
     min_face_px: int = Field(
-        40, ge=20, le=1000, description="Smallest face height (pixels) considered."
+        80, ge=20, le=1000, description="Smallest face height (pixels) considered."
     )
     detect_scale: float = Field(
         1.0, gt=0, le=1, description="Scale frames by this before face detection."
@@ -127,21 +138,18 @@ class LogSection(_Section):
 class Config(_Section):
     """The whole configuration file."""
 
-    terminal: TerminalSection = Field(default_factory=TerminalSection)  # type: ignore[arg-type]
-    camera: CameraSection = Field(default_factory=CameraSection)  # type: ignore[arg-type]
+    terminal: TerminalSection = Field(default_factory=TerminalSection)
+    camera: CameraSection = Field(default_factory=CameraSection)
     mqtt: MqttSection | None = Field(None, description="Absent: offline-only.")
-    storage: StorageSection = Field(default_factory=StorageSection)  # type: ignore[arg-type]
-    recognition: RecognitionSection = Field(
-        default_factory=RecognitionSection  # type: ignore[arg-type]
-    )
-    qr: QrSection = Field(default_factory=QrSection)  # type: ignore[arg-type]
-    log: LogSection = Field(default_factory=LogSection)  # type: ignore[arg-type]
+    storage: StorageSection = Field(default_factory=StorageSection)
+    recognition: RecognitionSection = Field(default_factory=RecognitionSection)
+    qr: QrSection = Field(default_factory=QrSection)
+    log: LogSection = Field(default_factory=LogSection)
 
     @property
     def database_path(self) -> Path:
         """The SQLite file holding the outbox and the enrolled people."""
         return self.storage.data_dir / "kiosk.db"
-
 
 
 def _describe(error: ValidationError) -> str:

@@ -76,6 +76,9 @@ class Daemon:
             self._capture_loop()
             if self.options.exit_when_source_ends:
                 self._wait_for_drain()
+            else:
+                # A finite source has ended: keep delivering the backlog until told to stop.
+                self.stop.wait()
         finally:
             self._shutdown()
         return 0

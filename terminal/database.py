@@ -171,7 +171,7 @@ def open_or_quarantine(path: Path) -> tuple[sqlite_utils.Database, Path | None]:
 
 @contextmanager
 def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on error); sqlite errors become StoreErrors."""
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error; sqlite errors become StoreErrors."""
     conn = db.conn
     try:
         conn.execute("BEGIN IMMEDIATE")

@@ -26,14 +26,15 @@ from terminal.daemon import Daemon, RunOptions
 from terminal.database import open_database
 from terminal.demo_scene import build_scene
 from terminal.enrollment import enroll
-from terminal.gallery import Gallery
 from terminal.local_broker import Mosquitto
 from terminal.outbox import Outbox
 from terminal.pipeline import Decision
-from terminal.receiver import Receiver, ReceiverStore
+from terminal.receiver import Receiver
+from terminal.receiver_store import ReceiverStore
 from terminal.recognition import create_engine
 
 ARRIVAL_TIMEOUT_S = 30.0
+RECEIVER_READY_TIMEOUT_S = 15.0
 
 
 def _say(text: str) -> None:
@@ -85,20 +86,22 @@ def run_demo(workdir: Path | None = None, language: str = "en") -> int:
         target=receiver.run, args=(stop_receiver,), name="receiver", daemon=True
     )
     receiver_thread.start()
+    if not receiver.ready.wait(RECEIVER_READY_TIMEOUT_S):
+        _say("demo: the receiver did not subscribe in time; going on, delivery will be retried")
     try:
         config = demo_config(workdir, broker.url, scene.frames_dir, language)
         db = open_database(config.database_path)
         engine = create_engine(config)
         face_id, face_name = scene.face_person
-        enroll(db, engine, face_id, face_name, [scene.enroll_photo], config.recognition)
+        enroll(db, engine, face_id, face_name, [scene.enroll_photo])
         badge_id, badge_name = scene.badge_person
-        Gallery(db).add_person(badge_id, badge_name, [], engine.name, engine.model_digest, [])
+        enroll(db, None, badge_id, badge_name, [])
         db.conn.close()
-        _say(f"demo: enrolled {face_name} ({face_id}) by face and {badge_name} ({badge_id}) by badge")
+        _say(
+            f"demo: enrolled {face_name} ({face_id}) by face and {badge_name} ({badge_id}) by badge"
+        )
         _say("demo: starting the kiosk on the replayed scene")
-        Daemon(
-            config, RunOptions(exit_when_source_ends=True, on_decision=_narrate)
-        ).run()
+        Daemon(config, RunOptions(exit_when_source_ends=True, on_decision=_narrate)).run()
         return _report(config, central_db)
     finally:
         stop_receiver.set()
@@ -123,6 +126,9 @@ def _report(config: Config, central_db: Path) -> int:
         f" central received {received}, duplicates discarded: {store.duplicates()}"
     )
     ok = len(committed) >= 2 and received == len(committed) and counts["acked"] == len(committed)
-    _say("demo: OK, every check-in reached the central side exactly once" if ok
-         else "demo: FAILED, see the lines above")
+    _say(
+        "demo: OK, every check-in reached the central side exactly once"
+        if ok
+        else "demo: FAILED, see the lines above"
+    )
     return 0 if ok else 1

@@ -86,8 +86,9 @@ def build_scene(directory: Path) -> DemoScene:
         patch = cv2.resize(head, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         angle = 4.0 * np.sin(step / 5)
         matrix = cv2.getRotationMatrix2D((patch.shape[1] / 2, patch.shape[0] / 2), angle, 1.0)
-        patch = cv2.warpAffine(patch, matrix, (patch.shape[1], patch.shape[0]),
-                               borderMode=cv2.BORDER_REPLICATE)
+        patch = cv2.warpAffine(
+            patch, matrix, (patch.shape[1], patch.shape[0]), borderMode=cv2.BORDER_REPLICATE
+        )
         frame = _background(100 + step)
         _paste(frame, patch, 460 - 140 * step // steps, 250)
         frames.append(frame)

@@ -5,6 +5,7 @@ The tests start it, ``kill -9`` it and restart it on the same port to inject fau
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import signal
 import socket
@@ -40,7 +41,9 @@ class Mosquitto:
     def __init__(self, workdir: Path, port: int | None = None, extra_conf: str = "") -> None:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(binary).exists():
-            raise BrokerError("mosquitto is not installed (make demo / make test install it as root)")
+            raise BrokerError(
+                "mosquitto is not installed (make demo / make test install it as root)"
+            )
         self.binary = binary
         self.workdir = workdir
         self.port = port or free_port()
@@ -58,6 +61,8 @@ class Mosquitto:
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
+            # As root mosquitto drops to the "mosquitto" user, which cannot use workdir.
+            f"user {getpass.getuser()}\n"
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {self.workdir}/\n"

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
@@ -160,8 +161,8 @@ class Outbox:
 
     def backlog(self) -> int:
         """Events committed but not yet acknowledged centrally."""
-        counts = self.counts()
-        return counts["pending"] + counts["sent"]
+        rows = self._read("SELECT count(*) FROM events WHERE state IN ('pending', 'sent')")
+        return int(rows[0][0])
 
     def rows(self, state: str | None = None, limit: int | None = None) -> list[OutboxRow]:
         """Events with their delivery state, oldest first, optionally of one state."""
@@ -179,7 +180,7 @@ class Outbox:
             for r in self._read(sql, tuple(params))
         ]
 
-    def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         try:
             return list(self.db.conn.execute(sql, params).fetchall())
         except sqlite3.Error as exc:

@@ -14,6 +14,8 @@ from tests.mosquitto import Mosquitto
 def _shared_dir(variable: str, marker: str) -> Path:
     value = os.environ.get(variable)
     if not value:
+        if os.environ.get("CI"):
+            pytest.fail(f"{variable} must be set in CI (.ci/run sets it)", pytrace=False)
         pytest.skip(f"{variable} is not set (make test and .ci/run set it to ../shared/...)")
     path = Path(value)
     if not (path / marker).exists():

@@ -74,7 +74,9 @@ def test_data_dir_option_overrides_config(tmp_path: Path) -> None:
     assert load_config(path, tmp_path / "d").database_path == tmp_path / "d" / "kiosk.db"
 
 
-def test_cli_reports_bad_config_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_reports_bad_config_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "kiosk.toml"
     path.write_text('[mqtt]\nurl = "mqtt://x"\nretries = 3\n')
     status = main(["--config", str(path), "events", "count"])
@@ -83,7 +85,9 @@ def test_cli_reports_bad_config_in_one_line(tmp_path: Path, capsys: pytest.Captu
     assert err == f"kiosk: error: {path}: unknown key 'mqtt.retries'\n"
 
 
-def test_cli_reports_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_reports_missing_config_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     status = main(["--config", str(tmp_path / "absent.toml"), "config", "check"])
     assert status == 1
     assert "cannot read config" in capsys.readouterr().err

@@ -16,7 +16,8 @@ import pytest
 from terminal.database import open_database
 from terminal.gallery import Gallery
 from terminal.outbox import Outbox
-from terminal.receiver import Receiver, ReceiverStore
+from terminal.receiver import Receiver
+from terminal.receiver_store import ReceiverStore
 from tests.mosquitto import Mosquitto
 from tests.scenes import badge_scene
 
@@ -71,6 +72,7 @@ def receiver(broker: Mosquitto, tmp_path: Path) -> Iterator[ReceiverStore]:
     worker = Receiver(broker.url, central, client_id="central-test")
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
+    assert worker.ready.wait(15), "receiver did not subscribe"
     yield ReceiverStore(central)
     stop.set()
     thread.join(timeout=10)

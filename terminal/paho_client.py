@@ -1,0 +1,44 @@
+"""Building a paho-mqtt 2.x client (MQTT v5) from :class:`~terminal.mqtt_types.LinkOptions`."""
+
+from __future__ import annotations
+
+import logging
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from terminal.broker_url import BrokerAddress, TlsOptions
+from terminal.mqtt_types import LinkOptions
+
+log = logging.getLogger("terminal.mqtt_link")
+
+
+def paho_client(options: LinkOptions, address: BrokerAddress) -> mqtt.Client:
+    """A configured, unconnected client: credentials, TLS for ``mqtts``, last will, limits.
+
+    No callbacks are set and no network thread is started; the caller owns both.
+    """
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=options.client_id,
+        protocol=mqtt.MQTTv5,
+        reconnect_on_failure=False,
+        manual_ack=options.manual_ack,
+    )
+    if log.isEnabledFor(logging.DEBUG):
+        client.enable_logger(log.getChild("paho"))
+    client.connect_timeout = options.connect_timeout_s
+    client.max_inflight_messages_set(options.max_inflight)
+    if options.username is not None:
+        client.username_pw_set(options.username, options.password)
+    if address.tls:
+        tls = options.tls or TlsOptions()
+        client.tls_set(
+            ca_certs=str(tls.ca_file) if tls.ca_file else None,
+            certfile=str(tls.cert_file) if tls.cert_file else None,
+            keyfile=str(tls.key_file) if tls.key_file else None,
+        )
+    if options.will is not None:
+        will = options.will
+        client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
+    return client

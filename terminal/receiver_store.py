@@ -1,0 +1,200 @@
+"""The reference receiver's database: each check-in stored once, keyed by its ``event_id``.
+
+SQLite in WAL mode with ``synchronous=FULL``: when :meth:`ReceiverStore.store` returns, the
+events are on disk, and only then does the receiver acknowledge them. A repeated ``event_id``
+is counted as a duplicate (per terminal), never stored twice. Messages that cannot be used are
+kept in ``rejects`` with the reason, so nothing disappears silently.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from models.messages import CheckInEvent, format_rfc3339
+from terminal.database import classify
+from terminal.errors import StoreError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    event_id TEXT PRIMARY KEY,
+    terminal_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    site TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    method TEXT NOT NULL,
+    distance REAL,
+    captured_at TEXT NOT NULL,
+    clock_synced INTEGER NOT NULL,
+    received_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_terminal_seq ON events (terminal_id, seq);
+CREATE TABLE IF NOT EXISTS terminals (
+    terminal_id TEXT PRIMARY KEY,
+    duplicates INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS rejects (
+    id INTEGER PRIMARY KEY,
+    received_at TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    payload_head TEXT NOT NULL
+);
+"""
+
+_COLUMNS = (
+    "event_id, terminal_id, seq, site, person_id, method, distance, captured_at, clock_synced,"
+    " received_at"
+)
+
+
+@dataclass(frozen=True)
+class StoreOutcome:
+    """What one :meth:`ReceiverStore.store` call did."""
+
+    new: list[CheckInEvent]
+    duplicates: list[CheckInEvent]
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A message, or one event of it, that was not stored, and why."""
+
+    topic: str
+    reason: str
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class TerminalSummary:
+    """Per-terminal totals; ``missing`` counts seqs below ``highest_seq`` never received."""
+
+    terminal_id: str
+    events: int
+    highest_seq: int
+    missing: int
+    duplicates: int
+
+
+def _now() -> str:
+    return format_rfc3339(datetime.now(UTC))
+
+
+class ReceiverStore:
+    """One connection to the receiver database at ``db_path`` (created if needed)."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.path = db_path
+        try:
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                str(db_path), isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = FULL")
+            self._conn.executescript(_SCHEMA)
+        except OSError as exc:
+            raise StoreError(f"{db_path}: cannot open the receiver database: {exc}") from None
+        except sqlite3.Error as exc:
+            raise classify(exc, db_path) from None
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def store(self, events: Sequence[CheckInEvent], rejects: Sequence[Reject] = ()) -> StoreOutcome:
+        """Insert the events not seen before, count the others, record ``rejects``; one
+        transaction, durable on return."""
+        outcome = StoreOutcome([], [])
+        now = _now()
+        with self._transaction() as conn:
+            for reject in rejects:
+                self._insert_reject(conn, reject, now)
+            for event in events:
+                cursor = conn.execute(
+                    f"INSERT OR IGNORE INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        str(event.event_id),
+                        event.terminal_id,
+                        event.seq,
+                        event.site,
+                        event.person_id,
+                        event.method.value,
+                        event.distance,
+                        format_rfc3339(event.captured_at),
+                        int(event.clock_synced),
+                        now,
+                    ),
+                )
+                (outcome.new if cursor.rowcount == 1 else outcome.duplicates).append(event)
+            for event in outcome.duplicates:
+                conn.execute(
+                    "INSERT INTO terminals (terminal_id, duplicates) VALUES (?, 1)"
+                    " ON CONFLICT (terminal_id) DO UPDATE SET duplicates = duplicates + 1",
+                    (event.terminal_id,),
+                )
+        return outcome
+
+    @staticmethod
+    def _insert_reject(conn: sqlite3.Connection, reject: Reject, now: str) -> None:
+        head = reject.payload[:200].decode("utf-8", errors="replace")
+        conn.execute(
+            "INSERT INTO rejects (received_at, topic, reason, payload_head) VALUES (?,?,?,?)",
+            (now, reject.topic, reject.reason, head),
+        )
+
+    def count(self) -> int:
+        """Number of distinct events stored."""
+        return int(self._query("SELECT count(*) FROM events")[0][0])
+
+    def duplicates(self) -> int:
+        """Number of deliveries of an already stored ``event_id``."""
+        return int(self._query("SELECT coalesce(sum(duplicates), 0) FROM terminals")[0][0])
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every stored event as a dict of its columns, ordered by terminal and seq."""
+        names = [name.strip() for name in _COLUMNS.split(",")]
+        rows = self._query(f"SELECT {_COLUMNS} FROM events ORDER BY terminal_id, seq")
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def rejects(self) -> list[dict[str, str]]:
+        """Rejected messages and events, oldest first: topic, reason and payload start."""
+        rows = self._query("SELECT topic, reason, payload_head FROM rejects ORDER BY id")
+        return [{"topic": r[0], "reason": r[1], "payload_head": r[2]} for r in rows]
+
+    def terminals(self) -> list[TerminalSummary]:
+        """Totals per terminal, with gaps in the seqs received so far."""
+        rows = self._query(
+            "SELECT e.terminal_id, count(*), max(e.seq), count(DISTINCT e.seq),"
+            " coalesce(t.duplicates, 0) FROM events e"
+            " LEFT JOIN terminals t ON t.terminal_id = e.terminal_id"
+            " GROUP BY e.terminal_id ORDER BY e.terminal_id"
+        )
+        return [TerminalSummary(r[0], r[1], r[2], r[2] - r[3], r[4]) for r in rows]
+
+    def _query(self, sql: str) -> list[Any]:
+        try:
+            return self._conn.execute(sql).fetchall()
+        except sqlite3.Error as exc:
+            raise classify(exc, self.path) from None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            yield conn
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise classify(exc, self.path) from None
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise

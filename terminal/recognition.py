@@ -1,0 +1,70 @@
+"""Building the face engine and matcher from the config: one place, used by the live pipeline
+and by ``kiosk identify``/``kiosk enroll``, so both decide with the same model and thresholds.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from drivers.face.base import FaceEngine, FaceEngineUnavailable
+from drivers.qr.base import QrDecoder, QrDecoderUnavailable
+from terminal.config import Config
+from terminal.errors import FaceEngineError, KioskError, StoreError
+from terminal.gallery import Gallery
+from terminal.matcher import Matcher
+
+log = logging.getLogger(__name__)
+
+
+def create_engine(config: Config) -> FaceEngine:
+    """The face engine (dlib; ``config`` will choose when there are others).
+
+    Raises :class:`FaceEngineError` if its library or model files are missing.
+    """
+    from drivers.face.dlib_engine import DlibEngine
+
+    try:
+        engine = DlibEngine()
+        _ = engine.model_digest  # read the model files now, not at the first face
+    except FaceEngineUnavailable as exc:
+        raise FaceEngineError(f"face engine unavailable: {exc}") from None
+    return engine
+
+
+def build_qr_decoder() -> QrDecoder:
+    """The QR decoder (ZBar); a :class:`KioskError` if libzbar is missing."""
+    from drivers.qr.pyzbar_decoder import PyzbarDecoder
+
+    try:
+        return PyzbarDecoder()
+    except QrDecoderUnavailable as exc:
+        raise KioskError(f"QR decoder unavailable: {exc} (install libzbar0)") from None
+
+
+def build_matcher(config: Config, gallery: Gallery, engine: FaceEngine) -> Matcher:
+    """A matcher over every template made by ``engine``'s model, with the configured thresholds.
+
+    Templates of another engine or model are ignored with a warning: those people must be
+    enrolled again.
+    """
+    matrix, person_ids = gallery.matrix(engine.name, engine.model_digest)
+    if person_ids and matrix.shape[1] != engine.dim:
+        raise StoreError(
+            f"stored {engine.name} templates have {matrix.shape[1]} values, expected {engine.dim}"
+        )
+    foreign = gallery.foreign_templates(engine.name, engine.model_digest)
+    if foreign:
+        log.warning(
+            "%d face templates were made by another face model and are ignored; "
+            "enroll those people again",
+            foreign,
+        )
+    recognition = config.recognition
+    return Matcher(
+        engine,
+        matrix,
+        person_ids,
+        gallery.names(),
+        tolerance=recognition.tolerance,
+        margin=recognition.margin,
+    )

@@ -1,0 +1,75 @@
+"""``kiosk enroll / people / identify / qr badge`` end to end through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+
+from drivers.qr.pyzbar_decoder import PyzbarDecoder
+from terminal.cli import main
+from tests.recognition_tools import person_photo
+
+
+def _kiosk(data_dir: Path, *args: str) -> int:
+    return main(["--data-dir", str(data_dir), *args])
+
+
+def test_enroll_list_identify_badge_remove(
+    tmp_path: Path, faces_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    obama = person_photo(faces_dir, "barack_obama", 1)
+    assert _kiosk(data, "enroll", "--id", "E1001", "--name", "张三", str(obama)) == 0
+    out = capsys.readouterr().out
+    assert "enrolled E1001 (张三): 1 face templates added, 1 in total" in out
+
+    assert _kiosk(data, "people", "list", "--json") == 0
+    (listed,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (listed["person_id"], listed["name"], listed["templates"]) == ("E1001", "张三", 1)
+
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff garbage")
+    photos = [
+        person_photo(faces_dir, "barack_obama", 2),
+        broken,
+        faces_dir / "scenes" / "two_people.jpg",
+    ]
+    assert _kiosk(data, "identify", *map(str, photos)) == 1
+    captured = capsys.readouterr()
+    first, second, third = (json.loads(line) for line in captured.out.splitlines())
+    assert [face["person_id"] for face in first["faces"]] == ["E1001"]
+    assert first["faces"][0]["name"] == "张三"  # ensure_ascii=False keeps it readable
+    assert "张三" in captured.out
+    assert "broken.jpg" in second["error"]
+    assert len(third["faces"]) == 2
+    assert "1 of 3 images could not be read" in captured.err
+
+    badge = tmp_path / "badge.png"
+    assert _kiosk(data, "qr", "badge", "--id", "E1001", "--out", str(badge)) == 0
+    image = cv2.imread(str(badge))
+    assert image is not None
+    assert PyzbarDecoder().decode(image) == ["ATT1:B:E1001"]
+
+    assert _kiosk(data, "people", "remove", "E1001") == 0
+    assert "removed E1001 (张三) and 1 face templates" in capsys.readouterr().out
+    assert _kiosk(data, "people", "remove", "E1001") == 1
+    assert "kiosk: error: 'E1001' is not enrolled" in capsys.readouterr().err
+
+
+def test_refused_enrollment_and_badge_for_unknown_id_print_one_line(
+    tmp_path: Path, faces_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    group = faces_dir / "scenes" / "two_people.jpg"
+    assert _kiosk(data, "enroll", "--id", "E1", "--name", "A", str(group)) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert err.endswith("2 faces found; use a photo with only this person")
+    assert _kiosk(data, "qr", "badge", "--id", "E9", "--out", str(tmp_path / "b.png")) == 1
+    assert "'E9' is not enrolled" in capsys.readouterr().err
+    assert not (tmp_path / "b.png").exists()
+    assert _kiosk(data, "enroll", "--id", "E2", "--name", "QR only") == 0
+    assert "E2 (QR only): 0 face templates" in capsys.readouterr().out
