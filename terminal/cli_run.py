@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from terminal.announcements import Language
 from terminal.cli import CliContext, pass_cli
 from terminal.daemon import Daemon, RunOptions
 
@@ -41,7 +42,7 @@ def run(ctx: CliContext, exit_when_source_ends: bool, as_fast_as_possible: bool)
     help="Keep the demo's files here (default: a new temporary directory).",
 )
 @click.option("--language", type=click.Choice(["en", "zh"]), default="en", show_default=True)
-def demo(workdir: Path | None, language: str) -> None:
+def demo(workdir: Path | None, language: Language) -> None:
     """Play the built-in scene through a real kiosk, broker and receiver; no camera needed."""
     from terminal.demo import run_demo
 

@@ -161,18 +161,12 @@ class Daemon:
     def _handle(self, decisions: list[Decision]) -> None:
         language = self.config.terminal.language
         for decision in decisions:
-            if decision.kind in ("checked_in", "refused", "repeat"):
-                at = decision.event.captured_at if decision.event else None
-                log.info(
-                    "%s",
-                    announce(
-                        decision.kind,
-                        language,
-                        name=decision.name or decision.person_id or "",
-                        at=at,
-                        reason=decision.reason,
-                    ),
-                )
+            if decision.kind == "checked_in" and decision.event is not None:
+                # Repeats and refusals come every frame while someone stands there; the
+                # pipeline logs those itself, throttled.
+                name = decision.name or decision.person_id or ""
+                at = decision.event.captured_at
+                log.info("%s", announce("checked_in", language, name=name, at=at))
             if self.options.on_decision is not None:
                 self.options.on_decision(decision)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from models.messages import CheckInEvent
+from terminal.announcements import Language, announce
 from terminal.config import (
     CameraSection,
     Config,
@@ -37,19 +38,34 @@ ARRIVAL_TIMEOUT_S = 30.0
 RECEIVER_READY_TIMEOUT_S = 15.0
 
 
+_STARTED = time.monotonic()
+
+
 def _say(text: str) -> None:
-    click.echo(text)
+    click.echo(f"[{time.monotonic() - _STARTED:6.2f} s] {text}")
 
 
-def _narrate(decision: Decision) -> None:
-    if decision.kind == "checked_in" and decision.event is not None:
-        event = decision.event
-        _say(
-            f"  kiosk    : checked in {decision.name} ({event.person_id}) by {event.method.value},"
-            f" event #{event.seq} committed to SQLite"
-        )
-    elif decision.kind in ("refused", "unknown"):
-        _say(f"  kiosk    : {decision.kind}: {decision.reason}")
+class _Narrator:
+    """Prints what the kiosk decided and what its screen says, each refusal reason once."""
+
+    def __init__(self, language: Language) -> None:
+        self.language = language
+        self.seen: set[str] = set()
+
+    def __call__(self, decision: Decision) -> None:
+        if decision.kind == "checked_in" and decision.event is not None:
+            event = decision.event
+            _say(
+                f"  kiosk    : {decision.name} ({event.person_id}) by {event.method.value},"
+                f" event #{event.seq} committed to SQLite"
+            )
+            screen = announce(
+                "checked_in", self.language, name=decision.name or "", at=event.captured_at
+            )
+            _say(f"  screen   : {screen}")
+        elif decision.kind in ("refused", "unknown") and decision.reason not in self.seen:
+            self.seen.add(decision.reason)
+            _say(f"  kiosk    : {decision.kind}: {decision.reason}")
 
 
 def _on_central_event(event: CheckInEvent) -> None:
@@ -59,7 +75,7 @@ def _on_central_event(event: CheckInEvent) -> None:
     )
 
 
-def demo_config(workdir: Path, broker_url: str, frames_dir: Path, language: str) -> Config:
+def demo_config(workdir: Path, broker_url: str, frames_dir: Path, language: Language) -> Config:
     """The demo terminal's config: replay camera on the scene, the local broker."""
     return Config(
         terminal=TerminalSection(id="demo-kiosk", site="demo", language=language),
@@ -69,7 +85,7 @@ def demo_config(workdir: Path, broker_url: str, frames_dir: Path, language: str)
     )
 
 
-def run_demo(workdir: Path | None = None, language: str = "en") -> int:
+def run_demo(workdir: Path | None = None, language: Language = "en") -> int:
     """Run the demo; return 0 when every check-in reached the receiver exactly once."""
     workdir = workdir or Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
     _say(f"demo: working in {workdir}")
@@ -101,7 +117,9 @@ def run_demo(workdir: Path | None = None, language: str = "en") -> int:
             f"demo: enrolled {face_name} ({face_id}) by face and {badge_name} ({badge_id}) by badge"
         )
         _say("demo: starting the kiosk on the replayed scene")
-        Daemon(config, RunOptions(exit_when_source_ends=True, on_decision=_narrate)).run()
+        Daemon(
+            config, RunOptions(exit_when_source_ends=True, on_decision=_Narrator(language))
+        ).run()
         return _report(config, central_db)
     finally:
         stop_receiver.set()
