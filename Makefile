@@ -38,6 +38,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -e '.[dev,demo]'
 	$(PY) -c "import dlib" 2>/dev/null || $(PIP) install dlib
 	$(PIP) install --no-deps 'face_recognition==1.3.0'
+	$(VENV)/bin/kiosk models install
 	touch $@
 
 deps: system-deps $(VENV)/.installed

@@ -19,6 +19,10 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "unknown": {"zh": "未识别，请看摄像头", "en": "Not recognised — look at the camera"},
     "refused": {"zh": "签到失败：{reason}", "en": "Check-in refused: {reason}"},
     "pending": {"zh": "请稍候…", "en": "One moment…"},
+    "move_closer": {"zh": "请靠近一点", "en": "Please come closer"},
+    "look_at_camera": {"zh": "请正对摄像头", "en": "Please look at the camera"},
+    "hold_still": {"zh": "请保持不动", "en": "Please hold still"},
+    "center_face": {"zh": "请站到画面中间", "en": "Please step into the middle"},
     "camera_missing": {"zh": "摄像头未连接", "en": "Camera not connected"},
     "store_full": {
         "zh": "存储已满，暂停签到，请联系管理员",

@@ -66,9 +66,18 @@ def cli(ctx: click.Context, config_path: Path | None, data_dir: Path | None, ver
 
 def _register() -> None:
     # Imported here so each module owns its commands and `kiosk --help` stays cheap.
-    from terminal import cli_events, cli_people, cli_receive, cli_run
+    from terminal import (
+        cli_bench,
+        cli_calibrate,
+        cli_events,
+        cli_models,
+        cli_people,
+        cli_receive,
+        cli_run,
+    )
 
-    for module in (cli_run, cli_events, cli_people, cli_receive):
+    modules = (cli_run, cli_events, cli_people, cli_receive, cli_models, cli_calibrate, cli_bench)
+    for module in modules:
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -98,15 +98,29 @@ class RecognitionSection(_Section):
     """Face recognition and de-duplication."""
 
     enabled: bool = Field(True, description="Recognise faces (QR codes are read regardless).")
-    tolerance: float = Field(
-        0.4,
-        gt=0,
-        lt=1.5,
-        description="Largest face distance accepted as a match (dlib's own 0.6 confuses East"
-        " Asian faces; see README).",
+    engine: Literal["dlib", "sface"] = Field(
+        "sface",
+        description="Face engine: dlib (HOG + ResNet, via face_recognition_models) or sface"
+        " (OpenCV YuNet + SFace). Templates are engine-specific: re-enroll after switching.",
     )
-    margin: float = Field(
-        0.05, ge=0, lt=1, description="Required distance gap between the best two identities."
+    models_dir: Path | None = Field(
+        None,
+        description="Where the sface engine's model files are (default: the install's"
+        " share/kiosk/models; `kiosk models install` puts them there).",
+    )
+    tolerance: float | None = Field(
+        None,
+        gt=0,
+        lt=2.0,
+        description="Largest face distance accepted as a match; default: the engine's own"
+        " (dlib 0.4 euclidean, not dlib's 0.6 which confuses East Asian faces; see README).",
+    )
+    margin: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        description="Required distance gap between the best two identities; default: the"
+        " engine's own.",
     )
     confirm_frames: int = Field(
         2, ge=1, le=30, description="Frames that must agree before a face check-in."
@@ -120,6 +134,21 @@ class RecognitionSection(_Section):
     repeat_window_s: float = Field(
         60.0, ge=0, description="Seconds during which the same person is not checked in again."
     )
+    presence_gating: bool = Field(
+        True,
+        description="Do no face work while nothing moves in view and no face is seen (QR"
+        " codes are still read on every frame).",
+    )
+    presence_hold_s: float = Field(
+        3.0, ge=0, le=600, description="Seconds face work goes on after the last motion or face."
+    )
+    presence_min_motion: float = Field(
+        0.005,
+        gt=0,
+        le=1,
+        description="Fraction of a 96x72 grey thumbnail of the frame that must change to count"
+        " as motion; lower is more sensitive.",
+    )
 
 
 class QrSection(_Section):
@@ -127,6 +156,11 @@ class QrSection(_Section):
 
     enabled: bool = Field(True, description="Read QR codes from every frame.")
     static_badges: bool = Field(True, description="Accept static (unsigned) badges.")
+    decoder: Literal["zxing", "pyzbar"] = Field(
+        "zxing",
+        description="QR decoder: zxing (zxing-cpp; faster and more robust, measured by"
+        " `kiosk bench qr`) or pyzbar (ZBar, needs libzbar0).",
+    )
 
 
 class LogSection(_Section):

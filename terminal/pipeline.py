@@ -2,7 +2,8 @@
 
 Per frame: QR codes are decoded (when enabled); faces at least ``min_face_px`` tall are
 detected, embedded and matched (when enabled and someone has face templates; otherwise faces
-are not even looked for). A face check-in needs ``confirm_frames`` consecutive frames agreeing
+are not even looked for), but only while something moves in view or a face is being seen
+(:mod:`terminal.presence`). A face check-in needs ``confirm_frames`` consecutive frames agreeing
 on the person; a badge needs one frame. Nobody is checked in twice within ``repeat_window_s``,
 whatever the method. The pipeline never touches the network: a check-in is done when the
 outbox has committed it; when the store refuses (disk full), the decision says so.
@@ -29,9 +30,11 @@ from terminal.badges import QrRefusal, parse_qr
 from terminal.checkin_rules import FaceConfirmation, RepeatGuard
 from terminal.config import Config
 from terminal.errors import StoreError
+from terminal.face_quality import assess
 from terminal.gallery import Gallery
 from terminal.matcher import Match, Matcher
 from terminal.outbox import CheckInDraft, Outbox
+from terminal.presence import PresenceGate
 from terminal.recognition import build_matcher, build_qr_decoder, create_engine
 
 log = logging.getLogger(__name__)
@@ -42,7 +45,7 @@ MAX_FACES_PER_FRAME = 2
 embedding costs 150-200 ms on a 2.5 GHz x86 core with the dlib-bin wheel."""
 LOG_REPEAT_S = 10.0
 
-DecisionKind = Literal["checked_in", "repeat", "unknown", "refused", "pending"]
+DecisionKind = Literal["checked_in", "repeat", "unknown", "refused", "pending", "adjust"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,9 @@ class Decision:
 
     ``checked_in`` carries the committed ``event``; ``pending`` is a recognised face awaiting
     confirmation; ``repeat`` a person already checked in within the window; ``unknown`` a face
-    that matches nobody; ``refused`` a bad badge or a check-in the store could not commit.
+    that matches nobody; ``refused`` a bad badge or a check-in the store could not commit;
+    ``adjust`` a face not fit to recognise, with the hint for the person as ``reason``
+    (``center_face``, ``look_at_camera``, ``hold_still``; see :mod:`terminal.face_quality`).
     """
 
     kind: DecisionKind
@@ -84,6 +89,7 @@ class Pipeline:
         self.clock_synced = clock_synced
         self.confirmation = FaceConfirmation(config.recognition.confirm_frames)
         self.repeats = RepeatGuard(config.recognition.repeat_window_s)
+        self.presence = PresenceGate.from_config(config.recognition)
         self.names: dict[str, str] = {}
         self.matcher: Matcher | None = None
         self._revision = -1
@@ -108,8 +114,17 @@ class Pipeline:
         if self.qr is not None:
             for text in dict.fromkeys(self.qr.decode(frame.image)):
                 decisions.append(self._badge(text, frame))
-        if self.engine is not None and self.matcher is not None and self.matcher.people:
-            decisions.extend(self._faces(frame, self.engine, self.matcher))
+        engine, matcher = self.engine, self.matcher
+        if (
+            engine is not None
+            and matcher is not None
+            and matcher.people
+            and self.presence.admit(frame)
+        ):
+            faces = self._faces(frame, engine, matcher)
+            if faces:
+                self.presence.face_seen(frame.monotonic)
+            decisions.extend(faces)
         return decisions
 
     def _reload_if_changed(self, now: float) -> None:
@@ -137,10 +152,18 @@ class Pipeline:
         recognition = self.config.recognition
         rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)
         boxes = engine.detect(rgb, recognition.min_face_px, recognition.detect_scale)
-        boxes = boxes[:MAX_FACES_PER_FRAME]
-        matches: dict[str, tuple[Box, Match]] = {}
         decisions: list[Decision] = []
-        for box, embedding in zip(boxes, engine.encode(rgb, boxes), strict=True):
+        usable: list[Box] = []
+        for box in boxes[:MAX_FACES_PER_FRAME]:
+            quality = assess(rgb, box, engine.landmarks(rgb, box))
+            if quality.ok:
+                usable.append(box)
+            else:
+                # Not encoded: the person is asked for a better look instead of guessed at.
+                hint = quality.hint or ""
+                decisions.append(Decision("adjust", method=Method.FACE, box=box, reason=hint))
+        matches: dict[str, tuple[Box, Match]] = {}
+        for box, embedding in zip(usable, engine.encode(rgb, usable), strict=True):
             match = matcher.identify(embedding)
             if match.person_id is None:
                 decisions.append(
@@ -235,7 +258,7 @@ def build_pipeline(
     if config.recognition.enabled and engine is None:
         engine = create_engine(config)
     if config.qr.enabled and qr is None:
-        qr = build_qr_decoder()
+        qr = build_qr_decoder(config)
     return Pipeline(
         config,
         outbox,

@@ -17,28 +17,46 @@ log = logging.getLogger(__name__)
 
 
 def create_engine(config: Config) -> FaceEngine:
-    """The face engine (dlib; ``config`` will choose when there are others).
+    """The face engine named by ``recognition.engine``.
 
     Raises :class:`FaceEngineError` if its library or model files are missing.
     """
-    from drivers.face.dlib_engine import DlibEngine
-
     try:
-        engine = DlibEngine()
+        engine: FaceEngine
+        if config.recognition.engine == "sface":
+            from drivers.face.sface_engine import SFaceEngine
+            from terminal.face_models import sface_model_paths
+
+            engine = SFaceEngine(*sface_model_paths(config))
+        else:
+            from drivers.face.dlib_engine import DlibEngine
+
+            engine = DlibEngine()
         _ = engine.model_digest  # read the model files now, not at the first face
     except FaceEngineUnavailable as exc:
         raise FaceEngineError(f"face engine unavailable: {exc}") from None
     return engine
 
 
-def build_qr_decoder() -> QrDecoder:
-    """The QR decoder (ZBar); a :class:`KioskError` if libzbar is missing."""
-    from drivers.qr.pyzbar_decoder import PyzbarDecoder
+def effective_tolerance(config: Config, engine: FaceEngine) -> float:
+    """The configured tolerance, or the engine's calibrated default when none is set."""
+    configured = config.recognition.tolerance
+    return configured if configured is not None else engine.default_tolerance
 
+
+def build_qr_decoder(config: Config) -> QrDecoder:
+    """The QR decoder named by ``qr.decoder``; a :class:`KioskError` if it cannot load."""
     try:
-        return PyzbarDecoder()
+        if config.qr.decoder == "pyzbar":
+            from drivers.qr.pyzbar_decoder import PyzbarDecoder
+
+            return PyzbarDecoder()
+        from drivers.qr.zxing_decoder import ZxingDecoder
+
+        return ZxingDecoder()
     except QrDecoderUnavailable as exc:
-        raise KioskError(f"QR decoder unavailable: {exc} (install libzbar0)") from None
+        hint = "install libzbar0" if config.qr.decoder == "pyzbar" else "pip install zxing-cpp"
+        raise KioskError(f"QR decoder unavailable: {exc} ({hint})") from None
 
 
 def build_matcher(config: Config, gallery: Gallery, engine: FaceEngine) -> Matcher:
@@ -65,6 +83,6 @@ def build_matcher(config: Config, gallery: Gallery, engine: FaceEngine) -> Match
         matrix,
         person_ids,
         gallery.names(),
-        tolerance=recognition.tolerance,
-        margin=recognition.margin,
+        tolerance=effective_tolerance(config, engine),
+        margin=recognition.margin if recognition.margin is not None else engine.default_margin,
     )

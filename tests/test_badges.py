@@ -9,8 +9,17 @@ import numpy as np
 import pytest
 import segno
 
+from drivers.qr.base import QrDecoder
 from drivers.qr.pyzbar_decoder import PyzbarDecoder
+from drivers.qr.zxing_decoder import ZxingDecoder
 from terminal.badges import QrClaim, QrRefusal, badge_payload, parse_qr, write_badge_png
+
+
+@pytest.fixture(params=[PyzbarDecoder, ZxingDecoder], ids=["pyzbar", "zxing"])
+def decoder(request: pytest.FixtureRequest) -> QrDecoder:
+    """Each QR decoder behind the driver interface."""
+    built: QrDecoder = request.param()
+    return built
 
 
 def test_payload_is_versioned_ascii_and_round_trips() -> None:
@@ -46,11 +55,10 @@ def test_garbled_or_foreign_codes_are_refused(text: str, reason: str) -> None:
     assert reason in result.reason
 
 
-def test_badge_png_scans_back_even_when_small(tmp_path: Path) -> None:
+def test_badge_png_scans_back_even_when_small(tmp_path: Path, decoder: QrDecoder) -> None:
     out = write_badge_png("E1001", tmp_path / "badges" / "E1001.png", name="张三")
     image = cv2.imread(str(out))
     assert image is not None
-    decoder = PyzbarDecoder()
     assert decoder.decode(image) == ["ATT1:B:E1001"]
     # Seen by a 640x480 camera from about 50 cm: about 3 pixels per module, greyscale.
     modules = segno.make_qr("ATT1:B:E1001", error="m").symbol_size(scale=1, border=4)[0]
@@ -63,11 +71,10 @@ def test_badge_png_scans_back_even_when_small(tmp_path: Path) -> None:
 
 
 def test_decoder_skips_codes_that_are_not_ascii_and_finds_none_in_a_blank_frame(
-    tmp_path: Path,
+    tmp_path: Path, decoder: QrDecoder
 ) -> None:
     segno.make_qr("张三的工牌", encoding="utf-8").save(str(tmp_path / "utf8.png"), scale=8)
     image = cv2.imread(str(tmp_path / "utf8.png"))
     assert image is not None
-    decoder = PyzbarDecoder()
     assert decoder.decode(image) == []
     assert decoder.decode(np.full((240, 320, 3), 200, dtype=np.uint8)) == []

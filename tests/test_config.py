@@ -40,6 +40,13 @@ def test_shipped_example_config_is_valid() -> None:
     assert config.terminal.language == "zh"
 
 
+def test_defaults_are_the_measured_choices() -> None:
+    config = parse_config("")
+    assert config.recognition.engine == "sface"  # kiosk calibrate: see README
+    assert config.qr.decoder == "zxing"  # kiosk bench qr: see README
+    assert config.recognition.tolerance is None  # the engine's calibrated default
+
+
 def test_no_mqtt_section_means_offline_only() -> None:
     assert parse_config('[terminal]\nid = "k1"\n').mqtt is None
 

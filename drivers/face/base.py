@@ -36,6 +36,8 @@ class FaceEngine(ABC):
     """Embedding length."""
     default_tolerance: float
     """Largest distance accepted as the same person when the config does not say."""
+    default_margin: float = 0.05
+    """Distance gap required between the best and the second-best person by default."""
 
     @property
     @abstractmethod
@@ -53,6 +55,12 @@ class FaceEngine(ABC):
     @abstractmethod
     def encode(self, rgb: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
         """One ``float32`` embedding per box, in the same order."""
+
+    def landmarks(self, rgb: np.ndarray, box: Box) -> np.ndarray | None:
+        """Five points (right eye, left eye, nose tip, right and left mouth corner), shape
+        (5, 2) in image pixels, for a box found by :meth:`detect` on ``rgb``; None when the
+        engine has none."""
+        return None
 
     @staticmethod
     @abstractmethod

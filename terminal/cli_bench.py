@@ -1,0 +1,120 @@
+"""``kiosk bench recognition``: the kiosk pipeline against the naive face_recognition loop."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from terminal.cli import CliContext, pass_cli
+
+DEFAULT_FACES = Path("../shared/faces")
+
+
+def _default_faces() -> Path:
+    value = os.environ.get("KIOSK_TEST_FACES")
+    return Path(value) if value else DEFAULT_FACES
+
+
+def _figure(value: Any, unit: str) -> str:
+    return "-" if value is None else f"{value:.4g} {unit}"
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    """A few readable lines: each figure for the pipeline and the naive loop side by side."""
+    host = result["host"]
+    lines = [f"host: {host['cpu_count']} CPUs, {host['machine']}, quick={result['quick']}"]
+    rows = [
+        ("clip fps", ("fps", "fps"), "fps"),
+        ("latency p50", ("latency_s", "p50"), "s"),
+        ("latency p95", ("latency_s", "p95"), "s"),
+        ("idle CPU", ("idle", "cpu_s_per_min"), "CPU-s/min"),
+        ("idle CPU", ("idle", "percent_of_one_core"), "% core"),
+    ]
+    for label, (group, key), unit in rows:
+        pipeline, naive = result["pipeline"][group][key], result["naive"][group][key]
+        lines.append(
+            f"{label:<14} pipeline {_figure(pipeline, unit):<18} naive {_figure(naive, unit)}"
+        )
+    for size, pipeline_ms in result["pipeline"]["matching_ms_per_probe"].items():
+        naive_ms = result["naive"]["matching_ms_per_probe"][size]
+        label = f"match {size}"
+        lines.append(
+            f"{label:<14} pipeline {_figure(pipeline_ms, 'ms'):<18} naive {_figure(naive_ms, 'ms')}"
+        )
+    pipeline_mb, naive_mb = result["pipeline"]["peak_rss_mb"], result["naive"]["peak_rss_mb"]
+    lines.append(
+        f"{'peak RSS':<14} pipeline {_figure(pipeline_mb, 'MiB'):<18} naive "
+        f"{_figure(naive_mb, 'MiB')}"
+    )
+    return lines
+
+
+@click.group("bench")
+def bench_group() -> None:
+    """Measure the terminal on this machine."""
+
+
+@bench_group.command("recognition")
+@click.option(
+    "--faces",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=_default_faces,
+    show_default="$KIOSK_TEST_FACES or ../shared/faces",
+    help="Face data folder (people/<identity>/*.jpg and video/short_hamilton_clip.mp4).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["dlib", "sface"]),
+    help="The pipeline's face engine (default: the configured one); the naive loop is dlib.",
+)
+@click.option("--quick", is_flag=True, help="Tiny inputs (under a minute): a CI smoke test.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@pass_cli
+def recognition(
+    ctx: CliContext, faces: Path, engine: str | None, quick: bool, as_json: bool
+) -> None:
+    """Pipeline vs face_recognition's naive webcam loop: fps, latency, idle CPU, matching, RSS.
+
+    Both are measured in the same run, each in its own process; only their ratio is
+    meaningful on a busy machine. The pipeline uses the configured [recognition] settings.
+    """
+    from terminal.bench_recognition import run_benchmark
+
+    settings = ctx.config.recognition
+    if engine is not None:
+        settings = settings.model_copy(update={"engine": engine})
+    result = run_benchmark(faces, quick, settings)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo("\n".join(summary_lines(result)))
+
+
+@bench_group.command("qr")
+@click.option(
+    "--samples", type=click.IntRange(1, 1000), default=40, show_default=True,
+    help="Frames per condition.",
+)  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def qr(samples: int, as_json: bool) -> None:
+    """pyzbar (ZBar) against zxing-cpp on the same generated frames: decode rate and cost."""
+    from drivers.qr.pyzbar_decoder import PyzbarDecoder
+    from drivers.qr.zxing_decoder import ZxingDecoder
+    from terminal.bench_qr import bench_qr
+
+    result = bench_qr({"pyzbar": PyzbarDecoder(), "zxing": ZxingDecoder()}, samples)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    for name, figures in result["decoders"].items():
+        click.echo(
+            f"{name:<7} decoded {figures['decode_rate']:.1%} of frames,"
+            f" {figures['empty_frame_ms']} ms per empty frame"
+        )
+
+
+COMMANDS = [bench_group]

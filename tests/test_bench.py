@@ -1,0 +1,83 @@
+"""``kiosk bench recognition --quick``: a smoke test of the benchmark's shape, never its figures."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from terminal.cli import main
+from terminal.cli_bench import summary_lines
+
+SIDE_FIGURES = {
+    "fps": {"frames", "seconds", "fps", "face_work_frames", "checkins"},
+    "latency_s": {"appearances", "committed", "missed", "p50", "p95", "samples"},
+    "idle": {"seconds", "face_work_frames", "cpu_s", "cpu_s_per_min", "percent_of_one_core"},
+}
+
+
+def _numbers(value: Any) -> Iterator[float]:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int | float):
+        yield float(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _numbers(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _numbers(item)
+
+
+@pytest.fixture(scope="module")
+def quick_result(faces_dir: Path) -> dict[str, Any]:
+    """The JSON printed by one quick run (about 30 s: both sides load dlib)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = main(["bench", "recognition", "--quick", "--json", "--faces", str(faces_dir)])
+    assert status == 0
+    result: dict[str, Any] = json.loads(out.getvalue())
+    return result
+
+
+def test_quick_bench_reports_every_figure_for_both_sides(quick_result: dict[str, Any]) -> None:
+    assert quick_result["quick"] is True
+    assert {"cpu_count", "machine"} <= quick_result["host"].keys()
+    assert {"fps", "latency", "idle_cpu", "matching", "peak_rss", "naive"} <= set(
+        quick_result["method"]
+    )
+    sizes = [str(size) for size in quick_result["settings"]["gallery_sizes"]]
+    for side in ("pipeline", "naive"):
+        figures = quick_result[side]
+        for group, keys in SIDE_FIGURES.items():
+            assert keys <= figures[group].keys(), (side, group)
+        assert figures["fps"]["frames"] > 0
+        assert figures["latency_s"]["committed"] > 0  # so p50/p95 are numbers
+        assert list(figures["matching_ms_per_probe"]) == sizes
+        assert isinstance(figures["peak_rss_mb"], float)
+        numbers = list(_numbers(figures))
+        assert numbers and all(math.isfinite(n) and n >= 0 for n in numbers), side
+
+
+def test_summary_shows_both_sides_on_every_line(quick_result: dict[str, Any]) -> None:
+    lines = summary_lines(quick_result)
+    assert lines[0].startswith("host: ")
+    assert all("pipeline" in line and "naive" in line for line in lines[1:])
+
+
+def test_bench_qr_reports_both_decoders_on_the_same_frames(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["bench", "qr", "--samples", "3", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["decoders"]) == {"pyzbar", "zxing"}
+    for figures in result["decoders"].values():
+        assert 0.0 <= figures["decode_rate"] <= 1.0
+        assert figures["empty_frame_ms"] >= 0
+        assert figures["clean_6px_modules"]["frames"] == 3
