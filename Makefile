@@ -7,8 +7,8 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 APT_PACKAGES := mosquitto libzbar0 libgl1 libglib2.0-0 python3-venv
 # Shared test data (never copied into the repository); .ci/run sets these too.
-KIOSK_TEST_FACES ?= $(wildcard ../shared/faces)
-KIOSK_TEST_FACES_EAST_ASIAN ?= $(wildcard ../shared/faces_east_asian)
+KIOSK_TEST_FACES ?= $(abspath $(wildcard ../shared/faces))
+KIOSK_TEST_FACES_EAST_ASIAN ?= $(abspath $(wildcard ../shared/faces_east_asian))
 export KIOSK_TEST_FACES KIOSK_TEST_FACES_EAST_ASIAN
 
 .PHONY: all test demo deps system-deps lint typecheck schemas clean

@@ -31,6 +31,7 @@ from terminal.checkin_rules import FaceConfirmation, RepeatGuard
 from terminal.config import Config
 from terminal.errors import StoreError
 from terminal.face_quality import assess
+from terminal.face_tracks import FaceTracker
 from terminal.gallery import Gallery
 from terminal.matcher import Match, Matcher
 from terminal.outbox import CheckInDraft, Outbox
@@ -90,6 +91,7 @@ class Pipeline:
         self.confirmation = FaceConfirmation(config.recognition.confirm_frames)
         self.repeats = RepeatGuard(config.recognition.repeat_window_s)
         self.presence = PresenceGate.from_config(config.recognition)
+        self.tracker = FaceTracker()
         self.names: dict[str, str] = {}
         self.matcher: Matcher | None = None
         self._revision = -1
@@ -162,8 +164,23 @@ class Pipeline:
                 # Not encoded: the person is asked for a better look instead of guessed at.
                 hint = quality.hint or ""
                 decisions.append(Decision("adjust", method=Method.FACE, box=box, reason=hint))
+        now = frame.monotonic
+        track_of = dict(zip(usable, self.tracker.assign(usable, now), strict=True))
+        to_encode = []
+        for box in usable:
+            track = track_of[box]
+            if self.tracker.known(track, now) and track.person_id is not None:
+                ago = self.repeats.seconds_since(track.person_id, now)
+                if ago is not None:  # followed since recognised: no need to embed again
+                    reason = f"already checked in {ago:.0f} s ago"
+                    decisions.append(
+                        Decision("repeat", track.person_id, track.name, Method.FACE, box=box,
+                                 reason=reason)
+                    )  # fmt: skip
+                    continue
+            to_encode.append(box)
         matches: dict[str, tuple[Box, Match]] = {}
-        for box, embedding in zip(usable, engine.encode(rgb, usable), strict=True):
+        for box, embedding in zip(to_encode, engine.encode(rgb, to_encode), strict=True):
             match = matcher.identify(embedding)
             if match.person_id is None:
                 decisions.append(
@@ -194,7 +211,10 @@ class Pipeline:
                 )
                 continue
             self.confirmation.reset(person_id)
-            decisions.append(self._check_in(person_id, Method.FACE, frame, match.distance, box))
+            decision = self._check_in(person_id, Method.FACE, frame, match.distance, box)
+            if decision.kind in ("checked_in", "repeat"):
+                self.tracker.resolve(track_of[box], person_id, match.name, now)
+            decisions.append(decision)
         return decisions
 
     def _check_in(

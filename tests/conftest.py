@@ -17,7 +17,7 @@ def _shared_dir(variable: str, marker: str) -> Path:
         if os.environ.get("CI"):
             pytest.fail(f"{variable} must be set in CI (.ci/run sets it)", pytrace=False)
         pytest.skip(f"{variable} is not set (make test and .ci/run set it to ../shared/...)")
-    path = Path(value)
+    path = Path(value).resolve()
     if not (path / marker).exists():
         pytest.fail(f"{variable}={value} is set but {marker} is not there", pytrace=False)
     return path

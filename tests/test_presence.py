@@ -34,6 +34,7 @@ class CountingEngine(FaceEngine):
         self.default_margin = inner.default_margin
         self.detect_calls = 0
         self.encode_calls = 0
+        self.embedded = 0
 
     @property
     def model_digest(self) -> str:
@@ -48,6 +49,7 @@ class CountingEngine(FaceEngine):
     def encode(self, rgb: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
         """Count, then embed with the real engine."""
         self.encode_calls += 1
+        self.embedded += len(boxes)
         return self.inner.encode(rgb, boxes)
 
     @staticmethod
@@ -155,6 +157,25 @@ def test_no_face_work_while_idle_then_check_in_when_a_face_appears(
     calls = engine.detect_calls
     assert _play(pipeline, [blank_frame(2000 + i) for i in range(30)], 11.0) == []
     assert engine.detect_calls == calls
+
+
+def test_a_checked_in_face_staying_in_view_is_followed_not_embedded_again(
+    tmp_path: Path, faces_dir: Path, db: sqlite_utils.Database
+) -> None:
+    engine = CountingEngine(dlib_engine())
+    photo_path = person_photo(faces_dir, "lin_manuel_miranda")
+    enroll(db, engine.inner, "E2001", "Lin-Manuel Miranda", [photo_path])
+    photo = cv2.imread(str(photo_path))
+    assert photo is not None
+    photo = cv2.resize(photo, (352, 306), interpolation=cv2.INTER_AREA)
+    pipeline = _pipeline(tmp_path, db, engine)
+    _play(pipeline, [blank_frame(i) for i in range(5)], 0.0)
+
+    seen = _play(pipeline, [_face_frame(photo, step) for step in range(40)], 1.0)
+    kinds = [d.kind for d in seen]
+    assert kinds.count("checked_in") == 1
+    assert kinds.count("repeat") >= 30
+    assert engine.embedded <= 4  # the confirming frames, then the face is only followed
 
 
 def test_gating_off_looks_for_faces_in_every_frame(
