@@ -79,6 +79,8 @@ class Matcher:
         if not self._people:
             return np.zeros(0, dtype=np.float32)
         distances = self.engine.distances(self._matrix, np.asarray(embedding, dtype=np.float32))
+        if len(self._starts) == len(distances):  # one template each: rows are people already
+            return distances
         return np.minimum.reduceat(distances, self._starts)
 
     def identify(self, embedding: np.ndarray) -> Match:
