@@ -132,16 +132,23 @@ def test_gate_opens_on_motion_and_closes_after_the_hold() -> None:
     assert not gate.admit(frame_of(moved, 401, seen_s + 3.1))
 
 
-def test_no_face_work_while_idle_then_check_in_when_a_face_appears(
+def _lin_at_the_kiosk(
     tmp_path: Path, faces_dir: Path, db: sqlite_utils.Database
-) -> None:
+) -> tuple[CountingEngine, np.ndarray, Pipeline]:
+    """Lin-Manuel Miranda enrolled; his photo sized for a 640x480 frame; a counting pipeline."""
     engine = CountingEngine(dlib_engine())
     photo_path = person_photo(faces_dir, "lin_manuel_miranda")
     enroll(db, engine.inner, "E2001", "Lin-Manuel Miranda", [photo_path])
     photo = cv2.imread(str(photo_path))
     assert photo is not None
     photo = cv2.resize(photo, (352, 306), interpolation=cv2.INTER_AREA)
-    pipeline = _pipeline(tmp_path, db, engine)
+    return engine, photo, _pipeline(tmp_path, db, engine)
+
+
+def test_no_face_work_while_idle_then_check_in_when_a_face_appears(
+    tmp_path: Path, faces_dir: Path, db: sqlite_utils.Database
+) -> None:
+    engine, photo, pipeline = _lin_at_the_kiosk(tmp_path, faces_dir, db)
 
     idle = _play(pipeline, [blank_frame(i) for i in range(60)], 0.0)  # 4 s of an empty lobby
     assert idle == []
@@ -162,13 +169,7 @@ def test_no_face_work_while_idle_then_check_in_when_a_face_appears(
 def test_a_checked_in_face_staying_in_view_is_followed_not_embedded_again(
     tmp_path: Path, faces_dir: Path, db: sqlite_utils.Database
 ) -> None:
-    engine = CountingEngine(dlib_engine())
-    photo_path = person_photo(faces_dir, "lin_manuel_miranda")
-    enroll(db, engine.inner, "E2001", "Lin-Manuel Miranda", [photo_path])
-    photo = cv2.imread(str(photo_path))
-    assert photo is not None
-    photo = cv2.resize(photo, (352, 306), interpolation=cv2.INTER_AREA)
-    pipeline = _pipeline(tmp_path, db, engine)
+    engine, photo, pipeline = _lin_at_the_kiosk(tmp_path, faces_dir, db)
     _play(pipeline, [blank_frame(i) for i in range(5)], 0.0)
 
     seen = _play(pipeline, [_face_frame(photo, step) for step in range(40)], 1.0)

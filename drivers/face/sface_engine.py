@@ -96,10 +96,11 @@ class SFaceEngine(FaceEngine):
         self._detected = (id(rgb), found)
         return list(found)
 
-    def _landmarks_for(self, rgb: np.ndarray, bgr: np.ndarray, box: Box) -> np.ndarray:
+    def _landmarks_for(self, rgb: np.ndarray, box: Box) -> np.ndarray:
         image_id, found = self._detected
         if image_id == id(rgb) and box in found:
             return found[box]
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         top, right, bottom, left = box
         pad_y, pad_x = int((bottom - top) * CROP_MARGIN), int((right - left) * CROP_MARGIN)
         y0, x0 = max(0, top - pad_y), max(0, left - pad_x)
@@ -123,8 +124,7 @@ class SFaceEngine(FaceEngine):
 
     def landmarks(self, rgb: np.ndarray, box: Box) -> np.ndarray | None:
         """YuNet's five points for ``box`` (from the last detect on ``rgb``, else found again)."""
-        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        points: np.ndarray = self._landmarks_for(rgb, bgr, box)[4:14].reshape(5, 2)
+        points: np.ndarray = self._landmarks_for(rgb, box)[4:14].reshape(5, 2)
         return points
 
     def encode(self, rgb: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
@@ -134,7 +134,7 @@ class SFaceEngine(FaceEngine):
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         embeddings = []
         for box in boxes:
-            aligned = self._aligner.alignCrop(bgr, self._landmarks_for(rgb, bgr, box))
+            aligned = self._aligner.alignCrop(bgr, self._landmarks_for(rgb, box))
             blob = cv2.dnn.blobFromImage(aligned, 1.0, (112, 112), (0, 0, 0), swapRB=True)
             self._net.setInput(blob, "data")
             vector = np.asarray(self._net.forward(), dtype=np.float32).reshape(-1)
