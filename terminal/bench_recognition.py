@@ -83,7 +83,9 @@ METHOD = {
     " moved a few px every frame for at most face_timeout_s. When processing lags the newest"
     " captured frame is taken and older ones dropped, as from a camera. Latency = commit"
     " returned minus capture time of the first frame showing the face (dropped or not); p50"
-    " and p95 over committed appearances; missed = never checked in.",
+    " and p95 over committed appearances; missed = never checked in. cpu_s_per_checkin ="
+    " median user+sys CPU seconds of the side's process from the face's first frame to the"
+    " commit.",
     "idle_cpu": "A static noisy wall (16 noise frames cycled) at 15 fps in real time for idle_s;"
     " getrusage user+sys CPU of the side's process / wall time.",
     "matching": "Random unit float32 128-d templates (same seed both sides), one per person;"

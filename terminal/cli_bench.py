@@ -31,6 +31,7 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         ("clip fps", ("fps", "fps"), "fps"),
         ("latency p50", ("latency_s", "p50"), "s"),
         ("latency p95", ("latency_s", "p95"), "s"),
+        ("CPU/check-in", ("latency_s", "cpu_s_per_checkin"), "CPU-s"),
         ("idle CPU", ("idle", "cpu_s_per_min"), "CPU-s/min"),
         ("idle CPU", ("idle", "percent_of_one_core"), "% core"),
     ]

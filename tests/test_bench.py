@@ -17,7 +17,15 @@ from terminal.cli_bench import summary_lines
 
 SIDE_FIGURES = {
     "fps": {"frames", "seconds", "fps", "face_work_frames", "checkins"},
-    "latency_s": {"appearances", "committed", "missed", "p50", "p95", "samples"},
+    "latency_s": {
+        "appearances",
+        "committed",
+        "missed",
+        "p50",
+        "p95",
+        "samples",
+        "cpu_s_per_checkin",
+    },
     "idle": {"seconds", "face_work_frames", "cpu_s", "cpu_s_per_min", "percent_of_one_core"},
 }
 
