@@ -54,7 +54,11 @@ class SFaceEngine(FaceEngine):
             self._net: Any = cv2.dnn.readNetFromONNX(str(recognizer_model))
         except cv2.error as exc:
             raise FaceEngineUnavailable(f"cannot load the YuNet/SFace models: {exc}") from None
-        self._detected: tuple[int, dict[Box, np.ndarray]] = (0, {})
+        # The last detect(): its RGB image (held, so identity checks stay valid), the BGR copy
+        # the models need, and the YuNet row of each box it returned.
+        self._last_rgb: np.ndarray | None = None
+        self._last_bgr: np.ndarray | None = None
+        self._detected: dict[Box, np.ndarray] = {}
 
     @property
     def model_digest(self) -> str:
@@ -93,14 +97,19 @@ class SFaceEngine(FaceEngine):
                 continue
             box = (round(y), round(x + w), round(y + h), round(x))
             found[box] = row
-        self._detected = (id(rgb), found)
+        self._last_rgb, self._last_bgr, self._detected = rgb, bgr, found
         return list(found)
 
+    def _bgr_of(self, rgb: np.ndarray) -> np.ndarray:
+        if rgb is self._last_rgb and self._last_bgr is not None:
+            return self._last_bgr
+        bgr: np.ndarray = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        return bgr
+
     def _landmarks_for(self, rgb: np.ndarray, box: Box) -> np.ndarray:
-        image_id, found = self._detected
-        if image_id == id(rgb) and box in found:
-            return found[box]
-        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        if rgb is self._last_rgb and box in self._detected:
+            return self._detected[box]
+        bgr = self._bgr_of(rgb)
         top, right, bottom, left = box
         pad_y, pad_x = int((bottom - top) * CROP_MARGIN), int((right - left) * CROP_MARGIN)
         y0, x0 = max(0, top - pad_y), max(0, left - pad_x)
@@ -131,7 +140,7 @@ class SFaceEngine(FaceEngine):
         """Unit-length float32 embeddings, one per box."""
         if not boxes:
             return []
-        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        bgr = self._bgr_of(rgb)
         embeddings = []
         for box in boxes:
             aligned = self._aligner.alignCrop(bgr, self._landmarks_for(rgb, box))
