@@ -23,6 +23,11 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "look_at_camera": {"zh": "请正对摄像头", "en": "Please look at the camera"},
     "hold_still": {"zh": "请保持不动", "en": "Please hold still"},
     "center_face": {"zh": "请站到画面中间", "en": "Please step into the middle"},
+    "turn_left": {"zh": "{name}，请向左转头", "en": "{name}, please turn your head to your left"},
+    "turn_right": {
+        "zh": "{name}，请向右转头",
+        "en": "{name}, please turn your head to your right",
+    },
     "camera_missing": {"zh": "摄像头未连接", "en": "Camera not connected"},
     "store_full": {
         "zh": "存储已满，暂停签到，请联系管理员",

@@ -53,7 +53,12 @@ class PipelineSide:
         self, workdir: Path, recognition: RecognitionSection, photos: dict[str, Path]
     ) -> None:
         self.config = Config.model_validate(
-            {"storage": {"data_dir": workdir}, "recognition": recognition.model_dump()}
+            {
+                "storage": {"data_dir": workdir},
+                "recognition": recognition.model_dump(),
+                # Timed without the head-turn request: its time is the person's reaction.
+                "liveness": {"mode": "off"},
+            }
         )
         self.outbox = Outbox.open(self.config.database_path, "bench-pipeline", "bench")
         self.engine = create_engine(self.config)

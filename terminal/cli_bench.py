@@ -118,4 +118,47 @@ def qr(samples: int, as_json: bool) -> None:
         )
 
 
+@bench_group.command("liveness")
+@click.option(
+    "--faces",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=_default_faces,
+    show_default="$KIOSK_TEST_FACES or ../shared/faces",
+    help="Face data folder (people/ photos and video/phone_pair_*.mp4).",
+)
+@click.option(
+    "--east-asian",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="East Asian data folder (nuaa_printed_photo_attacks/, nuaa_webcam/).",
+)
+@click.option("--quick", is_flag=True, help="A few inputs (under a minute): a CI smoke test.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@pass_cli
+def liveness(
+    ctx: CliContext, faces: Path, east_asian: Path | None, quick: bool, as_json: bool
+) -> None:
+    """Head-turn requests against photo and replay attacks and real people: APCER beside the
+    kiosk without liveness, and how far real and fake faces move sideways."""
+    from terminal.bench_liveness import run_liveness_benchmark
+    from terminal.recognition import create_engine
+
+    engine = create_engine(ctx.config)
+    result = run_liveness_benchmark(engine, ctx.config.liveness, faces, east_asian, quick)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    for kind, figures in result["attacks"].items():
+        click.echo(
+            f"{kind:<16} APCER {figures['apcer']} ({figures['passed']}/{figures['requests']}"
+            f" requests) vs {figures['apcer_without_liveness']} without liveness;"
+            f" peak sideways p95 {figures['peak_sideways']['p95']}"
+        )
+    for name, figures in result["bona_fide_unprompted"].items():
+        click.echo(
+            f"{name:<22} turns left {figures['peak_sideways_left']},"
+            f" right {figures['peak_sideways_right']}"
+        )
+
+
 COMMANDS = [bench_group]

@@ -163,6 +163,45 @@ class QrSection(_Section):
     )
 
 
+class LivenessSection(_Section):
+    """Presentation-attack detection for face check-ins (QR check-ins are not affected)."""
+
+    mode: Literal["head_turn", "off"] = Field(
+        "head_turn",
+        description="head_turn: a recognised face is asked to turn its head a random way"
+        " (left or right) and is checked in only when it does; a photo or a replayed video"
+        " cannot follow the request. off: no liveness check (a photo can check someone in).",
+    )
+    turn: float = Field(
+        0.25,
+        gt=0.05,
+        le=1.0,
+        description="How far the nose must move sideways, in eye distances, for a turn:"
+        " hand-held photos reached 0.19, real head turns 0.3-0.9 (`kiosk bench liveness`).",
+    )
+    timeout_s: float = Field(
+        4.0, gt=0.5, le=30, description="Time allowed to turn the head once asked."
+    )
+    hold_frames: int = Field(
+        2, ge=1, le=10, description="Consecutive frames the turn must be seen in."
+    )
+    max_attempts: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="Failed requests after which the person's face check-in is refused for"
+        " lockout_s (and a warning is logged: possible photo or video attack).",
+    )
+    lockout_s: float = Field(
+        60.0, ge=0, le=3600, description="How long face check-in stays refused after that."
+    )
+    mirrored: bool = Field(
+        False,
+        description="The camera image is mirrored (left and right swapped), as some USB"
+        " cameras deliver it.",
+    )
+
+
 class LogSection(_Section):
     """Logging."""
 
@@ -178,6 +217,7 @@ class Config(_Section):
     storage: StorageSection = Field(default_factory=StorageSection)
     recognition: RecognitionSection = Field(default_factory=RecognitionSection)
     qr: QrSection = Field(default_factory=QrSection)
+    liveness: LivenessSection = Field(default_factory=LivenessSection)
     log: LogSection = Field(default_factory=LogSection)
 
     @property

@@ -19,6 +19,7 @@ from terminal.announcements import Language, announce
 from terminal.config import (
     CameraSection,
     Config,
+    LivenessSection,
     MqttSection,
     StorageSection,
     TerminalSection,
@@ -82,6 +83,8 @@ def demo_config(workdir: Path, broker_url: str, frames_dir: Path, language: Lang
         camera=CameraSection(source=str(frames_dir), fps=15, loop=False),
         mqtt=MqttSection(url=broker_url, ack_timeout_s=5, reconnect_max_s=5),
         storage=StorageSection(data_dir=workdir / "kiosk"),
+        # The demo's face is a photo moved across the frame: liveness would (rightly) refuse it.
+        liveness=LivenessSection(mode="off"),
     )
 
 
@@ -117,6 +120,10 @@ def run_demo(workdir: Path | None = None, language: Language = "en") -> int:
             f"demo: enrolled {face_name} ({face_id}) by face and {badge_name} ({badge_id}) by badge"
         )
         _say("demo: starting the kiosk on the replayed scene")
+        _say(
+            "demo: liveness is off here: the scene's face is a photo, which the kiosk's"
+            ' head-turn request ([liveness] mode = "head_turn", the default) would refuse'
+        )
         Daemon(
             config, RunOptions(exit_when_source_ends=True, on_decision=_Narrator(language))
         ).run()

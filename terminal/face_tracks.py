@@ -10,8 +10,12 @@ only delay a check-in, never record a wrong one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from drivers.face.base import Box
+
+if TYPE_CHECKING:
+    from terminal.liveness import Challenge
 
 MIN_IOU = 0.3
 MAX_GAP_S = 0.5
@@ -38,6 +42,8 @@ class FaceTrack:
     person_id: str | None = None
     name: str | None = None
     resolved_at: float = field(default=float("-inf"))
+    challenge: Challenge | None = None
+    """The liveness request this face is answering, if any."""
 
 
 class FaceTracker:

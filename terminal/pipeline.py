@@ -4,9 +4,11 @@ Per frame: QR codes are decoded (when enabled); faces at least ``min_face_px`` t
 detected, embedded and matched (when enabled and someone has face templates; otherwise faces
 are not even looked for), but only while something moves in view or a face is being seen
 (:mod:`terminal.presence`). A face check-in needs ``confirm_frames`` consecutive frames agreeing
-on the person; a badge needs one frame. Nobody is checked in twice within ``repeat_window_s``,
-whatever the method. The pipeline never touches the network: a check-in is done when the
-outbox has committed it; when the store refuses (disk full), the decision says so.
+on the person, then (with ``[liveness] mode = "head_turn"``) the face must turn its head the
+way it is asked (:mod:`terminal.liveness`); a badge needs one frame. Nobody is checked in
+twice within ``repeat_window_s``, whatever the method. The pipeline never touches the
+network: a check-in is done when the outbox has committed it; when the store refuses (disk
+full), the decision says so.
 
 The enrolled people are held in memory; the pipeline checks the gallery's revision every
 :data:`GALLERY_CHECK_S` seconds and reloads after ``kiosk enroll`` or ``kiosk people remove``.
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import cv2
+import numpy as np
 import sqlite_utils
 
 from drivers.camera.base import Frame
@@ -31,8 +34,9 @@ from terminal.checkin_rules import FaceConfirmation, RepeatGuard
 from terminal.config import Config
 from terminal.errors import StoreError
 from terminal.face_quality import assess
-from terminal.face_tracks import FaceTracker
+from terminal.face_tracks import FaceTrack, FaceTracker
 from terminal.gallery import Gallery
+from terminal.liveness import HeadTurnLiveness
 from terminal.matcher import Match, Matcher
 from terminal.outbox import CheckInDraft, Outbox
 from terminal.presence import PresenceGate
@@ -46,7 +50,9 @@ MAX_FACES_PER_FRAME = 2
 embedding costs 150-200 ms on a 2.5 GHz x86 core with the dlib-bin wheel."""
 LOG_REPEAT_S = 10.0
 
-DecisionKind = Literal["checked_in", "repeat", "unknown", "refused", "pending", "adjust"]
+DecisionKind = Literal[
+    "checked_in", "repeat", "unknown", "refused", "pending", "adjust", "challenge"
+]
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,9 @@ class Decision:
     confirmation; ``repeat`` a person already checked in within the window; ``unknown`` a face
     that matches nobody; ``refused`` a bad badge or a check-in the store could not commit;
     ``adjust`` a face not fit to recognise, with the hint for the person as ``reason``
-    (``center_face``, ``look_at_camera``, ``hold_still``; see :mod:`terminal.face_quality`).
+    (``center_face``, ``look_at_camera``, ``hold_still``; see :mod:`terminal.face_quality`);
+    ``challenge`` a recognised face asked to turn its head (``reason`` ``turn_left`` or
+    ``turn_right``; see :mod:`terminal.liveness`), not yet checked in.
     """
 
     kind: DecisionKind
@@ -81,8 +89,10 @@ class Pipeline:
         engine: FaceEngine | None,
         qr: QrDecoder | None,
         clock_synced: Callable[[], bool],
+        liveness: HeadTurnLiveness | None = None,
     ) -> None:
         self.config = config
+        self.liveness = liveness
         self.outbox = outbox
         self.gallery = gallery
         self.engine = engine
@@ -154,18 +164,35 @@ class Pipeline:
         recognition = self.config.recognition
         rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)
         boxes = engine.detect(rgb, recognition.min_face_px, recognition.detect_scale)
+        boxes = boxes[:MAX_FACES_PER_FRAME]
+        now = frame.monotonic
         decisions: list[Decision] = []
         usable: list[Box] = []
-        for box in boxes[:MAX_FACES_PER_FRAME]:
-            quality = assess(rgb, box, engine.landmarks(rgb, box))
+        track_of: dict[Box, FaceTrack] = {}
+        marks_of: dict[Box, np.ndarray | None] = {}
+        asked = [track for track in self.tracker.tracks if track.challenge is not None]
+        tracks = self.tracker.assign(boxes, now)
+        for track in asked:
+            if track not in self.tracker.tracks and track.challenge is not None:
+                # The face left (or was covered) before answering: that counts as a failure,
+                # so hiding a photo or a replay and showing it again cannot try for ever.
+                assert self.liveness is not None
+                self.liveness.abandon(track.challenge, now)
+                track.challenge = None
+        for box, track in zip(boxes, tracks, strict=True):
+            track_of[box] = track
+            marks_of[box] = marks = engine.landmarks(rgb, box)
+            if track.challenge is not None:
+                # Asked to turn: the turned face is judged, not refused as turned away.
+                decisions.append(self._answer(track, box, marks, frame))
+                continue
+            quality = assess(rgb, box, marks)
             if quality.ok:
                 usable.append(box)
             else:
                 # Not encoded: the person is asked for a better look instead of guessed at.
                 hint = quality.hint or ""
                 decisions.append(Decision("adjust", method=Method.FACE, box=box, reason=hint))
-        now = frame.monotonic
-        track_of = dict(zip(usable, self.tracker.assign(usable, now), strict=True))
         to_encode = []
         for box in usable:
             track = track_of[box]
@@ -211,11 +238,49 @@ class Pipeline:
                 )
                 continue
             self.confirmation.reset(person_id)
+            marks = marks_of[box]
+            if not repeat and self.liveness is not None and marks is not None:
+                decisions.append(self._ask(track_of[box], match, box, marks, now))
+                continue
             decision = self._check_in(person_id, Method.FACE, frame, match.distance, box)
             if decision.kind in ("checked_in", "repeat"):
                 self.tracker.resolve(track_of[box], person_id, match.name, now)
             decisions.append(decision)
         return decisions
+
+    def _ask(
+        self, track: FaceTrack, match: Match, box: Box, marks: np.ndarray, now: float
+    ) -> Decision:
+        """A recognised face is asked to prove it is alive (or refused while locked out)."""
+        assert self.liveness is not None and match.person_id is not None
+        person_id = match.person_id
+        if self.liveness.locked_out(person_id, now):
+            reason = "liveness: too many failed requests"
+            return Decision("refused", person_id, match.name, Method.FACE, match.distance, box,
+                            reason=reason)  # fmt: skip
+        challenge = self.liveness.ask(person_id, match.name, match.distance, marks, now)
+        track.challenge = challenge
+        return Decision("challenge", person_id, match.name, Method.FACE, match.distance, box,
+                        reason=f"turn_{challenge.direction}")  # fmt: skip
+
+    def _answer(
+        self, track: FaceTrack, box: Box, marks: np.ndarray | None, frame: Frame
+    ) -> Decision:
+        """One more frame of a face that was asked to turn its head."""
+        assert self.liveness is not None and track.challenge is not None
+        asked = track.challenge
+        verdict = self.liveness.observe(asked, marks, frame.monotonic)
+        if verdict == "waiting":
+            return Decision("challenge", asked.person_id, asked.name, Method.FACE,
+                            asked.distance, box, reason=f"turn_{asked.direction}")  # fmt: skip
+        track.challenge = None
+        if verdict == "failed":
+            return Decision("refused", asked.person_id, asked.name, Method.FACE,
+                            asked.distance, box, reason=f"liveness: {asked.reason}")  # fmt: skip
+        decision = self._check_in(asked.person_id, Method.FACE, frame, asked.distance, box)
+        if decision.kind in ("checked_in", "repeat"):
+            self.tracker.resolve(track, asked.person_id, asked.name, frame.monotonic)
+        return decision
 
     def _check_in(
         self,
@@ -267,10 +332,11 @@ def build_pipeline(
     db: sqlite_utils.Database | None = None,
     engine: FaceEngine | None = None,
     qr: QrDecoder | None = None,
+    liveness: HeadTurnLiveness | None = None,
 ) -> Pipeline:
     """The pipeline for ``config``: the face engine and QR decoder are loaded when enabled
-    (pass them to reuse loaded ones). The enrolled people are read from ``db``, by default the
-    outbox's own connection.
+    (pass them to reuse loaded ones; pass ``liveness`` to choose its randomness). The enrolled
+    people are read from ``db``, by default the outbox's own connection.
 
     Raises :class:`~terminal.errors.FaceEngineError` or a KioskError when an enabled part
     cannot be loaded.
@@ -286,4 +352,7 @@ def build_pipeline(
         engine if config.recognition.enabled else None,
         qr if config.qr.enabled else None,
         clock_synced,
+        (liveness or HeadTurnLiveness(config.liveness))
+        if config.liveness.mode == "head_turn"
+        else None,
     )

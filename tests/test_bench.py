@@ -89,3 +89,18 @@ def test_bench_qr_reports_both_decoders_on_the_same_frames(
         assert 0.0 <= figures["decode_rate"] <= 1.0
         assert figures["empty_frame_ms"] >= 0
         assert figures["clean_6px_modules"]["frames"] == 3
+
+
+def test_bench_liveness_reports_attacks_beside_no_liveness(
+    capsys: pytest.CaptureFixture[str], faces_dir: Path, east_asian_dir: Path
+) -> None:
+    args = ["bench", "liveness", "--quick", "--json", "--faces", str(faces_dir)]
+    assert main([*args, "--east-asian", str(east_asian_dir)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["attacks"]) == {"hand_held_photo", "still_photo", "screen_replay"}
+    for kind, figures in result["attacks"].items():
+        assert figures["requests"] > 0, kind
+        assert 0 <= figures["passed"] <= figures["requests"], kind
+        assert figures["apcer_without_liveness"] is not None, kind
+    real = result["bona_fide_unprompted"]["phone_pair_real"]
+    assert real["frames"] > 0 and real["requests"] > 0

@@ -29,6 +29,7 @@ def _config(tmp_path: Path, faces: bool, **recognition: object) -> Config:
         {
             "storage": {"data_dir": tmp_path / "data"},
             "recognition": {"enabled": faces, **recognition},
+            "liveness": {"mode": "off"},
         }
     )
 

@@ -86,6 +86,7 @@ def _pipeline(
             "storage": {"data_dir": tmp_path / "data"},
             "recognition": rec,
             "qr": {"enabled": False},
+            "liveness": {"mode": "off"},
         }
     )
     outbox = Outbox(db, config.terminal.id, config.terminal.site)
