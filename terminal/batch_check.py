@@ -18,7 +18,7 @@ from jsonschema.exceptions import ValidationError as SchemaError
 from jsonschema.exceptions import best_match
 from pydantic import ValidationError
 
-from models.messages import CheckInEvent
+from models.messages import CheckInEvent, EventBatch
 from models.schema_export import load_schema
 from terminal.errors import MessageError
 
@@ -76,6 +76,9 @@ class BatchChecker:
             document: Any = json.loads(payload, parse_constant=_refuse_constant)
         except ValueError as exc:
             raise MessageError(f"not JSON: {exc}") from None
+        fast = self._all_valid(topic_terminal, payload, document)
+        if fast is not None:
+            return fast
         error = best_match(self._envelope.iter_errors(document))
         if error is not None:
             raise MessageError(f"not an event batch: {_describe(error)}")
@@ -90,6 +93,26 @@ class BatchChecker:
             except MessageError as exc:
                 checked.rejected.append(f"events/{index}: {exc}")
         return checked
+
+    @staticmethod
+    def _all_valid(topic_terminal: str, payload: bytes, document: Any) -> CheckedBatch | None:
+        """The common case, about 15 times cheaper: the whole batch passes the pydantic types
+        the schemas are exported from, in strict JSON mode (no coercion: what they accept, the
+        schemas accept; a test checks the two agree on every rejected sample). None sends the
+        batch through the schemas, event by event, for the reasons."""
+        try:
+            batch = EventBatch.model_validate_json(payload, strict=True)
+        except ValidationError:
+            return None
+        raw_events = document.get("events") if isinstance(document, dict) else None
+        if (
+            batch.terminal_id != topic_terminal
+            or any(event.terminal_id != topic_terminal for event in batch.events)
+            or not isinstance(raw_events, list)
+            or not all(_is_rfc3339(raw.get("captured_at")) for raw in raw_events)
+        ):
+            return None
+        return CheckedBatch(topic_terminal, list(batch.events))
 
     def _check_event(self, topic_terminal: str, raw: Any) -> CheckInEvent:
         error = best_match(self._event.iter_errors(raw))

@@ -70,13 +70,23 @@ def _register() -> None:
         cli_bench,
         cli_calibrate,
         cli_events,
+        cli_loadgen,
         cli_models,
         cli_people,
         cli_receive,
         cli_run,
     )
 
-    modules = (cli_run, cli_events, cli_people, cli_receive, cli_models, cli_calibrate, cli_bench)
+    modules = (
+        cli_run,
+        cli_events,
+        cli_people,
+        cli_receive,
+        cli_models,
+        cli_calibrate,
+        cli_bench,
+        cli_loadgen,
+    )
     for module in modules:
         for command in module.COMMANDS:
             cli.add_command(command)

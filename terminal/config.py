@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from models.messages import TERMINAL_ID_PATTERN
 from terminal.errors import ConfigError
@@ -57,6 +57,21 @@ class MqttSection(_Section):
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive interval.")
     username: str | None = Field(None, description="Broker user name.")
     password_file: Path | None = Field(None, description="File holding the broker password.")
+    ca_file: Path | None = Field(
+        None,
+        description="PEM file of the CA that signed the broker's certificate (mqtts:// only);"
+        " default: the system CAs.",
+    )
+    cert_file: Path | None = Field(
+        None,
+        description="This terminal's client certificate (PEM) for mutual TLS (mqtts:// only);"
+        " with key_file.",
+    )
+    key_file: Path | None = Field(
+        None,
+        description="File holding the private key (PEM, unencrypted) of cert_file; a secret:"
+        " readable by the kiosk user only.",
+    )
     batch_size: int = Field(100, ge=1, le=500, description="Events per published batch.")
     ack_timeout_s: float = Field(
         30.0, gt=0, le=3600, description="Resend events not acknowledged centrally after this."
@@ -87,11 +102,30 @@ class MqttSection(_Section):
             raise ValueError("must not contain + or # nor start or end with /")
         return value
 
+    @model_validator(mode="after")
+    def _check_tls_files(self) -> MqttSection:
+        if self.cert_file is not None and self.key_file is None:
+            raise ValueError("key_file is missing: cert_file needs its private key in key_file")
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("cert_file is missing: key_file is the key of a cert_file")
+        given = [n for n in ("ca_file", "cert_file") if getattr(self, n) is not None]
+        if given and urlsplit(self.url).scheme != "mqtts":
+            raise ValueError(f"{given[0]} is set but the url is not mqtts://: TLS would be off")
+        return self
+
 
 class StorageSection(_Section):
-    """Where the terminal keeps its database."""
+    """Where the terminal keeps its database, and for how long acknowledged events stay."""
 
     data_dir: Path = Field(Path("/var/lib/kiosk"), description="Directory of kiosk.db.")
+    retain_acked_days: float = Field(
+        30.0,
+        ge=0,
+        le=36500,
+        description="Days an event is kept after the central side acknowledged it; the sync"
+        " deletes older acknowledged events once an hour (0: at the next hourly pass)."
+        " Events not yet acknowledged are never deleted.",
+    )
 
 
 class RecognitionSection(_Section):
@@ -168,38 +202,21 @@ class LivenessSection(_Section):
 
     mode: Literal["head_turn", "off"] = Field(
         "head_turn",
-        description="head_turn: a recognised face is asked to turn its head a random way"
-        " (left or right) and is checked in only when it does; a photo or a replayed video"
-        " cannot follow the request. off: no liveness check (a photo can check someone in).",
+        description="head_turn: a recognised face must turn its head the way it is asked"
+        " (left or right at random); photos and replayed videos cannot. off: no check.",
     )
     turn: float = Field(
-        0.25,
-        gt=0.05,
-        le=1.0,
-        description="How far the nose must move sideways, in eye distances, for a turn:"
-        " hand-held photos reached 0.19, real head turns 0.3-0.9 (`kiosk bench liveness`).",
-    )
-    timeout_s: float = Field(
-        4.0, gt=0.5, le=30, description="Time allowed to turn the head once asked."
-    )
-    hold_frames: int = Field(
-        2, ge=1, le=10, description="Consecutive frames the turn must be seen in."
-    )
+        0.30, gt=0.05, le=1.0, description="Sideways nose move, in eye distances, that counts"
+        " as a turn: hand-held photos reached 0.26, real turns 0.37-0.94 (kiosk bench liveness).",
+    )  # fmt: skip
+    timeout_s: float = Field(4.0, gt=0.5, le=30, description="Time to turn once asked.")
+    hold_frames: int = Field(2, ge=1, le=10, description="Frames the turn must be seen in.")
     max_attempts: int = Field(
-        3,
-        ge=1,
-        le=10,
-        description="Failed requests after which the person's face check-in is refused for"
-        " lockout_s (and a warning is logged: possible photo or video attack).",
-    )
-    lockout_s: float = Field(
-        60.0, ge=0, le=3600, description="How long face check-in stays refused after that."
-    )
-    mirrored: bool = Field(
-        False,
-        description="The camera image is mirrored (left and right swapped), as some USB"
-        " cameras deliver it.",
-    )
+        3, ge=1, le=10, description="Failed requests after which face check-in is refused for"
+        " lockout_s (a warning is logged: possible photo or video attack).",
+    )  # fmt: skip
+    lockout_s: float = Field(60.0, ge=0, le=3600, description="How long that refusal lasts.")
+    mirrored: bool = Field(False, description="The camera delivers a mirror image.")
 
 
 class LogSection(_Section):

@@ -18,7 +18,7 @@ from types import FrameType
 
 from drivers.camera import Camera, CameraUnavailable, Frame, open_camera
 from terminal import __version__
-from terminal.announcements import announce
+from terminal.announcements import Language, announce
 from terminal.clock import ClockState
 from terminal.config import Config
 from terminal.database import open_or_quarantine
@@ -63,6 +63,7 @@ class Daemon:
         self.sync: SyncWorker | None = None
         self.sync_thread: threading.Thread | None = None
         self.camera_ok = False
+        self._asked: tuple[str | None, str] | None = None
 
     def run(self) -> int:
         """Start everything in order, run the capture loop until stopped, shut down; exit code."""
@@ -167,8 +168,20 @@ class Daemon:
                 name = decision.name or decision.person_id or ""
                 at = decision.event.captured_at
                 log.info("%s", announce("checked_in", language, name=name, at=at))
+            if decision.kind == "challenge":
+                self._announce_request(decision, language)
+            elif self._asked is not None and decision.person_id == self._asked[0]:
+                self._asked = None
             if self.options.on_decision is not None:
                 self.options.on_decision(decision)
+
+    def _announce_request(self, decision: Decision, language: Language) -> None:
+        """Say a liveness request once (it comes with every frame until answered)."""
+        asked = (decision.person_id, decision.reason)
+        if asked != self._asked:
+            name = decision.name or decision.person_id or ""
+            log.info("%s", announce(decision.reason, language, name=name))
+        self._asked = asked
 
     def _camera_state(self, ok: bool, text: str) -> None:
         if ok != self.camera_ok or not ok:

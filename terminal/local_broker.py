@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from terminal.errors import BrokerError
@@ -35,10 +36,46 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout} s")
 
 
-class Mosquitto:
-    """One mosquitto process with persistence in ``workdir``; can be killed and restarted."""
+@dataclass(frozen=True)
+class BrokerTls:
+    """The TLS settings of the broker's listener (see mosquitto.conf(5)).
 
-    def __init__(self, workdir: Path, port: int | None = None, extra_conf: str = "") -> None:
+    ``require_certificate``: clients must present a certificate signed by ``ca_file``;
+    ``use_identity_as_username``: its Common Name is then the client's user name (for the ACL).
+    """
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    require_certificate: bool = False
+    use_identity_as_username: bool = False
+
+    def conf(self) -> str:
+        """The listener lines of mosquitto.conf."""
+        return (
+            f"cafile {self.ca_file}\ncertfile {self.cert_file}\nkeyfile {self.key_file}\n"
+            f"require_certificate {str(self.require_certificate).lower()}\n"
+            f"use_identity_as_username {str(self.use_identity_as_username).lower()}\n"
+        )
+
+
+class Mosquitto:
+    """One mosquitto process with persistence in ``workdir``; can be killed and restarted.
+
+    By default its listener is plain MQTT and anonymous. With ``tls`` it speaks TLS only;
+    ``password_file`` or a TLS identity used as user name turn anonymous access off, and
+    ``acl_file`` restricts each user's topics.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        extra_conf: str = "",
+        tls: BrokerTls | None = None,
+        password_file: Path | None = None,
+        acl_file: Path | None = None,
+    ) -> None:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(binary).exists():
             raise BrokerError(
@@ -48,22 +85,36 @@ class Mosquitto:
         self.workdir = workdir
         self.port = port or free_port()
         self.extra_conf = extra_conf
+        self.tls = tls
+        self.password_file = password_file
+        self.acl_file = acl_file
         self.process: subprocess.Popen[bytes] | None = None
         workdir.mkdir(parents=True, exist_ok=True)
 
     @property
     def url(self) -> str:
-        """``mqtt://127.0.0.1:PORT``."""
-        return f"mqtt://127.0.0.1:{self.port}"
+        """``mqtt://127.0.0.1:PORT``, or ``mqtts://`` with TLS."""
+        return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
+
+    def _security_conf(self) -> str:
+        lines = self.tls.conf() if self.tls else ""
+        identified = self.tls is not None and self.tls.use_identity_as_username
+        anonymous = self.password_file is None and not identified
+        lines += f"allow_anonymous {str(anonymous).lower()}\n"
+        if self.password_file is not None:
+            lines += f"password_file {self.password_file}\n"
+        if self.acl_file is not None:
+            lines += f"acl_file {self.acl_file}\n"
+        return lines
 
     def start(self) -> None:
         """Start (or restart) the broker on the same port and wait until it listens."""
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
+            + self._security_conf()
             # As root mosquitto drops to the "mosquitto" user, which cannot use workdir.
-            f"user {getpass.getuser()}\n"
-            "allow_anonymous true\n"
+            + f"user {getpass.getuser()}\n"
             "persistence true\n"
             f"persistence_location {self.workdir}/\n"
             "autosave_interval 1\n"

@@ -4,6 +4,8 @@ The pipeline writes with :meth:`Outbox.commit_checkin`; the sync reads with
 :meth:`Outbox.due`, marks with :meth:`Outbox.mark_sent` and :meth:`Outbox.mark_acked`. This
 table is their only hand-off. States: ``pending`` (not yet published on this connection),
 ``sent`` (published, waiting for the central acknowledgement), ``acked`` (stored centrally).
+Only ``acked`` events are ever deleted (:meth:`Outbox.purge_acked`, by age); ``seq`` is kept in
+the ``meta`` table, not derived from the rows, so deleting events never lets a ``seq`` be reused.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +151,32 @@ class Outbox:
                 "UPDATE events SET state = 'acked', acked_at = ?"
                 " WHERE event_id = ? AND state != 'acked'",
                 [(now, event_id) for event_id in ids],
+            )
+            return cursor.rowcount
+
+    def purge_acked(
+        self,
+        older_than: timedelta | float,
+        limit: int | None = None,
+        now: datetime | None = None,
+    ) -> int:
+        """Delete ``acked`` events acknowledged more than ``older_than`` (seconds or timedelta)
+        before ``now`` (default: the current time); return how many were deleted.
+
+        ``pending`` and ``sent`` events are never deleted, whatever their age. At most ``limit``
+        events go (oldest ``seq`` first), all in one write transaction, so a caller can purge a
+        large backlog in short steps without holding up the pipeline's commits.
+        """
+        age = older_than if isinstance(older_than, timedelta) else timedelta(seconds=older_than)
+        cutoff = format_rfc3339((now or datetime.now(UTC)) - age)
+        select = "SELECT seq FROM events WHERE state = 'acked' AND acked_at < ? ORDER BY seq"
+        params: tuple[object, ...] = (cutoff,)
+        if limit is not None:
+            select += " LIMIT ?"
+            params = (cutoff, limit)
+        with write_transaction(self.db) as conn:
+            cursor = conn.execute(
+                f"DELETE FROM events WHERE state = 'acked' AND seq IN ({select})", params
             )
             return cursor.rowcount
 

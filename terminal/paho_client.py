@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import ssl
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from terminal.broker_url import BrokerAddress, TlsOptions
+from terminal.errors import ConfigError
 from terminal.mqtt_types import LinkOptions
 
 log = logging.getLogger("terminal.mqtt_link")
@@ -15,6 +17,8 @@ log = logging.getLogger("terminal.mqtt_link")
 
 def paho_client(options: LinkOptions, address: BrokerAddress) -> mqtt.Client:
     """A configured, unconnected client: credentials, TLS for ``mqtts``, last will, limits.
+
+    Raises :class:`ConfigError` (one line, naming the files) when the TLS files cannot be read.
 
     No callbacks are set and no network thread is started; the caller owns both.
     """
@@ -33,11 +37,16 @@ def paho_client(options: LinkOptions, address: BrokerAddress) -> mqtt.Client:
         client.username_pw_set(options.username, options.password)
     if address.tls:
         tls = options.tls or TlsOptions()
-        client.tls_set(
-            ca_certs=str(tls.ca_file) if tls.ca_file else None,
-            certfile=str(tls.cert_file) if tls.cert_file else None,
-            keyfile=str(tls.key_file) if tls.key_file else None,
-        )
+        try:
+            client.tls_set(
+                ca_certs=str(tls.ca_file) if tls.ca_file else None,
+                certfile=str(tls.cert_file) if tls.cert_file else None,
+                keyfile=str(tls.key_file) if tls.key_file else None,
+            )
+        except (OSError, ssl.SSLError) as exc:
+            files = ", ".join(str(f) for f in (tls.ca_file, tls.cert_file, tls.key_file) if f)
+            problem = f"cannot load the TLS files ({files or 'system CAs'}): {exc}"
+            raise ConfigError(problem) from None
     if options.will is not None:
         will = options.will
         client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
 
 import cv2
 import numpy as np
@@ -28,12 +26,14 @@ import sqlite_utils
 from drivers.camera.base import Frame
 from drivers.face.base import Box, FaceEngine
 from drivers.qr.base import QrDecoder
-from models.messages import CheckInEvent, Method
+from models.messages import Method
 from terminal.badges import QrRefusal, parse_qr
 from terminal.checkin_rules import FaceConfirmation, RepeatGuard
 from terminal.config import Config
+from terminal.decisions import Decision
 from terminal.errors import StoreError
 from terminal.face_quality import assess
+from terminal.face_requests import LivenessRequests
 from terminal.face_tracks import FaceTrack, FaceTracker
 from terminal.gallery import Gallery
 from terminal.liveness import HeadTurnLiveness
@@ -50,33 +50,6 @@ MAX_FACES_PER_FRAME = 2
 embedding costs 150-200 ms on a 2.5 GHz x86 core with the dlib-bin wheel."""
 LOG_REPEAT_S = 10.0
 
-DecisionKind = Literal[
-    "checked_in", "repeat", "unknown", "refused", "pending", "adjust", "challenge"
-]
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What the pipeline concluded about one face or QR code in a frame.
-
-    ``checked_in`` carries the committed ``event``; ``pending`` is a recognised face awaiting
-    confirmation; ``repeat`` a person already checked in within the window; ``unknown`` a face
-    that matches nobody; ``refused`` a bad badge or a check-in the store could not commit;
-    ``adjust`` a face not fit to recognise, with the hint for the person as ``reason``
-    (``center_face``, ``look_at_camera``, ``hold_still``; see :mod:`terminal.face_quality`);
-    ``challenge`` a recognised face asked to turn its head (``reason`` ``turn_left`` or
-    ``turn_right``; see :mod:`terminal.liveness`), not yet checked in.
-    """
-
-    kind: DecisionKind
-    person_id: str | None = None
-    name: str | None = None
-    method: Method | None = None
-    distance: float | None = None
-    box: Box | None = None
-    event: CheckInEvent | None = None
-    reason: str = ""
-
 
 class Pipeline:
     """Turns frames into check-ins. Not thread-safe: one pipeline per camera thread."""
@@ -92,7 +65,7 @@ class Pipeline:
         liveness: HeadTurnLiveness | None = None,
     ) -> None:
         self.config = config
-        self.liveness = liveness
+        self.requests = LivenessRequests(liveness) if liveness is not None else None
         self.outbox = outbox
         self.gallery = gallery
         self.engine = engine
@@ -172,13 +145,8 @@ class Pipeline:
         marks_of: dict[Box, np.ndarray | None] = {}
         asked = [track for track in self.tracker.tracks if track.challenge is not None]
         tracks = self.tracker.assign(boxes, now)
-        for track in asked:
-            if track not in self.tracker.tracks and track.challenge is not None:
-                # The face left (or was covered) before answering: that counts as a failure,
-                # so hiding a photo or a replay and showing it again cannot try for ever.
-                assert self.liveness is not None
-                self.liveness.abandon(track.challenge, now)
-                track.challenge = None
+        if self.requests is not None:
+            self.requests.forget_lost(asked, self.tracker.tracks, now)
         for box, track in zip(boxes, tracks, strict=True):
             track_of[box] = track
             marks_of[box] = marks = engine.landmarks(rgb, box)
@@ -210,37 +178,21 @@ class Pipeline:
         for box, embedding in zip(to_encode, engine.encode(rgb, to_encode), strict=True):
             match = matcher.identify(embedding)
             if match.person_id is None:
-                decisions.append(
-                    Decision(
-                        "unknown",
-                        method=Method.FACE,
-                        distance=match.distance,
-                        box=box,
-                        reason=match.reason,
-                    )
-                )
+                decisions.append(Decision("unknown", method=Method.FACE, distance=match.distance,
+                                          box=box, reason=match.reason))  # fmt: skip
             elif match.person_id not in matches:
                 matches[match.person_id] = (box, match)
         self.confirmation.update(matches, frame.monotonic)
         for person_id, (box, match) in matches.items():
             repeat = self.repeats.seconds_since(person_id, frame.monotonic) is not None
             if not repeat and not self.confirmation.confirmed(person_id):
-                decisions.append(
-                    Decision(
-                        "pending",
-                        person_id,
-                        match.name,
-                        Method.FACE,
-                        match.distance,
-                        box,
-                        reason="confirming",
-                    )
-                )
+                decisions.append(Decision("pending", person_id, match.name, Method.FACE,
+                                          match.distance, box, reason="confirming"))  # fmt: skip
                 continue
             self.confirmation.reset(person_id)
             marks = marks_of[box]
-            if not repeat and self.liveness is not None and marks is not None:
-                decisions.append(self._ask(track_of[box], match, box, marks, now))
+            if not repeat and self.requests is not None and marks is not None:
+                decisions.append(self.requests.ask(track_of[box], match, box, marks, now))
                 continue
             decision = self._check_in(person_id, Method.FACE, frame, match.distance, box)
             if decision.kind in ("checked_in", "repeat"):
@@ -248,38 +200,17 @@ class Pipeline:
             decisions.append(decision)
         return decisions
 
-    def _ask(
-        self, track: FaceTrack, match: Match, box: Box, marks: np.ndarray, now: float
-    ) -> Decision:
-        """A recognised face is asked to prove it is alive (or refused while locked out)."""
-        assert self.liveness is not None and match.person_id is not None
-        person_id = match.person_id
-        if self.liveness.locked_out(person_id, now):
-            reason = "liveness: too many failed requests"
-            return Decision("refused", person_id, match.name, Method.FACE, match.distance, box,
-                            reason=reason)  # fmt: skip
-        challenge = self.liveness.ask(person_id, match.name, match.distance, marks, now)
-        track.challenge = challenge
-        return Decision("challenge", person_id, match.name, Method.FACE, match.distance, box,
-                        reason=f"turn_{challenge.direction}")  # fmt: skip
-
     def _answer(
         self, track: FaceTrack, box: Box, marks: np.ndarray | None, frame: Frame
     ) -> Decision:
         """One more frame of a face that was asked to turn its head."""
-        assert self.liveness is not None and track.challenge is not None
-        asked = track.challenge
-        verdict = self.liveness.observe(asked, marks, frame.monotonic)
-        if verdict == "waiting":
-            return Decision("challenge", asked.person_id, asked.name, Method.FACE,
-                            asked.distance, box, reason=f"turn_{asked.direction}")  # fmt: skip
-        track.challenge = None
-        if verdict == "failed":
-            return Decision("refused", asked.person_id, asked.name, Method.FACE,
-                            asked.distance, box, reason=f"liveness: {asked.reason}")  # fmt: skip
-        decision = self._check_in(asked.person_id, Method.FACE, frame, asked.distance, box)
+        assert self.requests is not None
+        outcome = self.requests.answer(track, box, marks, frame.monotonic)
+        if isinstance(outcome, Decision):
+            return outcome
+        decision = self._check_in(outcome.person_id, Method.FACE, frame, outcome.distance, box)
         if decision.kind in ("checked_in", "repeat"):
-            self.tracker.resolve(track, asked.person_id, asked.name, frame.monotonic)
+            self.tracker.resolve(track, outcome.person_id, outcome.name, frame.monotonic)
         return decision
 
     def _check_in(

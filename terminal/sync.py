@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.messages import TerminalState
+from terminal.broker_url import TlsOptions
 from terminal.config import Config, read_secret
 from terminal.errors import ConfigError, KioskError, MessageError, StoreError
 from terminal.inflight import InFlight
@@ -33,6 +34,7 @@ from terminal.mqtt_types import (
     PublishResult,
 )
 from terminal.outbox import Outbox
+from terminal.retention import Retention
 from terminal.sync_messages import batch_payload, parse_ack, status_payload
 from terminal.topics import Topics
 
@@ -75,6 +77,7 @@ class SyncWorker:
         self.options = self._link_options(config)
         self._link = MqttLink(self.options, interrupt=stop)
         self._inflight = InFlight(self.mqtt.ack_timeout_s)
+        self._retention = Retention(config.storage.retain_acked_days)
         self._todo: deque[LinkEvent] = deque()
         self._state = SyncState()
         self._requeue_all = True
@@ -133,6 +136,7 @@ class SyncWorker:
             reconnect_min_s=mqtt.reconnect_min_s,
             reconnect_max_s=mqtt.reconnect_max_s,
             max_inflight=MAX_INFLIGHT_BATCHES + 2,
+            tls=TlsOptions(mqtt.ca_file, mqtt.cert_file, mqtt.key_file),
         )
 
     def _open_outbox(self) -> Outbox | None:
@@ -166,6 +170,7 @@ class SyncWorker:
             self._publish_status(outbox, now)
         if now >= self._next_refresh:
             self._refresh(outbox, now)
+        self._retention.maybe_purge(outbox, now)
         self._busy = False
         while self._publish_batch(outbox, now):
             self._busy = True
@@ -285,12 +290,9 @@ class SyncWorker:
             log.info("sync stopped")
 
     def _report(self, exc: Exception) -> None:
-        if isinstance(exc, KioskError):
-            error = str(exc)
-            log.error("sync: %s", error)
-        else:
-            error = f"{type(exc).__name__}: {exc}"
-            log.exception("sync: unexpected error")
+        known = isinstance(exc, KioskError)
+        error = str(exc) if known else f"{type(exc).__name__}: {exc}"
+        log.error("sync: %s", error) if known else log.exception("sync: unexpected error")
         self._set_state(last_error=error)
 
     def _set_state(self, **changes: Any) -> None:

@@ -8,6 +8,7 @@ NUAA printed-photo attacks, and photos of ``../shared/faces`` held up and moved 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from drivers.face.base import FaceEngine
 from terminal.attack_video import hand_held_photo, still_photo
 from terminal.config import Config
+from terminal.daemon import Daemon, RunOptions
 from terminal.database import open_database
 from terminal.enrollment import enroll, find_faces
 from terminal.images import load_rgb
@@ -177,3 +179,33 @@ def _read(path: Path) -> np.ndarray:
     image = cv2.imread(str(path))
     assert image is not None, path
     return image
+
+
+def test_daemon_says_each_request_once_in_the_terminal_language(
+    tmp_path: Path, faces_dir: Path, engine: FaceEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = Config.model_validate(
+        {
+            "terminal": {"language": "en"},
+            "camera": {"source": str(faces_dir / "video" / "phone_pair_real.mp4"), "fps": 30},
+            "storage": {"data_dir": tmp_path / "data"},
+            "qr": {"enabled": False},
+        }
+    )
+    db = open_database(config.database_path)
+    enroll(db, engine, "E3001", "Wei", list(_pair_person(tmp_path, faces_dir).values()))
+    db.conn.close()
+    decisions: list[Decision] = []
+    options = RunOptions(
+        realtime=False, exit_when_source_ends=True, clock=lambda: True,
+        on_decision=decisions.append,
+    )  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="terminal.daemon"):
+        assert Daemon(config, options).run() == 0
+
+    requests = [d for d in decisions if d.kind == "challenge"]
+    assert requests, "he was never asked to turn"
+    said = [r.getMessage() for r in caplog.records if "please turn your head" in r.getMessage()]
+    # One line per request, not one per frame.
+    assert 1 <= len(said) < len(requests)
+    assert all(line.startswith("Wei, please turn your head to your ") for line in said)

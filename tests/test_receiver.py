@@ -77,6 +77,46 @@ def test_one_bad_event_does_not_reject_its_siblings(change: dict[str, Any], reas
     assert reason in checked.rejected[0]
 
 
+SCHEMA_REJECTS: list[dict[str, Any]] = [
+    {"event_id": "not-a-uuid"},
+    {"captured_at": "2026-11-22T10:00:01"},
+    {"captured_at": "2026-11-22 10:00:01Z"},
+    {"captured_at": 1795000000},
+    {"seq": 0},
+    {"seq": "7"},
+    {"seq": 7.5},
+    {"clock_synced": "true"},
+    {"clock_synced": 1},
+    {"distance": "0.4"},
+    {"distance": -0.1},
+    {"method": "iris"},
+    {"method": "FACE"},
+    {"schema_version": 2},
+    {"terminal_id": "kiosk-02"},
+    {"person_id": ""},
+    {"site": ""},
+    {"extra": 1},
+]
+
+
+@pytest.mark.parametrize("change", SCHEMA_REJECTS)
+def test_the_fast_path_never_accepts_what_the_schema_refuses(change: dict[str, Any]):
+    raw = _raw_event(2) | change
+    slow = BatchChecker().check("kiosk-01", _batch([_raw_event(1), raw]))
+    assert [e.seq for e in slow.events] == [1], "the schema was expected to refuse this event"
+    payload = _batch([raw])
+    assert BatchChecker._all_valid("kiosk-01", payload, json.loads(payload)) is None
+
+
+def test_the_fast_path_and_the_schema_agree_on_valid_batches():
+    raw = [_raw_event(s) for s in range(1, 6)] + [_raw_event(6, distance=None, method="qr")]
+    payload = _batch(raw)
+    fast = BatchChecker._all_valid("kiosk-01", payload, json.loads(payload))
+    assert fast is not None and not fast.rejected
+    slow = [BatchChecker()._check_event("kiosk-01", event) for event in raw]
+    assert fast.events == slow
+
+
 @pytest.mark.parametrize(
     ("payload", "reason"),
     [

@@ -1,0 +1,76 @@
+"""``kiosk loadgen``: synthetic check-ins through the same store and sync as the camera's."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import click
+
+from terminal.cli import CliContext, pass_cli
+from terminal.cli_receive import stop_on_signals
+from terminal.errors import KioskError
+
+
+@click.command("loadgen")
+@click.option(
+    "--count", type=click.IntRange(1), required=True, help="Check-ins in all (over all terminals)."
+)
+@click.option(
+    "--rate", type=click.FloatRange(0, min_open=True), default=None,
+    help="Check-ins per second in all; default: as fast as they commit.",
+)  # fmt: skip
+@click.option(
+    "--terminals", type=click.IntRange(1, 10_000), default=1, show_default=True,
+    help="Synthetic terminal identities (load-001, ...), each with its own outbox and sync.",
+)  # fmt: skip
+@click.option(
+    "--broker", "broker_url", metavar="URL", default=None,
+    help="Deliver with the real sync to this broker and wait for every acknowledgement;"
+    " without it the check-ins are only committed.",
+)  # fmt: skip
+@click.option(
+    "--data-dir", "data_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+    help="Where the terminals' outboxes go (DIR/<terminal id>/kiosk.db); default: the global"
+    " --data-dir.",
+)  # fmt: skip
+@click.option(
+    "--timeout", "timeout_s", type=click.FloatRange(0, min_open=True), default=600.0,
+    show_default=True, help="Seconds to wait for the acknowledgements after the last commit.",
+)  # fmt: skip
+@click.option("--id-prefix", default="load", show_default=True, help="Terminal id prefix.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_cli
+def loadgen(
+    ctx: CliContext,
+    count: int,
+    rate: float | None,
+    terminals: int,
+    broker_url: str | None,
+    data_dir: Path | None,
+    timeout_s: float,
+    id_prefix: str,
+    as_json: bool,
+) -> None:
+    """Commit synthetic check-ins as the camera pipeline does and deliver them with the sync.
+
+    The [mqtt] settings of the config (batch_size, ack_timeout_s, ...) apply to every
+    synthetic terminal; --broker replaces its URL. Exits 1 when events are still
+    unacknowledged at the end.
+    """
+    from terminal.loadgen import LoadGenerator, LoadPlan
+
+    directory = data_dir or ctx.data_dir
+    if directory is None:
+        raise KioskError("loadgen: give --data-dir DIR for the synthetic terminals' outboxes")
+    plan = LoadPlan(count, terminals, directory, rate, broker_url, timeout_s, id_prefix)
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        result = LoadGenerator(plan, ctx.config, stop).run()
+    click.echo(json.dumps(result.as_dict()) if as_json else result.line())
+    if broker_url is not None and not result.delivered:
+        raise KioskError(f"loadgen: {result.unacknowledged} events were not acknowledged")
+
+
+COMMANDS = [loadgen]
