@@ -1,9 +1,10 @@
-"""``kiosk bench recognition``: the kiosk pipeline against the naive face_recognition loop."""
+"""``kiosk bench``: recognition, QR, liveness and sync, each beside its naive baseline."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,19 +55,23 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _faces_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--faces",
+        type=click.Path(path_type=Path, file_okay=False, exists=True),
+        default=_default_faces,
+        show_default="$KIOSK_TEST_FACES or ../shared/faces",
+        help=f"Face data folder ({what}).",
+    )
+
+
 @click.group("bench")
 def bench_group() -> None:
     """Measure the terminal on this machine."""
 
 
 @bench_group.command("recognition")
-@click.option(
-    "--faces",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    default=_default_faces,
-    show_default="$KIOSK_TEST_FACES or ../shared/faces",
-    help="Face data folder (people/<identity>/*.jpg and video/short_hamilton_clip.mp4).",
-)
+@_faces_option("people/<identity>/*.jpg and video/short_hamilton_clip.mp4")
 @click.option(
     "--engine",
     type=click.Choice(["dlib", "sface"]),
@@ -119,13 +124,7 @@ def qr(samples: int, as_json: bool) -> None:
 
 
 @bench_group.command("liveness")
-@click.option(
-    "--faces",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    default=_default_faces,
-    show_default="$KIOSK_TEST_FACES or ../shared/faces",
-    help="Face data folder (people/ photos and video/phone_pair_*.mp4).",
-)
+@_faces_option("people/ photos and video/phone_pair_*.mp4")
 @click.option(
     "--east-asian",
     type=click.Path(path_type=Path, file_okay=False, exists=True),
