@@ -5,7 +5,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
-APT_PACKAGES := mosquitto libzbar0 libgl1 libglib2.0-0 python3-venv
+APT_PACKAGES := mosquitto libzbar0 libgl1 libglib2.0-0 python3-venv faketime
 # Shared test data (never copied into the repository); .ci/run sets these too.
 KIOSK_TEST_FACES ?= $(abspath $(wildcard ../shared/faces))
 KIOSK_TEST_FACES_EAST_ASIAN ?= $(abspath $(wildcard ../shared/faces_east_asian))

@@ -15,8 +15,10 @@ from terminal.errors import KioskError
 
 @click.command("loadgen")
 @click.option(
-    "--count", type=click.IntRange(1), required=True, help="Check-ins in all (over all terminals)."
-)
+    "--count", type=click.IntRange(0), required=True,
+    help="Check-ins in all (over all terminals); 0: commit none, only deliver what the"
+    " outboxes already hold (e.g. after a crash).",
+)  # fmt: skip
 @click.option(
     "--rate", type=click.FloatRange(0, min_open=True), default=None,
     help="Check-ins per second in all; default: as fast as they commit.",
@@ -40,6 +42,11 @@ from terminal.errors import KioskError
     show_default=True, help="Seconds to wait for the acknowledgements after the last commit.",
 )  # fmt: skip
 @click.option("--id-prefix", default="load", show_default=True, help="Terminal id prefix.")
+@click.option(
+    "--terminals-per-process", "per_process", type=click.IntRange(1, 100), default=50,
+    show_default=True, help="Larger fleets run in several processes (paho's select() loop"
+    " cannot use file descriptors past 1023).",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_cli
 def loadgen(
@@ -51,6 +58,7 @@ def loadgen(
     data_dir: Path | None,
     timeout_s: float,
     id_prefix: str,
+    per_process: int,
     as_json: bool,
 ) -> None:
     """Commit synthetic check-ins as the camera pipeline does and deliver them with the sync.
@@ -59,7 +67,8 @@ def loadgen(
     synthetic terminal; --broker replaces its URL. Exits 1 when events are still
     unacknowledged at the end.
     """
-    from terminal.loadgen import LoadGenerator, LoadPlan
+    from terminal.loadgen import LoadPlan
+    from terminal.loadgen_fleet import run_load
 
     directory = data_dir or ctx.data_dir
     if directory is None:
@@ -67,7 +76,7 @@ def loadgen(
     plan = LoadPlan(count, terminals, directory, rate, broker_url, timeout_s, id_prefix)
     stop = threading.Event()
     with stop_on_signals(stop):
-        result = LoadGenerator(plan, ctx.config, stop).run()
+        result = run_load(plan, ctx.config, stop, per_process)
     click.echo(json.dumps(result.as_dict()) if as_json else result.line())
     if broker_url is not None and not result.delivered:
         raise KioskError(f"loadgen: {result.unacknowledged} events were not acknowledged")

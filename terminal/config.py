@@ -126,6 +126,15 @@ class StorageSection(_Section):
         " deletes older acknowledged events once an hour (0: at the next hourly pass)."
         " Events not yet acknowledged are never deleted.",
     )
+    max_size_mb: float | None = Field(
+        1024.0,
+        ge=1,
+        description="Largest size of kiosk.db in MiB, so the kiosk never fills its SD card; when"
+        " it is reached, acknowledged events are deleted early (oldest first) to make room, and"
+        " when there are none, new check-ins are refused until delivery frees space (the sync's"
+        " bookkeeping may go a little beyond it, so delivery never stalls). Unset: limited only"
+        " by the disk.",
+    )
 
 
 class RecognitionSection(_Section):

@@ -96,7 +96,8 @@ class Daemon:
         signal.signal(signal.SIGINT, request_stop)
 
     def _open_store(self) -> None:
-        db, quarantined = open_or_quarantine(self.config.database_path)
+        storage = self.config.storage
+        db, quarantined = open_or_quarantine(self.config.database_path, storage.max_size_mb)
         if quarantined is not None:
             self.notifier.status(f"ALERT: damaged database quarantined at {quarantined}")
         self.outbox = Outbox(db, self.config.terminal.id, self.config.terminal.site)

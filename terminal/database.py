@@ -96,8 +96,20 @@ def quarantine(path: Path) -> Path:
     return target
 
 
-def open_database(path: Path) -> sqlite_utils.Database:
-    """Open (creating if needed) the terminal database at ``path``.
+def limit_size(conn: sqlite3.Connection, max_size_mb: float | None) -> None:
+    """Cap what this connection may grow the database to (``PRAGMA max_page_count``).
+
+    A write past the cap fails as "database or disk is full", like a full disk. SQLite keeps
+    the cap at least at the current size, so a smaller cap never damages a larger file.
+    """
+    if max_size_mb is None:
+        return
+    (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+    conn.execute(f"PRAGMA max_page_count = {max(1, int(max_size_mb * 2**20 // page_size))}")
+
+
+def open_database(path: Path, max_size_mb: float | None = None) -> sqlite_utils.Database:
+    """Open (creating if needed) the terminal database at ``path``, at most ``max_size_mb``.
 
     A file that is not a database or fails SQLite's quick check raises
     :class:`StoreCorruptError`; nothing is overwritten.
@@ -114,6 +126,7 @@ def open_database(path: Path) -> sqlite_utils.Database:
             raise StoreCorruptError(f"{path}: database failed its integrity check ({check})")
         conn.executescript(_SCHEMA)
         conn.execute(f"PRAGMA user_version = {SCHEMA_USER_VERSION}")
+        limit_size(conn, max_size_mb)
     except sqlite3.Error as exc:
         raise classify(exc, path) from None
     return sqlite_utils.Database(conn)
@@ -142,19 +155,21 @@ def _salvage_last_seq(damaged: Path) -> int:
     return found if found > 0 else floor
 
 
-def open_or_quarantine(path: Path) -> tuple[sqlite_utils.Database, Path | None]:
+def open_or_quarantine(
+    path: Path, max_size_mb: float | None = None
+) -> tuple[sqlite_utils.Database, Path | None]:
     """Open the database; if it is damaged, move it aside and start a new one.
 
     Returns the database and, when a damaged file was quarantined, where it went. The new
     database continues ``seq`` after the damaged one, so no sequence number is ever reused.
     """
     try:
-        return open_database(path), None
+        return open_database(path, max_size_mb), None
     except StoreCorruptError as exc:
         log.critical("%s", exc)
     moved = quarantine(path)
     last_seq = _salvage_last_seq(moved)
-    db = open_database(path)
+    db = open_database(path, max_size_mb)
     with write_transaction(db) as conn:
         conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (str(last_seq),))
         conn.execute(

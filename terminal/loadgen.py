@@ -39,6 +39,7 @@ class LoadPlan:
     """What to generate: ``count`` check-ins in all over ``terminals`` terminal identities."""
 
     count: int
+    """0: commit nothing, only deliver what the outboxes already hold."""
     terminals: int
     data_dir: Path
     rate: float | None = None
@@ -47,11 +48,15 @@ class LoadPlan:
     """Deliver to this broker with the real sync; None: only commit."""
     timeout_s: float = 600.0
     id_prefix: str = "load"
+    share: tuple[int, int] | None = None
+    """Run only terminals ``[first, end)`` (0-based) of the fleet, and only their check-ins,
+    on the fleet's schedule (one process of several); None: all of them."""
 
     def terminal_ids(self) -> list[str]:
-        """The synthetic terminals' ids, e.g. ``load-001`` ... ``load-200``."""
+        """The ids of the terminals this plan runs, e.g. ``load-001`` ... ``load-200``."""
         width = max(3, len(str(self.terminals)))
-        return [f"{self.id_prefix}-{n:0{width}d}" for n in range(1, self.terminals + 1)]
+        first, end = self.share or (0, self.terminals)
+        return [f"{self.id_prefix}-{n + 1:0{width}d}" for n in range(first, end)]
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class LoadResult:
     delivered: bool
     broker: str | None
     data_dir: str
+    processes: int = 1
 
     def as_dict(self) -> dict[str, object]:
         """The result with its derived rates, ready for JSON."""
@@ -124,7 +130,8 @@ class LoadGenerator:
     def run(self) -> LoadResult:
         """Commit every check-in (syncing meanwhile if a broker is set) and wait for delivery."""
         outboxes = [
-            Outbox.open(c.database_path, c.terminal.id, c.terminal.site) for c in self.configs
+            Outbox.open(c.database_path, c.terminal.id, c.terminal.site, c.storage.max_size_mb)
+            for c in self.configs
         ]
         workers = self._start_workers()
         began = time.monotonic()
@@ -163,18 +170,25 @@ class LoadGenerator:
         return threads
 
     def _commit(self, outboxes: list[Outbox]) -> int:
-        """Commit ``plan.count`` check-ins round-robin, paced at ``plan.rate`` if set."""
+        """Commit this plan's check-ins round-robin over the fleet, paced at ``plan.rate``."""
         began = time.monotonic()
+        first, end = self.plan.share or (0, self.plan.terminals)
+        committed = 0
         for number in range(self.plan.count):
+            terminal = number % self.plan.terminals
+            if not first <= terminal < end:
+                continue
             if self.stop.is_set():
-                return number
+                break
             if self.plan.rate is not None:
                 delay = began + number / self.plan.rate - time.monotonic()
                 if delay > 0 and self.stop.wait(delay):
-                    return number
-            outbox = outboxes[number % len(outboxes)]
-            outbox.commit_checkin(synthetic_draft(number), clock_synced=self.clock())
-        return self.plan.count
+                    break
+            outboxes[terminal - first].commit_checkin(
+                synthetic_draft(number), clock_synced=self.clock()
+            )
+            committed += 1
+        return committed
 
     def _wait(self, outboxes: list[Outbox]) -> int:
         """Wait until no outbox has unacknowledged events; return how many are left."""

@@ -10,6 +10,7 @@ the ``meta`` table, not derived from the rows, so deleting events never lets a `
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import uuid
 from collections.abc import Iterable
@@ -22,8 +23,13 @@ import sqlite_utils
 
 from models.messages import CheckInEvent, Method, format_rfc3339
 from terminal.database import classify, db_path, open_database, write_transaction
+from terminal.errors import StoreError, StoreFullError
+
+log = logging.getLogger(__name__)
 
 STATES = ("pending", "sent", "acked")
+ROOM_CHUNK = 500
+"""Acknowledged events deleted at once when a full store needs room for a check-in."""
 
 
 @dataclass(frozen=True)
@@ -61,9 +67,12 @@ class Outbox:
         self.site = site
 
     @classmethod
-    def open(cls, path: Path, terminal_id: str, site: str) -> Outbox:
-        """Open the outbox in the database file at ``path`` (its own connection)."""
-        return cls(open_database(path), terminal_id, site)
+    def open(
+        cls, path: Path, terminal_id: str, site: str, max_size_mb: float | None = None
+    ) -> Outbox:
+        """Open the outbox in the database file at ``path`` (its own connection), capped at
+        ``max_size_mb`` (see :func:`~terminal.database.limit_size`)."""
+        return cls(open_database(path, max_size_mb), terminal_id, site)
 
     def close(self) -> None:
         """Close this connection."""
@@ -72,9 +81,33 @@ class Outbox:
     def commit_checkin(self, draft: CheckInDraft, clock_synced: bool) -> CheckInEvent:
         """Assign the next ``seq`` and a new ``event_id`` and commit; durable on return.
 
-        Raises :class:`~terminal.errors.StoreFullError` when the disk is full (nothing is
-        half-written) and other :class:`~terminal.errors.StoreError` on database failures.
+        When the store is full, acknowledged events (already safe at the central side) are
+        deleted early, oldest first, to make room. Raises
+        :class:`~terminal.errors.StoreFullError` when there is still no room (nothing is
+        half-written, nothing unacknowledged is deleted) and other
+        :class:`~terminal.errors.StoreError` on database failures.
         """
+        try:
+            return self._commit(draft, clock_synced)
+        except StoreFullError:
+            if not self._make_room():
+                raise
+        return self._commit(draft, clock_synced)
+
+    def _make_room(self) -> int:
+        try:
+            deleted = self.purge_acked(0, limit=ROOM_CHUNK)
+        except StoreError:
+            return 0
+        if deleted:
+            log.warning(
+                "store full: deleted %d acknowledged events early to make room"
+                " (they are already at the central side)",
+                deleted,
+            )
+        return deleted
+
+    def _commit(self, draft: CheckInDraft, clock_synced: bool) -> CheckInEvent:
         with write_transaction(self.db) as conn:
             (last,) = conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
             seq = int(last) + 1

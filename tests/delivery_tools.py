@@ -20,6 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from models.messages import CheckInEvent, Method
 from terminal.broker_url import BrokerAddress
 from terminal.config import Config
+from terminal.errors import StoreFullError
 from terminal.outbox import CheckInDraft, Outbox
 
 
@@ -64,6 +65,28 @@ def commit(outbox: Outbox, count: int, start: int = 1) -> list[CheckInEvent]:
         )
         for i in range(count)
     ]
+
+
+def fill_until_full(outbox: Outbox, refusals: int = 300) -> list[int]:
+    """Commit check-ins into a capped outbox until ``refusals`` in a row are refused as full.
+
+    One refusal is not enough: a new ``event_id`` lands at a random place in its index, where
+    a page may still have room. Returns the committed seqs.
+    """
+    seqs: list[int] = []
+    in_a_row = 0
+    while in_a_row < refusals:
+        assert len(seqs) < 100_000, "the outbox never filled up: is it capped?"
+        try:
+            event = outbox.commit_checkin(
+                CheckInDraft(f"E{len(seqs) % 9000 + 1000}", Method.QR, datetime.now(UTC)), True
+            )
+        except StoreFullError:
+            in_a_row += 1
+        else:
+            seqs.append(event.seq)
+            in_a_row = 0
+    return seqs
 
 
 class Threads:

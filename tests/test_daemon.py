@@ -18,17 +18,20 @@ from terminal.gallery import Gallery
 from terminal.outbox import Outbox
 from terminal.receiver import Receiver
 from terminal.receiver_store import ReceiverStore
+from tests.delivery_tools import fill_until_full
 from tests.mosquitto import Mosquitto
 from tests.scenes import badge_scene
 
 PEOPLE = {"E1001": "张三", "E1002": "李四", "E1003": "王五"}
 
 
-def _write_config(path: Path, data_dir: Path, source: Path, broker_url: str | None) -> Path:
+def _write_config(
+    path: Path, data_dir: Path, source: Path, broker_url: str | None, storage: str = ""
+) -> Path:
     text = (
         '[terminal]\nid = "kiosk-t1"\nsite = "lab"\n'
         f'[camera]\nsource = "{source}"\nfps = 15\n'
-        f'[storage]\ndata_dir = "{data_dir}"\n'
+        f'[storage]\ndata_dir = "{data_dir}"\n{storage}'
         "[recognition]\nenabled = false\n"
     )
     if broker_url:
@@ -61,8 +64,8 @@ def _finish(process: subprocess.Popen[bytes], timeout: float = 120) -> str:
     return text
 
 
-def _outbox(data_dir: Path) -> Outbox:
-    return Outbox.open(data_dir / "kiosk.db", "kiosk-t1", "lab")
+def _outbox(data_dir: Path, max_size_mb: float | None = None) -> Outbox:
+    return Outbox.open(data_dir / "kiosk.db", "kiosk-t1", "lab", max_size_mb)
 
 
 @pytest.fixture
@@ -151,6 +154,39 @@ def test_kill_9_after_commit_loses_nothing(
     _wait_for(lambda: receiver.count() == 2)
     assert sorted(e["person_id"] for e in receiver.events()) == ["E1001", "E1002"]
     assert _acked(data) == 2
+
+
+def test_a_full_store_refuses_visibly_keeps_everything_and_recovers(
+    tmp_path: Path, broker: Mosquitto, receiver: ReceiverStore
+) -> None:
+    data = tmp_path / "data"
+    _enroll_badge_holders(data)
+    outbox = _outbox(data, max_size_mb=1)
+    fill_until_full(outbox)
+    held = {str(r.event.event_id) for r in outbox.rows()}
+    outbox.close()
+    capped = "max_size_mb = 1\n"
+
+    badge = badge_scene(tmp_path / "a", ["E1001"])
+    offline = _write_config(tmp_path / "a.toml", data, badge, None, capped)
+    output = _finish(_kiosk(offline, "--exit-when-source-ends", "--as-fast-as-possible"))
+    assert "disk full" in output and "checked in" not in output.lower(), output
+    outbox = _outbox(data)
+    assert {str(r.event.event_id) for r in outbox.rows()} == held, "a committed event was lost"
+    outbox.close()
+
+    # Delivery acknowledges the backlog, which frees room (see test_outbox for how).
+    empty = badge_scene(tmp_path / "e", [])
+    online = _write_config(tmp_path / "b.toml", data, empty, broker.url, capped)
+    _finish(_kiosk(online, "--exit-when-source-ends", "--as-fast-as-possible"))
+    assert {e["event_id"] for e in receiver.events()} == held
+    badge = badge_scene(tmp_path / "c", ["E1002"])
+    online = _write_config(tmp_path / "c.toml", data, badge, broker.url, capped)
+    output = _finish(_kiosk(online, "--exit-when-source-ends", "--as-fast-as-possible"))
+    assert "checked in E1002" in output, output
+    _wait_for(lambda: receiver.count() == len(held) + 1)
+    newest = max(receiver.events(), key=lambda e: e["seq"])
+    assert (newest["person_id"], newest["seq"]) == ("E1002", len(held) + 1)
 
 
 def test_missing_camera_keeps_daemon_running(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from terminal.cli import main
+from terminal.loadgen_fleet import shares
 from terminal.outbox import Outbox
 from terminal.receiver import Receiver, ReceiverStore
 from tests.delivery_tools import Threads
@@ -19,8 +20,9 @@ from tests.mosquitto import Mosquitto
 TERMINALS = ("load-001", "load-002", "load-003")
 
 
+@pytest.mark.parametrize("processes", [1, 2])
 def test_loadgen_fleet_reaches_two_grouped_receivers_exactly_once(
-    tmp_path: Path, broker: Mosquitto, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, broker: Mosquitto, capsys: pytest.CaptureFixture[str], processes: int
 ):
     central = tmp_path / "central.db"
     data = tmp_path / "fleet"
@@ -30,9 +32,11 @@ def test_loadgen_fleet_reaches_two_grouped_receivers_exactly_once(
             threads.start(lambda r=receiver: r.run(threads.stop), name)  # type: ignore[misc]
             assert receiver.ready.wait(10), f"{name} did not subscribe"
         args = ["loadgen", "--count", "200", "--terminals", "3", "--broker", broker.url]
+        args += ["--terminals-per-process", str(math.ceil(3 / processes))]
         assert main([*args, "--data-dir", str(data), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["committed"] == 200 and summary["terminals"] == 3
+    assert summary["processes"] == processes
     assert summary["delivered"] is True and summary["unacknowledged"] == 0
 
     rows = ReceiverStore(central).events()
@@ -49,6 +53,17 @@ def test_loadgen_fleet_reaches_two_grouped_receivers_exactly_once(
         assert committed == {s for s in stored if s[0] == terminal_id}, terminal_id
         seqs = sorted(seq for t, seq, _ in stored if t == terminal_id)
         assert seqs == list(range(1, per_terminal[terminal_id] + 1))
+
+
+@pytest.mark.parametrize(
+    ("terminals", "per_process", "expected"),
+    [(3, 50, [(0, 3)]), (200, 50, [(0, 50), (50, 100), (100, 150), (150, 200)]),
+     (5, 2, [(0, 1), (1, 3), (3, 5)])],
+)  # fmt: skip
+def test_a_fleet_splits_into_near_equal_process_shares(
+    terminals: int, per_process: int, expected: list[tuple[int, int]]
+):
+    assert shares(terminals, per_process) == expected
 
 
 def test_loadgen_without_a_broker_only_commits(tmp_path: Path, capsys: pytest.CaptureFixture[str]):

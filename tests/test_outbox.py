@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,8 @@ from models.messages import Method
 from terminal.cli import main
 from terminal.database import open_database
 from terminal.errors import StoreCorruptError
-from terminal.outbox import CheckInDraft, Outbox
+from terminal.outbox import ROOM_CHUNK, CheckInDraft, Outbox
+from tests.delivery_tools import fill_until_full
 
 
 def _draft(person: str = "E1001") -> CheckInDraft:
@@ -61,6 +63,47 @@ def test_ack_of_unknown_or_repeated_ids_changes_nothing(tmp_path: Path) -> None:
     assert outbox.mark_acked([str(event.event_id)]) == 1
     assert outbox.mark_acked([str(event.event_id)]) == 0
     outbox.close()
+
+
+def test_a_full_store_deletes_only_acknowledged_events_to_make_room(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    outbox = Outbox.open(tmp_path / "kiosk.db", "kiosk-01", "hq", max_size_mb=1)
+    seqs = fill_until_full(outbox)  # nothing acknowledged: refused, nothing deleted
+    assert len(seqs) > 1000
+    assert [r.event.seq for r in outbox.rows()] == seqs
+    # The sync's own connection (not capped, like the daemon's) records the delivery.
+    sync = Outbox.open(tmp_path / "kiosk.db", "kiosk-01", "hq")
+    acked = seqs[: ROOM_CHUNK + 100]
+    sync.mark_sent(seqs[: len(acked) + 50])
+    ids = {r.event.seq: str(r.event.event_id) for r in sync.rows()}
+    sync.mark_acked(ids[seq] for seq in acked)
+    sync.close()
+    caplog.set_level(logging.WARNING, logger="terminal.outbox")
+    added: list[int] = []
+    while not any("acknowledged events early" in r.getMessage() for r in caplog.records):
+        assert len(added) < 1000, "the store never needed room"
+        added.append(outbox.commit_checkin(_draft(f"E{len(seqs) + len(added)}"), True).seq)
+    assert added == list(range(seqs[-1] + 1, seqs[-1] + 1 + len(added)))
+    kept = [r.event.seq for r in outbox.rows()]
+    assert kept == seqs[ROOM_CHUNK:] + added, "only the oldest acknowledged events go"
+    counts = outbox.counts()
+    assert counts["acked"] == len(acked) - ROOM_CHUNK and counts["sent"] == 50
+    outbox.close()
+
+
+def test_a_size_cap_below_the_file_never_damages_it(tmp_path: Path) -> None:
+    outbox = Outbox.open(tmp_path / "kiosk.db", "kiosk-01", "hq")
+    seqs = [outbox.commit_checkin(_draft(f"E{n}"), True).seq for n in range(3000)]
+    outbox.close()
+    smaller = Outbox.open(tmp_path / "kiosk.db", "kiosk-01", "hq", max_size_mb=1)
+    ((pages,),) = smaller.db.conn.execute("PRAGMA page_count").fetchall()
+    assert pages * 4096 > 2**20, "the file must start larger than the cap"
+    assert [r.event.seq for r in smaller.rows()] == seqs
+    added = fill_until_full(smaller, refusals=20)  # only the room left in its pages
+    assert smaller.db.conn.execute("PRAGMA page_count").fetchone() == (pages,)
+    assert [r.event.seq for r in smaller.rows()] == seqs + added
+    smaller.close()
 
 
 def test_corrupt_database_is_reported_not_replaced(tmp_path: Path) -> None:
