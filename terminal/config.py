@@ -9,16 +9,17 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError
 
 from models.messages import TERMINAL_ID_PATTERN
+from terminal.config_base import Section as _Section
+from terminal.config_base import describe as _describe
+from terminal.config_base import read_secret
+from terminal.config_mqtt import MqttSection
 from terminal.errors import ConfigError
 
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+__all__ = ["Config", "MqttSection", "load_config", "parse_config", "read_secret"]
 
 
 class TerminalSection(_Section):
@@ -44,74 +45,6 @@ class CameraSection(_Section):
     reconnect_s: float = Field(
         2.0, gt=0, le=300, description="Seconds between attempts to reopen a lost camera."
     )
-
-
-class MqttSection(_Section):
-    """The broker the terminal delivers to. Without this section the terminal is offline-only."""
-
-    url: str = Field(
-        "mqtt://127.0.0.1:1883", description="mqtt://host[:port] or mqtts://host[:port]."
-    )
-    topic_prefix: str = Field("attendance/v1", min_length=1, description="Topic prefix.")
-    client_id: str | None = Field(None, description="MQTT client id; default: the terminal id.")
-    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive interval.")
-    username: str | None = Field(None, description="Broker user name.")
-    password_file: Path | None = Field(None, description="File holding the broker password.")
-    ca_file: Path | None = Field(
-        None,
-        description="PEM file of the CA that signed the broker's certificate (mqtts:// only);"
-        " default: the system CAs.",
-    )
-    cert_file: Path | None = Field(
-        None,
-        description="This terminal's client certificate (PEM) for mutual TLS (mqtts:// only);"
-        " with key_file.",
-    )
-    key_file: Path | None = Field(
-        None,
-        description="File holding the private key (PEM, unencrypted) of cert_file; a secret:"
-        " readable by the kiosk user only.",
-    )
-    batch_size: int = Field(100, ge=1, le=500, description="Events per published batch.")
-    ack_timeout_s: float = Field(
-        30.0, gt=0, le=3600, description="Resend events not acknowledged centrally after this."
-    )
-    reconnect_min_s: float = Field(1.0, gt=0, le=60, description="First reconnect delay.")
-    reconnect_max_s: float = Field(60.0, gt=0, le=3600, description="Longest reconnect delay.")
-    session_expiry_s: int = Field(
-        3600,
-        ge=0,
-        le=7 * 24 * 3600,
-        description="Seconds the broker keeps this terminal's session (and acks sent to it)"
-        " while it is away; 0: a clean session on every connect.",
-    )
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError("must look like mqtt://host:1883 or mqtts://host:8883")
-        _ = parts.port  # raises ValueError on a bad port
-        return value
-
-    @field_validator("topic_prefix")
-    @classmethod
-    def _check_prefix(cls, value: str) -> str:
-        if any(c in value for c in "+#") or value.startswith("/") or value.endswith("/"):
-            raise ValueError("must not contain + or # nor start or end with /")
-        return value
-
-    @model_validator(mode="after")
-    def _check_tls_files(self) -> MqttSection:
-        if self.cert_file is not None and self.key_file is None:
-            raise ValueError("key_file is missing: cert_file needs its private key in key_file")
-        if self.key_file is not None and self.cert_file is None:
-            raise ValueError("cert_file is missing: key_file is the key of a cert_file")
-        given = [n for n in ("ca_file", "cert_file") if getattr(self, n) is not None]
-        if given and urlsplit(self.url).scheme != "mqtts":
-            raise ValueError(f"{given[0]} is set but the url is not mqtts://: TLS would be off")
-        return self
 
 
 class StorageSection(_Section):
@@ -204,6 +137,49 @@ class QrSection(_Section):
         description="QR decoder: zxing (zxing-cpp; faster and more robust, measured by"
         " `kiosk bench qr`) or pyzbar (ZBar, needs libzbar0).",
     )
+    public_keys_dir: Path | None = Field(
+        None,
+        description="Directory of the HR system's Ed25519 public keys for signed codes, one"
+        " `<key id>.pub` file (PEM) per key, so keys rotate by adding and removing files;"
+        " unset: signed codes are refused.",
+    )
+    clock_skew_s: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="Seconds a signed code may be early or late against this terminal's clock.",
+    )
+    max_validity_s: float = Field(
+        600.0,
+        gt=0,
+        le=86400,
+        description="Signed codes valid for longer than this (expiry minus issue time) are"
+        " refused: a short-lived code must be short-lived.",
+    )
+
+
+class VerificationSection(_Section):
+    """How a person proves who they are at this terminal."""
+
+    mode: Literal["face", "qr", "face_or_qr", "face_and_qr"] = Field(
+        "face_or_qr",
+        description="face: faces only; qr: QR codes only; face_or_qr: either; face_and_qr: the"
+        " QR code says who, and that person's face must confirm it (1:1, stricter).",
+    )
+    pair_window_s: float = Field(
+        15.0,
+        gt=0,
+        le=120,
+        description="face_and_qr: seconds after the code is read within which the face must"
+        " confirm it.",
+    )
+    pair_tolerance: float | None = Field(
+        None,
+        gt=0,
+        le=2,
+        description="face_and_qr: largest face distance to the code's person; unset: the"
+        " engine's calibrated tolerance made stricter (see the README).",
+    )
 
 
 class LivenessSection(_Section):
@@ -243,6 +219,7 @@ class Config(_Section):
     storage: StorageSection = Field(default_factory=StorageSection)
     recognition: RecognitionSection = Field(default_factory=RecognitionSection)
     qr: QrSection = Field(default_factory=QrSection)
+    verification: VerificationSection = Field(default_factory=VerificationSection)
     liveness: LivenessSection = Field(default_factory=LivenessSection)
     log: LogSection = Field(default_factory=LogSection)
 
@@ -250,15 +227,6 @@ class Config(_Section):
     def database_path(self) -> Path:
         """The SQLite file holding the outbox and the enrolled people."""
         return self.storage.data_dir / "kiosk.db"
-
-
-def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-    if first["type"] == "extra_forbidden":
-        return f"unknown key {where!r}"
-    message = first["msg"].removeprefix("Value error, ")
-    return f"{where}: {message}"
 
 
 def parse_config(text: str, origin: str = "<config>") -> Config:
@@ -286,11 +254,3 @@ def load_config(path: Path | None, data_dir: Path | None = None) -> Config:
     if data_dir is not None:
         config.storage.data_dir = data_dir
     return config
-
-
-def read_secret(path: Path) -> str:
-    """Read a secret (password, token) from a file, stripped of surrounding whitespace."""
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read secret file: {exc.strerror or exc}") from None
