@@ -48,10 +48,11 @@ UtcTimestamp = Annotated[
 
 
 class Method(StrEnum):
-    """How the person was identified."""
+    """How the person was identified (face_and_qr: a QR code named them, their face confirmed)."""
 
     FACE = "face"
     QR = "qr"
+    FACE_AND_QR = "face_and_qr"
 
 
 class _Message(BaseModel):
@@ -74,7 +75,9 @@ class CheckInEvent(_Message):
     person_id: str = Field(min_length=1, max_length=64, description="Enrolled person's id.")
     method: Method = Field(description="How the person was identified.")
     distance: float | None = Field(
-        None, ge=0, description="Face distance to the matched template (face method only)."
+        None,
+        ge=0,
+        description="Face distance to the matched template (face and face_and_qr methods).",
     )
     captured_at: UtcTimestamp = Field(description="When the frame was captured, RFC 3339 UTC.")
     clock_synced: bool = Field(
@@ -120,5 +123,11 @@ class TerminalStatus(_Message):
     version: str = Field(description="Software version of the terminal.")
     backlog: int | None = Field(
         None, ge=0, description="Events committed but not yet acknowledged centrally."
+    )
+    roster_version: int | None = Field(
+        None, ge=1, description="Roster version in force; null: none yet, or not known (last will)."
+    )
+    roster_error: str | None = Field(
+        None, description="Why the last roster message was refused (cleared when a roster applies)."
     )
     at: UtcTimestamp | None = Field(None, description="When the status was published.")

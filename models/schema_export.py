@@ -13,7 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from models.command import Command, CommandEnvelope, CommandResult
 from models.messages import AckMessage, CheckInEvent, EventBatch, TerminalStatus
+from models.roster import RosterChunk, RosterEnvelope
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -22,6 +24,11 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "event-batch.v1.json": EventBatch,
     "ack.v1.json": AckMessage,
     "status.v1.json": TerminalStatus,
+    "roster-envelope.v1.json": RosterEnvelope,
+    "roster-chunk.v1.json": RosterChunk,
+    "command-envelope.v1.json": CommandEnvelope,
+    "command.v1.json": Command,
+    "command-result.v1.json": CommandResult,
 }
 
 

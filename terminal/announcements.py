@@ -1,6 +1,8 @@
 """What the kiosk tells the person in front of it, in Chinese or English.
 
-All user-facing strings live in this one catalogue; the display and the log use it.
+All user-facing strings live in this one catalogue; the display and the log use it. A
+decision's ``reason`` that is a key of :data:`CATALOGUE` is said as that sentence (see
+:func:`is_phrase`); any other reason is shown inside the ``refused`` sentence.
 """
 
 from __future__ import annotations
@@ -28,6 +30,25 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "zh": "{name}，请向右转头",
         "en": "{name}, please turn your head to your right",
     },
+    "look_now": {"zh": "{name}，请看摄像头", "en": "{name}: now look at the camera"},
+    "show_code_first": {"zh": "请先出示二维码", "en": "Show your QR code first"},
+    "qr_not_accepted": {
+        "zh": "本终端不接受二维码",
+        "en": "QR codes are not accepted at this terminal",
+    },
+    "face_mismatch": {"zh": "人脸与二维码不符", "en": "Face does not match the code"},
+    "pair_expired": {
+        "zh": "等待人脸超时，请重新出示二维码",
+        "en": "Timed out waiting for your face: show your QR code again",
+    },
+    "no_face_to_confirm": {
+        "zh": "{name} 未录入人脸，无法核对二维码",
+        "en": "{name} has no enrolled face: the code cannot be confirmed",
+    },
+    "code_used": {
+        "zh": "二维码已被使用，请出示新的二维码",
+        "en": "This code was already used: show a fresh one",
+    },
     "camera_missing": {"zh": "摄像头未连接", "en": "Camera not connected"},
     "store_full": {
         "zh": "存储已满，暂停签到，请联系管理员",
@@ -48,3 +69,8 @@ def announce(
     template = CATALOGUE.get(kind, CATALOGUE["refused"])[language]
     time_text = at.astimezone().strftime("%H:%M:%S") if at is not None else ""
     return template.format(name=name, time=time_text, reason=reason)
+
+
+def is_phrase(reason: str) -> bool:
+    """Whether a decision's ``reason`` is a catalogue key (a sentence for the person)."""
+    return reason in CATALOGUE

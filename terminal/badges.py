@@ -2,8 +2,10 @@
 
 Payload: ASCII ``ATT1:<kind>:<body>``. ``ATT1`` names the scheme and its version; ``kind`` is
 ``B`` for a static badge, whose body is the person id percent-encoded (UTF-8), e.g.
-``ATT1:B:E1001``. ``S`` is reserved for signed, short-lived codes (a later version), which this
-terminal refuses for now. Anything else is refused with a reason, never raised.
+``ATT1:B:E1001``. ``S`` is a signed, short-lived code (format: ``models/signed_code.py``),
+verified by :class:`terminal.code_checker.CodeChecker`, the one entry point that reads both
+kinds; :func:`parse_qr` reads static badges only and refuses signed codes. Anything else is
+refused with a reason and a machine code (:class:`RefusalCode`), never raised.
 
 A static badge is as easy to copy as a photo of it: sites that need more set
 ``[qr] static_badges = false``.
@@ -14,6 +16,8 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, unquote
@@ -44,19 +48,45 @@ _FONT_CANDIDATES = (
 _LATIN_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 
+class RefusalCode(StrEnum):
+    """Why a QR code was refused, for machines (logs, counters, the screen's message)."""
+
+    NOT_A_BADGE = "not_a_badge"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    UNKNOWN_KIND = "unknown_kind"
+    MALFORMED = "malformed"
+    STATIC_DISABLED = "static_disabled"
+    SIGNED_DISABLED = "signed_disabled"
+    UNKNOWN_KEY = "unknown_key"
+    BAD_SIGNATURE = "bad_signature"
+    VALIDITY_TOO_LONG = "validity_too_long"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    CLOCK_NOT_SYNCHRONISED = "clock_not_synchronised"
+    REPLAYED = "replayed"
+
+
 @dataclass(frozen=True)
 class QrClaim:
-    """A well-formed badge claiming to be ``person_id`` (not yet checked against the roster)."""
+    """A well-formed badge claiming to be ``person_id`` (not yet checked against the roster).
+
+    A ``signed`` claim also carries its key id, nonce and expiry: the pipeline passes it to
+    :meth:`terminal.code_checker.CodeChecker.consume` before committing the check-in.
+    """
 
     person_id: str
-    kind: Literal["static"] = "static"
+    kind: Literal["static", "signed"] = "static"
+    key_id: str | None = None
+    nonce: str | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class QrRefusal:
-    """A QR code that is not an acceptable badge, and why."""
+    """A QR code that is not an acceptable badge: an English sentence and a machine code."""
 
     reason: str
+    code: str = RefusalCode.NOT_A_BADGE
 
 
 def badge_payload(person_id: str) -> str:
@@ -74,18 +104,23 @@ def parse_qr(text: str) -> QrClaim | QrRefusal:
     if not scheme.startswith("ATT") or not rest:
         return QrRefusal("not an attendance badge")
     if scheme != SCHEME:
-        return QrRefusal(f"badge version {scheme} is not supported by this terminal")
+        return QrRefusal(
+            f"badge version {scheme} is not supported by this terminal",
+            RefusalCode.UNSUPPORTED_VERSION,
+        )
     if kind == KIND_SIGNED:
-        return QrRefusal("signed badges are not supported by this terminal yet")
+        return QrRefusal(
+            "signed badges are not supported by this terminal yet", RefusalCode.SIGNED_DISABLED
+        )
     if kind != KIND_STATIC:
-        return QrRefusal(f"unknown badge kind {kind!r}")
+        return QrRefusal(f"unknown badge kind {kind!r}", RefusalCode.UNKNOWN_KIND)
     try:
         person_id = unquote(body, errors="strict")
         check_person_id(person_id)
     except (UnicodeDecodeError, EnrollmentError):
-        return QrRefusal("garbled badge")
+        return QrRefusal("garbled badge", RefusalCode.MALFORMED)
     if quote(person_id, safe="") != body:
-        return QrRefusal("garbled badge")
+        return QrRefusal("garbled badge", RefusalCode.MALFORMED)
     return QrClaim(person_id)
 
 

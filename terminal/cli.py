@@ -69,11 +69,16 @@ def _register() -> None:
     from terminal import (
         cli_bench,
         cli_calibrate,
+        cli_codes,
+        cli_command,
+        cli_doctor,
         cli_events,
         cli_loadgen,
         cli_models,
         cli_people,
+        cli_provision,
         cli_receive,
+        cli_roster,
         cli_run,
     )
 
@@ -86,6 +91,11 @@ def _register() -> None:
         cli_calibrate,
         cli_bench,
         cli_loadgen,
+        cli_codes,
+        cli_provision,
+        cli_doctor,
+        cli_roster,
+        cli_command,
     )
     for module in modules:
         for command in module.COMMANDS:
@@ -96,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status."""
     _register()
     try:
-        cli.main(args=argv, prog_name="kiosk", standalone_mode=False)
+        # Without standalone mode, click returns a command's exit status (click.exceptions.Exit
+        # raised by `kiosk run`, `kiosk demo`) instead of raising it.
+        status = cli.main(args=argv, prog_name="kiosk", standalone_mode=False)
     except KioskError as exc:
         click.echo(f"kiosk: error: {exc}", err=True)
         return 1
@@ -110,4 +122,4 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code)
     except KeyboardInterrupt:
         return 130
-    return 0
+    return status if isinstance(status, int) and not isinstance(status, bool) else 0

@@ -41,7 +41,7 @@ def _print_event(event: CheckInEvent) -> None:
     click.echo(describe_event(event))
 
 
-def _tls_options(
+def tls_options(
     broker_url: str, ca_file: Path | None, cert_file: Path | None, key_file: Path | None
 ) -> TlsOptions | None:
     """The TLS options of the flags; a usage error when they cannot work together."""
@@ -90,7 +90,7 @@ def receive(
     """
     if password_file is not None and username is None:
         raise click.UsageError("--password-file needs --username")
-    tls = _tls_options(broker_url, ca_file, cert_file, key_file)
+    tls = tls_options(broker_url, ca_file, cert_file, key_file)
     receiver = Receiver(
         broker_url,
         db_path,

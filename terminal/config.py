@@ -19,7 +19,14 @@ from terminal.config_base import read_secret
 from terminal.config_mqtt import MqttSection
 from terminal.errors import ConfigError
 
-__all__ = ["Config", "MqttSection", "load_config", "parse_config", "read_secret"]
+__all__ = [
+    "Config",
+    "MqttSection",
+    "check_verification_mode",
+    "load_config",
+    "parse_config",
+    "read_secret",
+]
 
 
 class TerminalSection(_Section):
@@ -182,6 +189,17 @@ class VerificationSection(_Section):
     )
 
 
+class CentralSection(_Section):
+    """Trust in the central (HR) system for what it pushes to the terminal."""
+
+    public_keys_dir: Path | None = Field(
+        None,
+        description="Directory of the central system's Ed25519 public keys that sign rosters"
+        " and commands, one `<key id>.pub` file (PEM) per key; unset: rosters and commands"
+        " are refused.",
+    )
+
+
 class LivenessSection(_Section):
     """Presentation-attack detection for face check-ins (QR check-ins are not affected)."""
 
@@ -220,6 +238,7 @@ class Config(_Section):
     recognition: RecognitionSection = Field(default_factory=RecognitionSection)
     qr: QrSection = Field(default_factory=QrSection)
     verification: VerificationSection = Field(default_factory=VerificationSection)
+    central: CentralSection = Field(default_factory=CentralSection)
     liveness: LivenessSection = Field(default_factory=LivenessSection)
     log: LogSection = Field(default_factory=LogSection)
 
@@ -241,8 +260,23 @@ def parse_config(text: str, origin: str = "<config>") -> Config:
         raise ConfigError(f"{origin}: {_describe(exc)}") from None
 
 
+def check_verification_mode(config: Config) -> None:
+    """Refuse (:class:`ConfigError`) a verification mode that needs a part switched off."""
+    mode = config.verification.mode
+    if mode in ("face", "face_and_qr") and not config.recognition.enabled:
+        raise ConfigError(f"verification.mode = {mode!r} needs recognition.enabled = true")
+    if mode in ("qr", "face_and_qr") and not config.qr.enabled:
+        raise ConfigError(f"verification.mode = {mode!r} needs qr.enabled = true")
+
+
 def load_config(path: Path | None, data_dir: Path | None = None) -> Config:
-    """Load the config file (defaults when ``path`` is None); ``data_dir`` overrides storage."""
+    """Load the config file (defaults when ``path`` is None); ``data_dir`` overrides storage.
+
+    Settings the central system changed (``set_setting``, stored in the database) are laid
+    over the file's (:mod:`terminal.settings_override`).
+    """
+    from terminal.settings_override import apply_overrides  # it imports this module
+
     if path is None:
         config = Config()
     else:
@@ -253,4 +287,4 @@ def load_config(path: Path | None, data_dir: Path | None = None) -> Config:
         config = parse_config(text, str(path))
     if data_dir is not None:
         config.storage.data_dir = data_dir
-    return config
+    return apply_overrides(config)

@@ -18,7 +18,7 @@ from types import FrameType
 
 from drivers.camera import Camera, CameraUnavailable, Frame, open_camera
 from terminal import __version__
-from terminal.announcements import Language, announce
+from terminal.announcements import Language, announce, is_phrase
 from terminal.clock import ClockState
 from terminal.config import Config
 from terminal.database import open_or_quarantine
@@ -31,6 +31,11 @@ from terminal.systemd_notify import SystemdNotifier
 log = logging.getLogger(__name__)
 
 DRAIN_POLL_S = 0.2
+RESTART_EXIT = 75
+"""Exit status after a central ``set_setting``: stopped cleanly to be started again (systemd's
+``Restart=always`` does; the new settings are read at start)."""
+HINT_AGAIN_S = 5.0
+SHOW_CODE_FIRST = "show_code_first"
 
 
 @dataclass
@@ -64,9 +69,11 @@ class Daemon:
         self.sync_thread: threading.Thread | None = None
         self.camera_ok = False
         self._asked: tuple[str | None, str] | None = None
+        self._hinted_at = float("-inf")
 
     def run(self) -> int:
-        """Start everything in order, run the capture loop until stopped, shut down; exit code."""
+        """Start everything in order, run the capture loop until stopped, shut down; exit code
+        (0, or :data:`RESTART_EXIT` when a setting changed by the central system needs it)."""
         self._install_signal_handlers()
         self._open_store()
         self._start_sync()
@@ -82,6 +89,9 @@ class Daemon:
                 self.stop.wait()
         finally:
             self._shutdown()
+        if self.sync is not None and self.sync.state.restart_requested:
+            log.info("exiting with status %d to be restarted with the new settings", RESTART_EXIT)
+            return RESTART_EXIT
         return 0
 
     def _install_signal_handlers(self) -> None:
@@ -171,8 +181,17 @@ class Daemon:
                 log.info("%s", announce("checked_in", language, name=name, at=at))
             if decision.kind == "challenge":
                 self._announce_request(decision, language)
-            elif self._asked is not None and decision.person_id == self._asked[0]:
-                self._asked = None
+            elif decision.reason == SHOW_CODE_FIRST:
+                self._announce_hint(decision, language)
+            else:
+                if decision.kind == "paired" or (
+                    decision.kind == "refused" and is_phrase(decision.reason)
+                ):
+                    # Said as they come: the pipeline gives these once per code or pairing.
+                    name = decision.name or decision.person_id or ""
+                    log.info("%s", announce(decision.reason, language, name=name))
+                if self._asked is not None and decision.person_id == self._asked[0]:
+                    self._asked = None
             if self.options.on_decision is not None:
                 self.options.on_decision(decision)
 
@@ -183,6 +202,14 @@ class Daemon:
             name = decision.name or decision.person_id or ""
             log.info("%s", announce(decision.reason, language, name=name))
         self._asked = asked
+
+    def _announce_hint(self, decision: Decision, language: Language) -> None:
+        """Say a hint that comes with every frame of a face once, and again only after it
+        has not come for :data:`HINT_AGAIN_S`."""
+        now = time.monotonic()
+        if now - self._hinted_at > HINT_AGAIN_S:
+            log.info("%s", announce(decision.reason, language))
+        self._hinted_at = now
 
     def _camera_state(self, ok: bool, text: str) -> None:
         if ok != self.camera_ok or not ok:

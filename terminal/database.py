@@ -58,6 +58,19 @@ CREATE TABLE IF NOT EXISTS templates (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS templates_person ON templates (person_id);
+CREATE TABLE IF NOT EXISTS used_codes (
+    key_id TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at TEXT NOT NULL,
+    PRIMARY KEY (key_id, nonce)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS used_codes_expiry ON used_codes (expires_at);
+CREATE TABLE IF NOT EXISTS used_codes_horizon (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    horizon INTEGER NOT NULL
+);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', '0');
 """
 
@@ -82,6 +95,8 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
+    # Deleted people, templates and purged events are overwritten, not just unlinked.
+    conn.execute("PRAGMA secure_delete = ON")
     return conn
 
 

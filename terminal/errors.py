@@ -52,3 +52,12 @@ class MessageError(KioskError):
 
 class BrokerError(KioskError):
     """The MQTT broker cannot be reached or refused the connection."""
+
+
+class RosterError(MessageError):
+    """A roster from the central system is refused; ``kind`` names the check it failed."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason

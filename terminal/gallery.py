@@ -11,8 +11,10 @@ enrollments made by another process with one cheap query.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +25,8 @@ import sqlite_utils
 from models.messages import format_rfc3339
 from terminal.database import classify, db_path, write_transaction
 from terminal.errors import EnrollmentError, StoreError, UnknownPersonError
+
+log = logging.getLogger(__name__)
 
 PERSON_ID_MAX = 64
 NAME_MAX = 128
@@ -106,20 +110,35 @@ class Gallery:
                     for blob, source in zip(blobs, sources, strict=True)
                 ],
             )
-            _bump_revision(conn)
+            bump_revision(conn)
         person = self.get(person_id)
         assert person is not None
         return person
 
-    def remove(self, person_id: str) -> Person:
-        """Delete a person and all their templates; :class:`UnknownPersonError` if absent."""
+    def remove(
+        self, person_id: str, also: Callable[[sqlite3.Connection, Person], None] | None = None
+    ) -> Person:
+        """Delete a person and all their templates (and roster QR key ids), leaving nothing
+        of them in the database files; :class:`UnknownPersonError` if absent.
+
+        The connection's ``secure_delete`` overwrites the freed content; the WAL, which still
+        holds the old pages, is then checkpointed and truncated (best effort: a reader holding
+        it open delays that until the next checkpoint). ``also`` runs inside the deleting
+        transaction (a remote command records its result there, so it is done exactly once).
+        """
         person = self.get(person_id)
         if person is None:
             raise UnknownPersonError(f"{person_id!r} is not enrolled (see: kiosk people list)")
         with write_transaction(self.db) as conn:
             conn.execute("DELETE FROM templates WHERE person_id = ?", (person_id,))
             conn.execute("DELETE FROM people WHERE person_id = ?", (person_id,))
-            _bump_revision(conn)
+            bump_revision(conn)
+            if also is not None:
+                also(conn, person)
+        try:
+            self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error as exc:
+            log.warning("after removing %s: WAL not truncated yet (%s)", person_id, exc)
         return person
 
     def people(self) -> list[Person]:
@@ -192,7 +211,8 @@ def _to_blob(embedding: np.ndarray) -> bytes:
     return vector.tobytes()
 
 
-def _bump_revision(conn: sqlite3.Connection) -> None:
+def bump_revision(conn: sqlite3.Connection) -> None:
+    """Mark people or templates as changed (inside the write transaction that changed them)."""
     conn.execute(
         "INSERT INTO meta (key, value) VALUES (?, '1')"
         " ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",

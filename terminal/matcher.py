@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from drivers.face.base import FaceEngine
+from terminal.errors import UnknownPersonError
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,21 @@ class Match:
         return self.person_id is not None
 
 
+@dataclass(frozen=True)
+class Verification:
+    """One face compared 1:1 with a claimed person, and with the nearest other person.
+
+    ``distance`` is to the claimed person's nearest template; ``other_id`` and
+    ``other_distance`` name the nearest other enrolled person (None when nobody else has
+    templates).
+    """
+
+    person_id: str
+    distance: float
+    other_id: str | None
+    other_distance: float | None
+
+
 class Matcher:
     """Identifies embeddings against a fixed gallery (rebuild it when the gallery changes)."""
 
@@ -58,6 +74,7 @@ class Matcher:
         people, labels = np.unique(np.asarray(person_ids, dtype=object), return_inverse=True)
         order = np.argsort(labels, kind="stable")
         self._people: list[str] = [str(person) for person in people]
+        self._index = {person: row for row, person in enumerate(self._people)}
         self._matrix = np.ascontiguousarray(gallery_matrix[order], dtype=np.float32)
         sorted_labels = labels[order]
         self._starts = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
@@ -73,6 +90,10 @@ class Matcher:
     def templates(self) -> int:
         """Number of templates in the gallery."""
         return len(self._matrix)
+
+    def has_templates(self, person_id: str) -> bool:
+        """Whether ``person_id`` has at least one template in this gallery."""
+        return person_id in self._index
 
     def person_distances(self, embedding: np.ndarray) -> np.ndarray:
         """The distance from ``embedding`` to each person's nearest template (one per person)."""
@@ -109,3 +130,20 @@ class Matcher:
         person_id = self._people[best]
         name = self.names.get(person_id, person_id)
         return Match(person_id, name, distance, runner_up_distance, "recognised")
+
+    def verify(self, embedding: np.ndarray, person_id: str) -> Verification:
+        """Compare a face with ``person_id`` (1:1) and with the nearest other person.
+
+        Raises :class:`UnknownPersonError` when ``person_id`` has no template here.
+        """
+        row = self._index.get(person_id)
+        if row is None:
+            raise UnknownPersonError(f"{person_id} has no face template")
+        per_person = self.person_distances(embedding)
+        distance = float(per_person[row])
+        others = np.delete(per_person, row)
+        if not others.size:
+            return Verification(person_id, distance, None, None)
+        nearest = int(np.argmin(others))
+        other = nearest + 1 if nearest >= row else nearest
+        return Verification(person_id, distance, self._people[other], float(others[nearest]))

@@ -6,6 +6,8 @@
 central side's :class:`~models.messages.AckMessage` names it. Events not acknowledged within
 ``ack_timeout_s``, and every ``sent`` event after a restart or reconnect, are sent again: the
 central side stores each ``event_id`` once, so duplicates are harmless and nothing is lost.
+What the central side sends (acks, roster chunks, commands) is handled by
+:mod:`terminal.sync_inbound`.
 """
 
 from __future__ import annotations
@@ -19,23 +21,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.messages import TerminalState
-from terminal.broker_url import TlsOptions
-from terminal.config import Config, read_secret
-from terminal.errors import ConfigError, KioskError, MessageError, StoreError
+from terminal.config import Config
+from terminal.errors import ConfigError, KioskError, StoreError
 from terminal.inflight import InFlight
 from terminal.mqtt_link import MqttLink
-from terminal.mqtt_types import (
-    Connected,
-    Disconnected,
-    LastWill,
-    LinkEvent,
-    LinkOptions,
-    Message,
-    PublishResult,
-)
+from terminal.mqtt_types import Connected, Disconnected, LinkEvent, Message, PublishResult
 from terminal.outbox import Outbox
 from terminal.retention import Retention
-from terminal.sync_messages import batch_payload, parse_ack, status_payload
+from terminal.sync_inbound import Inbound
+from terminal.sync_messages import batch_payload, link_options, status_payload
 from terminal.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -59,6 +53,9 @@ class SyncState:
     backlog: int | None = None
     awaiting_ack: int = 0
     rejected_acks: int = 0
+    roster_version: int | None = None
+    rejected_rosters: int = 0
+    restart_requested: bool = False
 
 
 class SyncWorker:
@@ -74,7 +71,10 @@ class SyncWorker:
         self.stop = stop
         self.version = version
         self.topics = Topics(self.mqtt.topic_prefix)
-        self.options = self._link_options(config)
+        self._inbound = Inbound(self.topics, config, stop)
+        will = self._status(TerminalState.OFFLINE, None, stamped=False)
+        subscriptions = self._inbound.subscriptions
+        self.options = link_options(config, will, subscriptions, MAX_INFLIGHT_BATCHES + 2)
         self._link = MqttLink(self.options, interrupt=stop)
         self._inflight = InFlight(self.mqtt.ack_timeout_s)
         self._retention = Retention(config.storage.retain_acked_days)
@@ -119,26 +119,6 @@ class SyncWorker:
         finally:
             self._shutdown(outbox)
 
-    def _link_options(self, config: Config) -> LinkOptions:
-        mqtt = self.mqtt
-        password = read_secret(mqtt.password_file) if mqtt.password_file else None
-        will = self._status(TerminalState.OFFLINE, None, stamped=False)
-        return LinkOptions(
-            url=mqtt.url,
-            client_id=mqtt.client_id or config.terminal.id,
-            keepalive_s=mqtt.keepalive_s,
-            username=mqtt.username,
-            password=password,
-            clean_start=mqtt.session_expiry_s == 0,
-            session_expiry_s=mqtt.session_expiry_s,
-            will=LastWill(self.topics.status(self.terminal_id), will, qos=1, retain=True),
-            subscriptions=((self.topics.ack(self.terminal_id), 1),),
-            reconnect_min_s=mqtt.reconnect_min_s,
-            reconnect_max_s=mqtt.reconnect_max_s,
-            max_inflight=MAX_INFLIGHT_BATCHES + 2,
-            tls=TlsOptions(mqtt.ca_file, mqtt.cert_file, mqtt.key_file),
-        )
-
     def _open_outbox(self) -> Outbox | None:
         failures = 0
         while not self.stop.is_set():
@@ -151,6 +131,7 @@ class SyncWorker:
         return None
 
     def _step(self, outbox: Outbox) -> None:
+        self._inbound.open(outbox)
         self._todo.extend(self._link.poll(0.0 if self._busy else IDLE_POLL_S))
         while self._todo:
             try:
@@ -187,8 +168,16 @@ class SyncWorker:
             self._set_state(connected=False, last_error=self._link.last_error)
         elif isinstance(event, PublishResult):
             self._on_publish_result(outbox, event)
-        elif isinstance(event, Message) and event.topic == self.topics.ack(self.terminal_id):
-            self._apply_ack(outbox, event.payload)
+        elif isinstance(event, Message):
+            reply = self._inbound.handle(event, outbox, self._inflight)
+            for topic, payload in reply.publish:
+                self._link.publish(topic, payload)
+            self._link.ack(event)  # only now: what the message said is stored
+            self._status_due |= reply.status_due
+            if reply.resend_all:
+                self._inflight.clear()
+                self._requeue_all = True
+            self._set_state(**self._inbound.counters())
 
     def _on_publish_result(self, outbox: Outbox, result: PublishResult) -> None:
         unsettled = self._inflight.broker_answered(result.mid)
@@ -208,18 +197,6 @@ class SyncWorker:
         self._pause_until = time.monotonic() + pause
         log.warning("%s; publishing again in %.1f s", error, pause)
         self._set_state(last_error=error)
-
-    def _apply_ack(self, outbox: Outbox, payload: bytes) -> None:
-        try:
-            ack = parse_ack(payload)
-        except MessageError as exc:
-            log.warning("ignored an ack message on %s: %s", self.topics.ack(self.terminal_id), exc)
-            self._set_state(rejected_acks=self._state.rejected_acks + 1)
-            return
-        ids = [str(event_id) for event_id in ack.event_ids]
-        changed = outbox.mark_acked(ids)
-        self._inflight.settle(ids)
-        log.debug("ack for %d events, %d newly acknowledged", len(ids), changed)
 
     def _resend_overdue(self, outbox: Outbox, now: float) -> None:
         overdue = self._inflight.expired(now)
@@ -273,7 +250,8 @@ class SyncWorker:
             self._status_backlog = backlog
 
     def _status(self, state: TerminalState, backlog: int | None, stamped: bool = True) -> bytes:
-        return status_payload(self.terminal_id, self.version, state, backlog, stamped)
+        roster = self._inbound.roster if stamped else None
+        return status_payload(self.terminal_id, self.version, state, backlog, stamped, roster)
 
     def _shutdown(self, outbox: Outbox) -> None:
         try:

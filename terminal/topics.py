@@ -1,7 +1,9 @@
 """The MQTT topic layout shared by the terminal's sync and the central receiver.
 
-``{prefix}/{terminal}/events``, ``{prefix}/{terminal}/ack`` and ``{prefix}/{terminal}/status``;
-see :mod:`models.messages` for what travels on each.
+``{prefix}/{terminal}/events``, ``{prefix}/{terminal}/ack``, ``{prefix}/{terminal}/status``
+(see :mod:`models.messages` for what travels on each), ``{prefix}/{terminal}/roster``
+(:mod:`models.roster`), ``{prefix}/{terminal}/commands`` and ``{prefix}/{terminal}/results``
+(:mod:`models.command`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,18 @@ class Topics:
     def ack(self, terminal_id: str) -> str:
         """Where the central side acknowledges ``terminal_id``'s events."""
         return f"{self.prefix}/{terminal_id}/ack"
+
+    def roster(self, terminal_id: str) -> str:
+        """Where the central side publishes ``terminal_id``'s signed roster chunks."""
+        return f"{self.prefix}/{terminal_id}/roster"
+
+    def commands(self, terminal_id: str) -> str:
+        """Where the central side publishes ``terminal_id``'s signed commands."""
+        return f"{self.prefix}/{terminal_id}/commands"
+
+    def results(self, terminal_id: str) -> str:
+        """Where ``terminal_id`` answers its commands."""
+        return f"{self.prefix}/{terminal_id}/results"
 
     def status(self, terminal_id: str) -> str:
         """The retained online/offline status of ``terminal_id``."""

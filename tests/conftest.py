@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.delivery_tools import broker_readable_dir
 from tests.mosquitto import Mosquitto
+from tests.tls_tools import Pki, kiosk_broker
 
 
 def _shared_dir(variable: str, marker: str) -> Path:
@@ -39,6 +41,24 @@ def east_asian_dir() -> Path:
 def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     """A running mosquitto on a free loopback port, killed at the end of the test."""
     server = Mosquitto(tmp_path / "broker")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.fixture
+def pki() -> Iterator[Pki]:
+    """A CA (its files readable by mosquitto) for the broker and every legitimate client."""
+    with broker_readable_dir() as readable:
+        yield Pki(readable / "pki")
+
+
+@pytest.fixture
+def tls_broker(tmp_path: Path, pki: Pki) -> Iterator[Mosquitto]:
+    """mosquitto with the shipped TLS settings (client certificates required) and ACL."""
+    server = kiosk_broker(tmp_path / "tls-broker", pki)
     server.start()
     try:
         yield server

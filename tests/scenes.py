@@ -1,11 +1,13 @@
-"""Replay scenes built at test time: blank frames and frames with a real QR badge in them."""
+"""Replay scenes built at test time: blank frames and frames with real QR codes in them."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import cv2
 import numpy as np
+import segno
 
 from terminal.badges import write_badge_png
 
@@ -19,17 +21,42 @@ def blank_frame(seed: int, width: int = 640, height: int = 480) -> np.ndarray:
 def badge_scene(directory: Path, person_ids: list[str], frames_per_badge: int = 6) -> Path:
     """A folder of PNG frames: blank frames, then each badge held up for a few frames."""
     directory.mkdir(parents=True, exist_ok=True)
-    frames: list[np.ndarray] = [blank_frame(i) for i in range(3)]
-    for number, person_id in enumerate(person_ids):
+    badges = []
+    for person_id in person_ids:
         png = directory.parent / f"badge-{person_id}.png"
         write_badge_png(person_id, png)
         badge = cv2.imread(str(png))
         assert badge is not None
-        badge = cv2.resize(badge, (240, 240 * badge.shape[0] // badge.shape[1]))
-        for step in range(frames_per_badge):
+        badges.append(cv2.resize(badge, (240, 240 * badge.shape[0] // badge.shape[1])))
+    return _held_up(directory, badges, frames_per_badge, top=100, left=180)
+
+
+def code_scene(directory: Path, texts: list[str], frames_per_code: int = 6) -> Path:
+    """Like :func:`badge_scene` for any QR texts (signed codes): as a phone screen would show
+    them, 5 px per module, level M; frame ``3 + k * (frames_per_code + 3)`` starts text ``k``.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    codes = []
+    for text in texts:
+        buffer = io.BytesIO()
+        segno.make_qr(text, error="m").save(buffer, kind="png", scale=5, border=4)
+        code = cv2.imdecode(np.frombuffer(buffer.getvalue(), np.uint8), cv2.IMREAD_COLOR)
+        assert code is not None and code.shape[0] <= 400
+        codes.append(code)
+    return _held_up(directory, codes, frames_per_code, top=40, left=150)
+
+
+def _held_up(
+    directory: Path, images: list[np.ndarray], frames_each: int, top: int, left: int
+) -> Path:
+    """Write the scene: 3 blank frames, then each image held up (moving a little) for
+    ``frames_each`` frames followed by 3 blank frames."""
+    frames: list[np.ndarray] = [blank_frame(i) for i in range(3)]
+    for number, image in enumerate(images):
+        for step in range(frames_each):
             frame = blank_frame(100 * (number + 1) + step)
-            top, left = 100 + 2 * step, 180 + 3 * step
-            frame[top : top + badge.shape[0], left : left + badge.shape[1]] = badge
+            y, x = top + 2 * step, left + 3 * step
+            frame[y : y + image.shape[0], x : x + image.shape[1]] = image
             frames.append(frame)
         frames += [blank_frame(1000 * (number + 1) + i) for i in range(3)]
     for index, frame in enumerate(frames):

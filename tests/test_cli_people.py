@@ -6,10 +6,13 @@ import json
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from drivers.qr.pyzbar_decoder import PyzbarDecoder
 from terminal.cli import main
+from terminal.database import open_database
+from terminal.gallery import Gallery
 from tests.recognition_tools import person_photo
 
 
@@ -73,3 +76,19 @@ def test_refused_enrollment_and_badge_for_unknown_id_print_one_line(
     assert not (tmp_path / "b.png").exists()
     assert _kiosk(data, "enroll", "--id", "E2", "--name", "QR only") == 0
     assert "E2 (QR only): 0 face templates" in capsys.readouterr().out
+
+
+def test_people_remove_leaves_nothing_of_the_person_in_the_database_files(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    db = open_database(data / "kiosk.db")
+    gallery = Gallery(db)
+    marker = np.full(128, 0.123456789, dtype=np.float32)
+    gallery.add_person("E7777", "Zyxw Quor", [marker, marker * 2], "sface", "d1", ["a", "b"])
+    gallery.add_person("E1001", "Kept Person", [marker * 3], "sface", "d1", ["c"])
+    db.conn.close()
+    assert _kiosk(data, "people", "remove", "E7777") == 0
+    files = sorted(data.glob("kiosk.db*"))
+    raw = b"".join(path.read_bytes() for path in files)
+    for trace in (b"E7777", b"Zyxw Quor", marker.tobytes(), (marker * 2).tobytes()):
+        assert trace not in raw, f"{trace[:12]!r} is still in {[p.name for p in files]}"
+    assert b"Kept Person" in raw

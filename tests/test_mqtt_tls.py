@@ -9,7 +9,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,37 +24,18 @@ from terminal.outbox import Outbox
 from terminal.receiver import Receiver, ReceiverStore
 from terminal.sync import SyncWorker
 from terminal.sync_messages import batch_payload
-from tests.delivery_tools import Threads, broker_readable_dir, commit, make_config, wait_for
+from tests.delivery_tools import Threads, commit, make_config, wait_for
 from tests.tls_tools import (
     REPO,
     SHIPPED_ACL,
     Identity,
     Pki,
-    kiosk_broker,
     link,
     poll_until,
     shipped_settings,
 )
 
 VERSION = "9.9.9-test"
-
-
-@pytest.fixture
-def pki() -> Iterator[Pki]:
-    """The CA of the broker and of every legitimate client."""
-    with broker_readable_dir() as readable:
-        yield Pki(readable / "pki")
-
-
-@pytest.fixture
-def tls_broker(tmp_path: Path, pki: Pki) -> Iterator[Mosquitto]:
-    """mosquitto with the shipped TLS settings and ACL on a free loopback port."""
-    server = kiosk_broker(tmp_path / "broker", pki)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 def _terminal(
@@ -135,7 +115,8 @@ def test_the_acl_confines_a_terminal_to_its_own_topics(
     intruder = link(tls_broker.url, "intruder", pki.tls(kiosk_a))
     poll_until(intruder, Connected, "kiosk-a's raw client to connect")
     refused = {}
-    for topic in ("kiosk-b/events", "kiosk-b/status", "kiosk-b/ack", "kiosk-a/ack"):
+    forbidden = ("kiosk-b/events", "kiosk-b/status", "kiosk-b/results", "kiosk-b/ack")
+    for topic in (*forbidden, "kiosk-a/ack"):
         intruder.publish(f"attendance/v1/{topic}", batch_payload("kiosk-b", forged))
         refused[topic] = poll_until(intruder, PublishResult, f"the PUBACK on {topic}").reason_code
     assert refused == dict.fromkeys(refused, 0x87)  # Not authorized
@@ -157,17 +138,27 @@ def test_the_acl_confines_a_terminal_to_its_own_topics(
     assert fake_outbox.counts()["acked"] == 0
 
 
-def test_a_terminal_reads_only_its_own_acks(tmp_path: Path, pki: Pki, tls_broker: Mosquitto):
-    wildcard = (("attendance/v1/+/ack", 1), ("attendance/v1/kiosk-b/ack", 1))
+@pytest.mark.parametrize("kind", ["ack", "roster", "commands"])
+def test_a_terminal_reads_only_its_own_acks_roster_and_commands(
+    pki: Pki, tls_broker: Mosquitto, kind: str
+):
+    wildcard = ((f"attendance/v1/+/{kind}", 1), (f"attendance/v1/kiosk-b/{kind}", 1))
     reader = link(tls_broker.url, "kiosk-a", pki.tls(pki.client("kiosk-a")), subscriptions=wildcard)
     poll_until(reader, Subscribed, "kiosk-a's subscriptions")
-    central = link(tls_broker.url, "central-test", pki.tls(pki.client("central")))
-    poll_until(central, Connected, "the central client to connect")
+    reader.publish(f"attendance/v1/kiosk-a/{kind}", b"forged")  # only the central user writes
+    assert poll_until(reader, PublishResult, "the PUBACK").reason_code == 0x87
+    answer = "results" if kind == "commands" else "status"  # the central user reads it
+    statuses = ((f"attendance/v1/+/{answer}", 1),)
+    central_tls = pki.tls(pki.client("central"))
+    central = link(tls_broker.url, "central-test", central_tls, subscriptions=statuses)
+    poll_until(central, Subscribed, "the central client's subscription")
     for terminal_id in ("kiosk-b", "kiosk-a"):  # in this order: kiosk-b's would arrive first
-        central.publish(f"attendance/v1/{terminal_id}/ack", terminal_id.encode())
+        central.publish(f"attendance/v1/{terminal_id}/{kind}", terminal_id.encode())
         assert poll_until(central, PublishResult, "the PUBACK").ok
-    first = poll_until(reader, Message, "kiosk-a's ack")
-    assert (first.topic, first.payload) == ("attendance/v1/kiosk-a/ack", b"kiosk-a")
+    first = poll_until(reader, Message, f"kiosk-a's {kind}")
+    assert (first.topic, first.payload) == (f"attendance/v1/kiosk-a/{kind}", b"kiosk-a")
+    reader.publish(f"attendance/v1/kiosk-a/{answer}", b"online")
+    assert poll_until(central, Message, answer).topic == f"attendance/v1/kiosk-a/{answer}"
     reader.close()
     central.close()
 

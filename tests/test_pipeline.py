@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import cv2
@@ -13,6 +14,7 @@ import sqlite_utils
 from drivers.camera import Camera, ReplayCamera
 from drivers.qr.pyzbar_decoder import PyzbarDecoder
 from models.messages import Method
+from terminal.badges import QrClaim, QrRefusal, parse_qr
 from terminal.config import Config, QrSection
 from terminal.database import open_database
 from terminal.enrollment import enroll
@@ -114,7 +116,9 @@ def test_unknown_and_disabled_badges_are_refused(tmp_path: Path, db: sqlite_util
     assert refused == {"E9999": "unknown badge"}
     disabled = _badge_pipeline(tmp_path, db, static_badges=False)
     seen = _run(disabled, ReplayCamera(frames, fps=15, realtime=False))
-    assert {d.reason for _, d in seen} == {"static badges are disabled"}
+    assert {d.reason for _, d in seen} == {
+        "static badges are disabled on this terminal; show a signed code"
+    }
 
 
 def test_corrupt_image_in_the_replay_folder_is_skipped(
@@ -146,6 +150,53 @@ def test_enrollment_by_another_process_is_picked_up(
     assert [d.kind for d in pipeline.process(frame_of(badge, 1, 0.5))] == ["refused"]
     (decision,) = pipeline.process(frame_of(badge, 2, GALLERY_CHECK_S + 0.1))
     assert (decision.kind, decision.name) == ("checked_in", "张三")
+
+
+class OncePerBadge:
+    """Static badges that can each be used once: a single-use code source, as signed codes.
+    With ``refuse_used`` its check already refuses a used badge (as the signed-code checker
+    does); without, only :meth:`consume` finds out (as when two sightings race)."""
+
+    def __init__(self, qr: QrSection, refuse_used: bool) -> None:
+        self.refuse_used = refuse_used
+        self.used: list[str] = []
+
+    def check(self, text: str, now: datetime | None = None) -> QrClaim | QrRefusal:
+        """The badge's claim, or a refusal (also of a used badge, with ``refuse_used``)."""
+        checked = parse_qr(text)
+        if self.refuse_used and isinstance(checked, QrClaim) and checked.person_id in self.used:
+            return QrRefusal("code was already used")
+        return checked
+
+    def consume(self, claim: QrClaim, now: datetime | None = None) -> bool:
+        """Record the badge as used; False if it already was."""
+        if claim.person_id in self.used:
+            return False
+        self.used.append(claim.person_id)
+        return True
+
+
+@pytest.mark.parametrize("refuse_used", [True, False])
+def test_a_single_use_code_is_consumed_once_before_its_commit(
+    tmp_path: Path, db: sqlite_utils.Database, refuse_used: bool
+) -> None:
+    enroll(db, None, "E1001", "张三", [])
+    config = _config(tmp_path, faces=False)
+    codes = OncePerBadge(config.qr, refuse_used)
+    outbox = Outbox(db, config.terminal.id, config.terminal.site)
+    pipeline = build_pipeline(config, outbox, lambda: True, qr=PyzbarDecoder(), codes=codes)
+    frames = badge_scene(tmp_path / "scene" / "frames", ["E1001"], frames_per_badge=1)
+    badge = cv2.imread(str(frames / "0003.png"))
+    assert badge is not None
+    # Held up: checked in once, then a repeat (not a replay) while the same sighting lasts.
+    held = [pipeline.process(frame_of(badge, n, n / 15)) for n in range(4)]
+    assert [d.kind for (d,) in held] == ["checked_in", "repeat", "repeat", "repeat"]
+    assert codes.used == ["E1001"]
+    # Shown again after the repeat window: the code is used up, nothing is committed.
+    (again,) = pipeline.process(frame_of(badge, 10, 70.0))
+    used = "code was already used" if refuse_used else "code_used"
+    assert (again.kind, again.reason) == ("refused", used)
+    assert [r.event.person_id for r in outbox.rows()] == ["E1001"]
 
 
 def _fill_to_limit(db: sqlite_utils.Database, outbox: Outbox) -> None:

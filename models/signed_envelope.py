@@ -1,0 +1,160 @@
+"""The signed envelope the central (HR) system wraps around what it sends a terminal.
+
+Rosters (:mod:`models.roster`) and commands (:mod:`models.command`) travel the same way::
+
+    {"schema_version": 1, "key_id": "HR1", "payload": "<base64>", "signature": "<base64>"}
+
+``payload`` is the base64 (RFC 4648, with padding) of the exact UTF-8 JSON bytes of the message;
+``signature`` the base64 of the 64-byte Ed25519 signature (RFC 8032) over those bytes, made
+with the HR system's private key ``key_id``. A terminal holds the public keys as
+``<key id>.pub`` files (PEM) in ``[central] public_keys_dir``. The payload is verified before it
+is parsed and never re-serialised, so no canonical JSON form is needed. A roster chunk can never
+pass for a command or the reverse: each payload type forbids the other's fields.
+
+This module imports nothing from ``terminal`` or ``drivers``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+)
+
+KEY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,16}$"
+"""Key ids name files (``<key id>.pub``): letters, digits, ``_`` and ``-`` only."""
+SIGNATURE_BYTES = 64
+
+MALFORMED = "malformed"
+UNSIGNED = "unsigned"
+UNKNOWN_KEY = "unknown_key"
+BAD_SIGNATURE = "bad_signature"
+WRONG_TERMINAL = "wrong_terminal"
+
+
+def _strict_b64decode(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not valid base64") from None
+
+
+def _b64encode(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+Base64Blob = Annotated[
+    bytes,
+    BeforeValidator(_strict_b64decode),
+    PlainSerializer(_b64encode, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "contentEncoding": "base64"}),
+]
+"""Bytes carried as standard base64 with padding."""
+
+
+class SignedEnvelope(BaseModel):
+    """A payload and the HR system's Ed25519 signature over its exact bytes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = Field(1, description="Version of this schema.")
+    key_id: str = Field(pattern=KEY_ID_PATTERN, description="Which HR key signed the payload.")
+    payload: Base64Blob = Field(description="The exact JSON bytes of the message, base64.")
+    signature: Base64Blob = Field(description="Ed25519 signature over the payload bytes, base64.")
+
+
+EnvelopeT = TypeVar("EnvelopeT", bound=SignedEnvelope)
+
+
+class EnvelopeRefusal(ValueError):
+    """A signed message that must not be used; ``kind`` says which check it failed."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+def load_private_key(pem: bytes) -> Ed25519PrivateKey:
+    """An Ed25519 private key from PEM (PKCS#8, unencrypted); ValueError when it is not one."""
+    key = load_pem_private_key(pem, password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("not an Ed25519 private key")
+    return key
+
+
+def load_public_key(pem: bytes) -> Ed25519PublicKey:
+    """An Ed25519 public key from PEM (SubjectPublicKeyInfo); ValueError when it is not one."""
+    key = load_pem_public_key(pem)
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("not an Ed25519 public key")
+    return key
+
+
+def describe_error(exc: ValidationError) -> str:
+    """The first problem of a validation error as ``where: what``."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "message"
+    return f"{where}: {first['msg']}"
+
+
+def sign_payload(
+    envelope_type: type[SignedEnvelope], payload: bytes, private_key: Ed25519PrivateKey, key_id: str
+) -> bytes:
+    """The JSON bytes of an ``envelope_type`` carrying ``payload`` signed with ``key_id``."""
+    envelope = envelope_type(key_id=key_id, payload=payload, signature=private_key.sign(payload))
+    return envelope.model_dump_json().encode()
+
+
+def open_envelope(
+    data: bytes,
+    envelope_type: type[SignedEnvelope],
+    public_key: Callable[[str], Ed25519PublicKey | None],
+    max_bytes: int,
+    what: str,
+) -> tuple[bytes, str]:
+    """The verified payload bytes in ``data`` and the id of the key that signed them.
+
+    ``public_key`` returns the trusted key of an id, or None (it may also raise its own
+    refusal). ``what`` names the envelope in reasons. Raises :class:`EnvelopeRefusal`.
+    """
+    if len(data) > max_bytes:
+        raise EnvelopeRefusal(MALFORMED, f"{len(data)} bytes, more than the {max_bytes}")
+    try:
+        envelope = envelope_type.model_validate_json(data)
+    except ValidationError as exc:
+        if any(e["loc"] == ("signature",) and e["type"] == "missing" for e in exc.errors()):
+            raise EnvelopeRefusal(UNSIGNED, "unsigned: the message has no signature") from None
+        raise EnvelopeRefusal(MALFORMED, f"not a {what}: {describe_error(exc)}") from None
+    if not envelope.signature:
+        raise EnvelopeRefusal(UNSIGNED, "unsigned: the signature is empty")
+    if len(envelope.signature) != SIGNATURE_BYTES:
+        size = len(envelope.signature)
+        raise EnvelopeRefusal(BAD_SIGNATURE, f"bad signature: {size} bytes, not {SIGNATURE_BYTES}")
+    key = public_key(envelope.key_id)
+    if key is None:
+        raise EnvelopeRefusal(UNKNOWN_KEY, f"signed with an unknown key {envelope.key_id!r}")
+    try:
+        key.verify(envelope.signature, envelope.payload)
+    except InvalidSignature:
+        raise EnvelopeRefusal(
+            BAD_SIGNATURE, f"bad signature: the payload is not what key {envelope.key_id!r} signed"
+        ) from None
+    return envelope.payload, envelope.key_id
