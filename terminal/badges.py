@@ -59,6 +59,7 @@ class RefusalCode(StrEnum):
     SIGNED_DISABLED = "signed_disabled"
     UNKNOWN_KEY = "unknown_key"
     BAD_SIGNATURE = "bad_signature"
+    KEY_NOT_ALLOWED = "key_not_allowed"
     VALIDITY_TOO_LONG = "validity_too_long"
     EXPIRED = "expired"
     NOT_YET_VALID = "not_yet_valid"

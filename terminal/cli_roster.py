@@ -1,23 +1,28 @@
-"""``kiosk roster``: the central side of rosters (publish a signed roster, export a gallery)."""
+"""``kiosk roster``: the central side of rosters (publish, follow terminals, export a gallery)."""
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
 from models.messages import TERMINAL_ID_PATTERN
 from models.roster import KEY_ID_PATTERN
-from models.roster_codec import DEFAULT_CHUNK_PEOPLE, build_roster_messages, load_private_key
+from models.roster_codec import DEFAULT_CHUNK_PEOPLE, load_private_key
 from terminal.cli import CliContext, pass_cli
-from terminal.cli_receive import tls_options
+from terminal.cli_receive import stop_on_signals, tls_options
 from terminal.config import read_secret
 from terminal.database import open_database
 from terminal.errors import ConfigError, StoreError
 from terminal.mqtt_types import LinkOptions
+from terminal.roster_follow import RosterFollower, SignedRoster
 from terminal.roster_people import people_from_gallery, read_people
 from terminal.roster_publish import RosterPublisher
 from terminal.topics import Topics
@@ -30,52 +35,73 @@ def roster() -> None:
     """Rosters: the people the central system pushes to terminals, signed and versioned."""
 
 
-@roster.command("publish")
-@click.option("--broker", "broker_url", required=True, metavar="URL", help="mqtt[s]://host[:port]")
-@click.option("--terminal", "terminals", required=True, multiple=True, help="Terminal id (repeat).")
-@click.option("--people", "people_file", required=True, type=_FILE, help="People (.json or .csv).")
-@click.option(
-    "--key",
-    "--signing-key",
-    "signing_key",
-    required=True,
-    type=_FILE,
-    help="Ed25519 private key (PEM) that signs the roster.",
-)
-@click.option("--key-id", required=True, help="Its id: terminals trust it as <key id>.pub.")
-@click.option("--version", "version", type=click.IntRange(1), help="Roster version [unix time].")
-@click.option(
-    "--chunk-size",
-    default=DEFAULT_CHUNK_PEOPLE,
-    show_default=True,
-    type=click.IntRange(1, 1000),
-    help="People per message at most.",
-)
-@click.option("--topic-prefix", default="attendance/v1", show_default=True, help="Topic prefix.")
-@click.option("--client-id", default="kiosk-roster-publisher", show_default=True)
-@click.option("--username", default=None, help="Broker user name.")
-@click.option("--password-file", type=_FILE, default=None, help="File holding the password.")
-@click.option("--ca-file", type=_FILE, default=None, help="CA (PEM) of the broker's certificate.")
-@click.option("--cert-file", type=_FILE, default=None, help="Client certificate (PEM), mutual TLS.")
-@click.option("--key-file", type=_FILE, default=None, help="Private key (PEM) of --cert-file.")
-@click.option(
-    "--wait",
-    "wait_s",
-    default=0.0,
-    type=click.FloatRange(0),
-    help="Seconds to wait for every terminal to report the version applied (0: don't).",
-)
-@click.option(
-    "--timeout",
-    "timeout_s",
-    default=300.0,
-    type=click.FloatRange(1),
-    show_default=True,
-    help="Seconds to wait for the broker to take every message.",
-)
-def publish(
-    broker_url: str,
+@dataclass(frozen=True)
+class _Central:
+    """The flags ``publish`` and ``follow`` share, checked and loaded."""
+
+    roster: SignedRoster
+    options: LinkOptions
+    topics: Topics
+
+
+def _central_options(client_id: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The broker, people, key and TLS flags of ``publish`` and ``follow``."""
+    options = [
+        click.option(
+            "--broker", "broker_url", required=True, metavar="URL", help="mqtt[s]://host[:port]"
+        ),
+        click.option(
+            "--people", "people_file", required=True, type=_FILE, help="People (.json or .csv)."
+        ),
+        click.option(
+            "--key",
+            "--signing-key",
+            "signing_key",
+            required=True,
+            type=_FILE,
+            help="Ed25519 private key (PEM) that signs the roster.",
+        ),
+        click.option("--key-id", required=True, help="Its id: terminals trust it as <key id>.pub."),
+        click.option(
+            "--version", "version", type=click.IntRange(1), help="Roster version [unix time]."
+        ),
+        click.option(
+            "--chunk-size",
+            default=DEFAULT_CHUNK_PEOPLE,
+            show_default=True,
+            type=click.IntRange(1, 1000),
+            help="People per message at most.",
+        ),
+        click.option(
+            "--topic-prefix", default="attendance/v1", show_default=True, help="Topic prefix."
+        ),
+        click.option("--client-id", default=client_id, show_default=True),
+        click.option("--username", default=None, help="Broker user name."),
+        click.option(
+            "--password-file", type=_FILE, default=None, help="File holding the password."
+        ),
+        click.option(
+            "--ca-file", type=_FILE, default=None, help="CA (PEM) of the broker's certificate."
+        ),
+        click.option(
+            "--cert-file", type=_FILE, default=None, help="Client certificate (PEM), mutual TLS."
+        ),
+        click.option(
+            "--key-file", type=_FILE, default=None, help="Private key (PEM) of --cert-file."
+        ),
+    ]
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _central(
     terminals: tuple[str, ...],
+    broker_url: str,
     people_file: Path,
     signing_key: Path,
     key_id: str,
@@ -88,14 +114,8 @@ def publish(
     ca_file: Path | None,
     cert_file: Path | None,
     key_file: Path | None,
-    wait_s: float,
-    timeout_s: float,
-) -> None:
-    """Sign a roster for each --terminal and publish it on {prefix}/{terminal}/roster.
-
-    Each terminal's copy is bound to its id. With --wait, exits 1 unless every terminal reports
-    the new version in its status in time (printing what they report instead).
-    """
+) -> _Central:
+    """Check the shared flags (usage errors first), then read the key and the people."""
     if password_file is not None and username is None:
         raise click.UsageError("--password-file needs --username")
     tls = tls_options(broker_url, ca_file, cert_file, key_file)
@@ -111,29 +131,93 @@ def publish(
         raise ConfigError(f"{signing_key}: not an Ed25519 private key (PEM): {reason}") from None
     people = read_people(people_file)
     version = int(time.time()) if version is None else version
-    rosters = {
-        t: build_roster_messages(people, private_key, key_id, version, chunk_size, t)
-        for t in terminals
-    }
     password = read_secret(password_file) if password_file is not None else None
     options = LinkOptions(
         url=broker_url, client_id=client_id, username=username, password=password, tls=tls
     )
-    publisher = RosterPublisher(options, Topics(topic_prefix), list(terminals))
+    roster = SignedRoster(people, private_key, key_id, version, chunk_size)
+    return _Central(roster, options, Topics(topic_prefix))
+
+
+@roster.command("publish")
+@click.option("--terminal", "terminals", required=True, multiple=True, help="Terminal id (repeat).")
+@_central_options("kiosk-roster-publisher")
+@click.option(
+    "--wait",
+    "wait_s",
+    default=0.0,
+    type=click.FloatRange(0),
+    help="Seconds to wait for every terminal to report the version applied (0: don't).",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    default=300.0,
+    type=click.FloatRange(1),
+    show_default=True,
+    help="Seconds to wait for the broker to take every message.",
+)
+def publish(terminals: tuple[str, ...], wait_s: float, timeout_s: float, **flags: Any) -> None:
+    """Sign a roster for each --terminal and publish it on {prefix}/{terminal}/roster.
+
+    Each terminal's copy is bound to its id. With --wait, exits 1 unless every terminal reports
+    the new version in its status in time (printing what they report instead).
+    """
+    central = _central(terminals, **flags)
+    signed = central.roster
+    rosters = {t: signed.messages_for(t) for t in terminals}
+    publisher = RosterPublisher(central.options, central.topics, list(terminals))
     try:
         publisher.publish(rosters, timeout_s)
         for terminal_id, messages in rosters.items():
             size = sum(len(m) for m in messages) / 2**20
             count = f"{len(messages)} message" + ("s" if len(messages) > 1 else "")
             click.echo(
-                f"{terminal_id}: roster version {version} published, {len(people)} people"
-                f" in {count} ({size:.1f} MiB)"
+                f"{terminal_id}: roster version {signed.version} published,"
+                f" {len(signed.people)} people in {count} ({size:.1f} MiB)"
             )
         if wait_s > 0:
-            for terminal_id in publisher.wait_applied(version, wait_s):
-                click.echo(f"{terminal_id}: roster version {version} applied")
+            for terminal_id in publisher.wait_applied(signed.version, wait_s):
+                click.echo(f"{terminal_id}: roster version {signed.version} applied")
     finally:
         publisher.close()
+
+
+@roster.command("follow")
+@click.option("--terminal", "terminals", multiple=True, help="Only this terminal (repeat) [all].")
+@_central_options("kiosk-roster-follower")
+@click.option(
+    "--backoff",
+    "backoff_s",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds before a terminal gets the same version again (doubling per terminal).",
+)
+@click.option(
+    "--backoff-max",
+    "backoff_max_s",
+    default=3600.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Longest back-off, in seconds.",
+)
+def follow(
+    terminals: tuple[str, ...], backoff_s: float, backoff_max_s: float, **flags: Any
+) -> None:
+    """Keep rosters current: publish to each terminal whose online status shows an older one.
+
+    Watches {prefix}/+/status (or only the --terminal ids) and publishes the roster, bound to
+    the terminal, again after --backoff (doubling) or when it reconnects. Runs until SIGINT or
+    SIGTERM; one log line per decision.
+    """
+    central = _central(terminals, **flags)
+    follower = RosterFollower(
+        central.options, central.topics, central.roster, terminals, backoff_s, backoff_max_s
+    )
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        follower.run(stop)
 
 
 @roster.command("export")

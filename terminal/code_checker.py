@@ -5,9 +5,15 @@
 (``models/signed_code.py``) is checked in this order: structure, key id known (``[qr]
 public_keys_dir``), signature, validity not longer than ``max_validity_s``, the time window
 ``issued - clock_skew_s <= now < expires + clock_skew_s``, and finally that its
-(key id, nonce) was never used. Before committing the check-in, the pipeline must call
-:meth:`CodeChecker.consume`, which records the nonce durably (a second use, also after a
-restart, is refused as ``replayed``; two sightings racing for one code: only one consumes it).
+(key id, nonce) was never used. Right after the signature verifies, the key must also be one
+the roster allows for that person: a person for whom the roster lists ``qr_key_ids`` (table
+``person_qr_keys``, see :mod:`terminal.roster_store`) is accepted only with codes signed by one
+of those keys (else ``key_not_allowed``); a person with none listed, or a database without the
+table (no roster received yet), takes any trusted key. The table is read on every signed code
+(one primary-key lookup), so a new roster applies from the next code. Before committing the
+check-in, the pipeline must call :meth:`CodeChecker.consume`, which records the nonce durably
+(a second use, also after a restart, is refused as ``replayed``; two sightings racing for one
+code: only one consumes it).
 A crash between ``consume`` and the commit burns the code without a check-in: the employee
 shows a fresh one, which is the safe side.
 
@@ -118,6 +124,12 @@ class CodeChecker:
                 f"forged code: the signature does not match key {code.key_id!r}",
                 RefusalCode.BAD_SIGNATURE,
             )
+        allowed = self._allowed_key_ids(code.person_id)
+        if allowed and code.key_id not in allowed:
+            return QrRefusal(
+                f"code signed with key {code.key_id!r}, which is not allowed for this person",
+                RefusalCode.KEY_NOT_ALLOWED,
+            )
         if code.validity_s > self.qr.max_validity_s:
             return QrRefusal(
                 f"code is valid for {code.validity_s} s, longer than the"
@@ -156,6 +168,18 @@ class CodeChecker:
             # Its nonce may have been used and purged already: the clock was set back.
             return RefusalCode.EXPIRED, "code expired before times this terminal already saw"
         return None
+
+    def _allowed_key_ids(self, person_id: str) -> set[str]:
+        """The key ids the roster lists for ``person_id``; empty: any trusted key."""
+        try:
+            rows = self.db.conn.execute(
+                "SELECT key_id FROM person_qr_keys WHERE person_id = ?", (person_id,)
+            ).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # no roster yet: created with the first one
+                return set()
+            raise
+        return {str(row[0]) for row in rows}
 
     def _used(self, code: SignedCode) -> bool:
         row = self.db.conn.execute(

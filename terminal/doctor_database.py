@@ -20,6 +20,7 @@ from terminal.database import classify
 from terminal.doctor_result import CheckResult, Findings, Status, failed, passed
 from terminal.errors import StoreCorruptError
 from terminal.outbox import STATES
+from terminal.roster_store import VERSION_KEY
 
 OLD_BACKLOG_S = 86_400.0
 """An unacknowledged event older than this (a day) gives a warning: delivery is stuck."""
@@ -57,7 +58,8 @@ def age_text(seconds: float) -> str:
 
 
 def check_database(config: Config) -> CheckResult:
-    """Integrity (``PRAGMA quick_check``), delivery counts, backlog age and people enrolled."""
+    """Integrity (``PRAGMA quick_check``), delivery counts, backlog age, roster version and
+    people enrolled."""
     path = config.database_path
     if not path.exists():
         return passed("database", f"{path}: not created yet (the kiosk creates it at its start)")
@@ -101,14 +103,20 @@ def _inspect(conn: sqlite3.Connection, path: Path) -> CheckResult:
         "SELECT min(committed_at) FROM events WHERE state IN ('pending', 'sent')"
     ).fetchone()
     (people,) = conn.execute("SELECT count(*) FROM people").fetchone()
+    version = conn.execute("SELECT value FROM meta WHERE key = ?", (VERSION_KEY,)).fetchone()
+    roster = None if version is None else str(version[0])
     findings = Findings()
     summary = ", ".join(f"{counts[state]} {state}" for state in STATES)
     findings.add(Status.PASS, f"{path}: quick_check ok; {summary}")
     data: dict[str, Any] = {**counts, "people": int(people), "oldest_unacked_s": None}
+    data["roster_version"] = int(roster) if roster is not None and roster.isdigit() else roster
     if oldest is not None:
         age = max(0.0, (datetime.now(UTC) - datetime.fromisoformat(oldest)).total_seconds())
         data["oldest_unacked_s"] = round(age, 1)
         text = f"oldest unacknowledged {age_text(age)} old"
         findings.add(Status.WARN if age > OLD_BACKLOG_S else Status.PASS, text, _BACKLOG_HINT)
-    findings.add(Status.PASS, f"{people} people enrolled")
+    if roster is None:
+        findings.add(Status.PASS, f"no roster applied ({people} people enrolled locally)")
+    else:
+        findings.add(Status.PASS, f"roster version {roster} ({people} people)")
     return findings.result("database", **data)

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -27,7 +28,7 @@ from pydantic import ValidationError
 from models.messages import TerminalState, TerminalStatus
 from terminal.errors import BrokerError, RosterError
 from terminal.mqtt_link import MqttLink
-from terminal.mqtt_types import Disconnected, LinkOptions, Message, PublishResult
+from terminal.mqtt_types import Disconnected, LinkEvent, LinkOptions, Message, PublishResult
 from terminal.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -45,14 +46,30 @@ class _Outgoing:
 
 
 class RosterPublisher:
-    """One MQTT connection, owned by the calling thread, that publishes rosters."""
+    """One MQTT connection, owned by the calling thread, that publishes rosters.
 
-    def __init__(self, options: LinkOptions, topics: Topics, terminal_ids: list[str]) -> None:
+    It follows the status of ``terminal_ids``, or of every terminal with ``every_terminal``;
+    ``on_status`` (if set) sees each status as it arrives, in the owner's thread. Setting
+    ``interrupt`` stops :meth:`publish` with a :class:`BrokerError`.
+    """
+
+    def __init__(
+        self,
+        options: LinkOptions,
+        topics: Topics,
+        terminal_ids: list[str],
+        every_terminal: bool = False,
+        interrupt: threading.Event | None = None,
+    ) -> None:
         status_topics = tuple((topics.status(t), 1) for t in terminal_ids)
+        if every_terminal:
+            status_topics = ((topics.all_statuses(), 1),)
         self.topics = topics
-        self.link = MqttLink(dataclasses.replace(options, subscriptions=status_topics))
+        self.interrupt = interrupt or threading.Event()
+        self.link = MqttLink(dataclasses.replace(options, subscriptions=status_topics), interrupt)
         self.statuses: dict[str, TerminalStatus | None] = dict.fromkeys(terminal_ids)
-        self._terminal_of = {topics.status(t): t for t in terminal_ids}
+        self.on_status: Callable[[str, TerminalStatus], None] | None = None
+        self._every_terminal = every_terminal
 
     def close(self) -> None:
         """Disconnect."""
@@ -65,6 +82,8 @@ class RosterPublisher:
         inflight: dict[int, _Outgoing] = {}
         deadline = time.monotonic() + timeout_s
         while queue or inflight:
+            if self.interrupt.is_set():
+                raise BrokerError("stopped before the broker acknowledged every roster message")
             if time.monotonic() > deadline:
                 done = total - len(queue) - len(inflight)
                 raise BrokerError(
@@ -99,19 +118,29 @@ class RosterPublisher:
             if time.monotonic() > deadline:
                 late = [t for t, s in self.statuses.items() if not _has(s, version)]
                 raise RosterError(NOT_APPLIED, "; ".join(self._describe(t) for t in late))
-            for event in self.link.poll(0.05):
-                if isinstance(event, Message):
-                    self._record(event)
+            self.poll(0.05)
         return dict(self.statuses)
 
+    def poll(self, timeout_s: float) -> list[LinkEvent]:
+        """Run the connection for up to ``timeout_s``, recording statuses; return its events."""
+        events = self.link.poll(timeout_s)
+        for event in events:
+            if isinstance(event, Message):
+                self._record(event)
+        return events
+
     def _record(self, message: Message) -> None:
-        terminal_id = self._terminal_of.get(message.topic)
-        if terminal_id is None:
+        terminal_id = self.topics.terminal_of_status(message.topic)
+        if terminal_id is None or not (self._every_terminal or terminal_id in self.statuses):
             return
         try:
-            self.statuses[terminal_id] = TerminalStatus.model_validate_json(message.payload)
+            status = TerminalStatus.model_validate_json(message.payload)
         except ValidationError:
             log.warning("ignored a status on %s that is not a valid status", message.topic)
+            return
+        self.statuses[terminal_id] = status
+        if self.on_status is not None:
+            self.on_status(terminal_id, status)
 
     def _describe(self, terminal_id: str) -> str:
         status = self.statuses[terminal_id]

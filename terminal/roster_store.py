@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 STALE = "stale"
 SUPERSEDED = "superseded"
 INCONSISTENT = "inconsistent"
-_VERSION_KEY = "roster_version"
+VERSION_KEY = "roster_version"
+"""The ``meta`` key holding the roster version in force (absent before the first roster)."""
 
 _IN_ROSTER = "SELECT person_id FROM roster_staging_people WHERE roster_version = :v"
 
@@ -78,7 +79,7 @@ class RosterStore:
 
     def current_version(self) -> int | None:
         """The roster version in force, or None before the first roster."""
-        row = self._one("SELECT value FROM meta WHERE key = ?", (_VERSION_KEY,))
+        row = self._one("SELECT value FROM meta WHERE key = ?", (VERSION_KEY,))
         return None if row is None else int(row[0])
 
     def staged(self) -> Staged | None:
@@ -163,7 +164,7 @@ class RosterStore:
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (_VERSION_KEY, str(version)),
+                (VERSION_KEY, str(version)),
             )
             bump_revision(conn)
             for table in STAGING_TABLES:
@@ -208,7 +209,7 @@ class RosterStore:
             )
 
     def _check_not_stale(self, conn: sqlite3.Connection, version: int) -> None:
-        row = conn.execute("SELECT value FROM meta WHERE key = ?", (_VERSION_KEY,)).fetchone()
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (VERSION_KEY,)).fetchone()
         if row is not None and version <= int(row[0]):
             raise RosterError(STALE, f"stale: version {version}, this terminal has {row[0]}")
 

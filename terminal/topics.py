@@ -65,10 +65,21 @@ class Topics:
             raise ConfigError(f"group {group!r}: use 1-64 letters, digits, '_', '.' or '-'")
         return f"$share/{group}/{topic_filter}"
 
+    def all_statuses(self) -> str:
+        """Filter matching every terminal's retained status."""
+        return f"{self.prefix}/+/status"
+
     def terminal_of_events(self, topic: str) -> str | None:
         """The terminal id in an events topic, or None if ``topic`` is not one."""
+        return self._terminal_in(topic, "/events")
+
+    def terminal_of_status(self, topic: str) -> str | None:
+        """The terminal id in a status topic, or None if ``topic`` is not one."""
+        return self._terminal_in(topic, "/status")
+
+    def _terminal_in(self, topic: str, tail: str) -> str | None:
         head = f"{self.prefix}/"
-        if not topic.startswith(head) or not topic.endswith("/events"):
+        if not topic.startswith(head) or not topic.endswith(tail):
             return None
-        terminal_id = topic[len(head) : -len("/events")]
+        terminal_id = topic[len(head) : -len(tail)]
         return terminal_id if _TERMINAL_ID.match(terminal_id) else None

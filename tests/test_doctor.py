@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
@@ -16,10 +17,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from models.roster import RosterChunk, RosterPerson
 from terminal.cli import main
 from terminal.config import Config
+from terminal.database import open_database
 from terminal.doctor import NAMES, Check, run_checks
 from terminal.doctor_result import CheckResult, Status, passed
+from terminal.roster_store import RosterStore
 from tests.doctor_tools import expected_status, kiosk, parse_lines, run_doctor, snapshot
 
 
@@ -38,7 +42,7 @@ def test_a_healthy_offline_kiosk_passes_every_check(
             assert status == "PASS", out
     assert "64x48" in lines["camera"][1]
     assert "1 pending, 0 sent, 0 acked" in lines["database"][1]
-    assert "0 people enrolled" in lines["database"][1]
+    assert "no roster applied (0 people enrolled locally)" in lines["database"][1]
     assert "1 Ed25519 keys (hr-2026)" in lines["qr-keys"][1]
     assert "offline-only" in lines["broker"][1]
     clock_status, clock_rest = lines["clock"]
@@ -60,6 +64,7 @@ def test_json_lists_every_check(tmp_path: Path, capsys: pytest.CaptureFixture[st
         assert (check["hint"] is None) == (check["status"] == "pass")
     assert document["ok"] == (code == 0) == (checks["clock"]["status"] == "pass")
     assert checks["database"]["data"]["pending"] == 1
+    assert checks["database"]["data"]["roster_version"] is None
     assert checks["camera"]["data"] == {"width": 64, "height": 48}
 
 
@@ -110,6 +115,32 @@ def test_a_corrupt_database_fails_and_is_left_untouched(
     assert code == 1 and status == "FAIL"
     assert "damaged" in rest and "kiosk.db.corrupt-" in rest
     assert snapshot(data) == before  # byte for byte, and no file added or moved
+
+
+def test_the_database_line_shows_the_roster_in_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    sections = kiosk(tmp_path)
+    data = Path(sections["storage"]["data_dir"])
+    people = [RosterPerson(person_id=f"E{i}", name=f"P{i}") for i in range(3)]
+    chunk = RosterChunk(
+        roster_version=1767225600,
+        issued_at=datetime(2026, 1, 1, tzinfo=UTC),
+        chunk_index=0,
+        chunk_count=1,
+        people=people,
+    )
+    store = RosterStore(open_database(data / "kiosk.db"))
+    store.stage(chunk, "HR1")
+    store.apply(chunk.roster_version)
+    store.db.close()
+    before = snapshot(data)
+    _code, out = run_doctor(tmp_path, sections, capsys, "--json")
+    database = {check["name"]: check for check in json.loads(out)["checks"]}["database"]
+    assert database["status"] == "pass"
+    assert "; roster version 1767225600 (3 people)" in database["detail"]
+    assert (database["data"]["roster_version"], database["data"]["people"]) == (1767225600, 3)
+    assert snapshot(data) == before
 
 
 def test_models_missing_or_altered_fail_and_are_not_checked_when_unused(
