@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from pathlib import Path
 
@@ -11,16 +10,20 @@ import click
 from pydantic import ValidationError
 
 from models.command import DEFAULT_TTL_S, CommandKind, CommandStatus, Scalar, build_command
-from models.messages import TERMINAL_ID_PATTERN
-from models.signed_envelope import KEY_ID_PATTERN, describe_error, load_private_key
-from terminal.cli_receive import tls_options
+from models.signed_envelope import describe_error
+from terminal.cli_central import (
+    EXISTING_FILE,
+    broker_login,
+    broker_login_options,
+    check_terminal_ids,
+    load_signing_key,
+)
 from terminal.command_send import CommandSender
-from terminal.config import read_secret
-from terminal.errors import ConfigError, KioskError
+from terminal.errors import KioskError
 from terminal.mqtt_types import LinkOptions
 from terminal.topics import Topics
 
-_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+_FILE = EXISTING_FILE
 
 
 def parse_args(kind: str, pairs: tuple[str, ...]) -> dict[str, Scalar]:
@@ -85,11 +88,7 @@ def command() -> None:
 )
 @click.option("--topic-prefix", default="attendance/v1", show_default=True, help="Topic prefix.")
 @click.option("--client-id", default=None, help="MQTT client id [kiosk-command-<random>].")
-@click.option("--username", default=None, help="Broker user name.")
-@click.option("--password-file", type=_FILE, default=None, help="File holding the password.")
-@click.option("--ca-file", type=_FILE, default=None, help="CA (PEM) of the broker's certificate.")
-@click.option("--cert-file", type=_FILE, default=None, help="Client certificate (PEM), mutual TLS.")
-@click.option("--key-file", type=_FILE, default=None, help="Private key (PEM) of --cert-file.")
+@broker_login_options
 def send(
     broker_url: str,
     terminal_id: str,
@@ -115,18 +114,9 @@ def send(
     value=V; report_diagnostics. With --wait, prints the terminal's result (JSON) and exits 1
     unless it is "done" (refused, failed, or no answer in time).
     """
-    if password_file is not None and username is None:
-        raise click.UsageError("--password-file needs --username")
-    tls = tls_options(broker_url, ca_file, cert_file, key_file)
-    if not re.match(TERMINAL_ID_PATTERN, terminal_id):
-        raise click.UsageError(f"--terminal {terminal_id!r}: not a valid terminal id")
-    if not re.match(KEY_ID_PATTERN, key_id):
-        raise click.UsageError(f"--key-id {key_id!r}: use 1-16 of A-Z a-z 0-9 _ -")
-    try:
-        private_key = load_private_key(signing_key.read_bytes())
-    except ValueError as exc:
-        reason = str(exc).split(".")[0]
-        raise ConfigError(f"{signing_key}: not an Ed25519 private key (PEM): {reason}") from None
+    login = broker_login(broker_url, username, password_file, ca_file, cert_file, key_file)
+    check_terminal_ids([terminal_id])
+    private_key = load_signing_key(signing_key, key_id)
     args = parse_args(kind, pairs)
     try:
         built, message = build_command(
@@ -134,10 +124,13 @@ def send(
         )
     except ValidationError as exc:
         raise click.UsageError(f"not a valid {kind} command: {describe_error(exc)}") from None
-    password = read_secret(password_file) if password_file is not None else None
     client = client_id or f"kiosk-command-{uuid.uuid4().hex[:8]}"
     options = LinkOptions(
-        url=broker_url, client_id=client, username=username, password=password, tls=tls
+        url=broker_url,
+        client_id=client,
+        username=login.username,
+        password=login.password,
+        tls=login.tls,
     )
     sender = CommandSender(options, Topics(topic_prefix), terminal_id, listen=wait_s > 0)
     try:

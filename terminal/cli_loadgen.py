@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from terminal.cli import CliContext, pass_cli
-from terminal.cli_receive import stop_on_signals
+from terminal.cli_central import stop_on_signals
 from terminal.errors import KioskError
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -13,21 +12,25 @@ from typing import Any
 
 import click
 
-from models.messages import TERMINAL_ID_PATTERN
-from models.roster import KEY_ID_PATTERN
-from models.roster_codec import DEFAULT_CHUNK_PEOPLE, load_private_key
+from models.roster_codec import DEFAULT_CHUNK_PEOPLE
 from terminal.cli import CliContext, pass_cli
-from terminal.cli_receive import stop_on_signals, tls_options
-from terminal.config import read_secret
+from terminal.cli_central import (
+    EXISTING_FILE,
+    broker_login,
+    broker_login_options,
+    check_terminal_ids,
+    load_signing_key,
+    stop_on_signals,
+)
 from terminal.database import open_database
-from terminal.errors import ConfigError, StoreError
+from terminal.errors import StoreError
 from terminal.mqtt_types import LinkOptions
 from terminal.roster_follow import RosterFollower, SignedRoster
 from terminal.roster_people import people_from_gallery, read_people
 from terminal.roster_publish import RosterPublisher
 from terminal.topics import Topics
 
-_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+_FILE = EXISTING_FILE
 
 
 @click.group("roster")
@@ -76,25 +79,12 @@ def _central_options(client_id: str) -> Callable[[Callable[..., None]], Callable
             "--topic-prefix", default="attendance/v1", show_default=True, help="Topic prefix."
         ),
         click.option("--client-id", default=client_id, show_default=True),
-        click.option("--username", default=None, help="Broker user name."),
-        click.option(
-            "--password-file", type=_FILE, default=None, help="File holding the password."
-        ),
-        click.option(
-            "--ca-file", type=_FILE, default=None, help="CA (PEM) of the broker's certificate."
-        ),
-        click.option(
-            "--cert-file", type=_FILE, default=None, help="Client certificate (PEM), mutual TLS."
-        ),
-        click.option(
-            "--key-file", type=_FILE, default=None, help="Private key (PEM) of --cert-file."
-        ),
     ]
 
     def decorate(command: Callable[..., None]) -> Callable[..., None]:
         for option in reversed(options):
             command = option(command)
-        return command
+        return broker_login_options(command)
 
     return decorate
 
@@ -116,24 +106,17 @@ def _central(
     key_file: Path | None,
 ) -> _Central:
     """Check the shared flags (usage errors first), then read the key and the people."""
-    if password_file is not None and username is None:
-        raise click.UsageError("--password-file needs --username")
-    tls = tls_options(broker_url, ca_file, cert_file, key_file)
-    for terminal_id in terminals:
-        if not re.match(TERMINAL_ID_PATTERN, terminal_id):
-            raise click.UsageError(f"--terminal {terminal_id!r}: not a valid terminal id")
-    if not re.match(KEY_ID_PATTERN, key_id):
-        raise click.UsageError(f"--key-id {key_id!r}: use 1-16 of A-Z a-z 0-9 _ -")
-    try:
-        private_key = load_private_key(signing_key.read_bytes())
-    except ValueError as exc:
-        reason = str(exc).split(".")[0]
-        raise ConfigError(f"{signing_key}: not an Ed25519 private key (PEM): {reason}") from None
+    login = broker_login(broker_url, username, password_file, ca_file, cert_file, key_file)
+    check_terminal_ids(terminals)
+    private_key = load_signing_key(signing_key, key_id)
     people = read_people(people_file)
     version = int(time.time()) if version is None else version
-    password = read_secret(password_file) if password_file is not None else None
     options = LinkOptions(
-        url=broker_url, client_id=client_id, username=username, password=password, tls=tls
+        url=broker_url,
+        client_id=client_id,
+        username=login.username,
+        password=login.password,
+        tls=login.tls,
     )
     roster = SignedRoster(people, private_key, key_id, version, chunk_size)
     return _Central(roster, options, Topics(topic_prefix))
