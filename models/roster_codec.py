@@ -25,6 +25,7 @@ from models.roster import (
     RosterEnvelope,
     RosterPerson,
 )
+from models.signed_code import load_private_key, load_public_key
 from models.signed_envelope import (
     BAD_SIGNATURE,
     MALFORMED,
@@ -34,8 +35,6 @@ from models.signed_envelope import (
     WRONG_TERMINAL,
     EnvelopeRefusal,
     describe_error,
-    load_private_key,
-    load_public_key,
     open_envelope,
     sign_payload,
 )

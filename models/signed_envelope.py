@@ -23,7 +23,6 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -34,8 +33,11 @@ from pydantic import (
     WithJsonSchema,
 )
 
-KEY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,16}$"
-"""Key ids name files (``<key id>.pub``): letters, digits, ``_`` and ``-`` only."""
+from models.signed_code import KEY_ID_PATTERN as CODE_KEY_ID_PATTERN
+
+KEY_ID_PATTERN = f"^{CODE_KEY_ID_PATTERN}$"
+"""Key ids name files (``<key id>.pub``): letters, digits, ``_`` and ``-`` only (the same
+ids as signed QR codes use; one key loader for both, :mod:`models.signed_code`)."""
 SIGNATURE_BYTES = 64
 
 MALFORMED = "malformed"
@@ -90,22 +92,6 @@ class EnvelopeRefusal(ValueError):
         super().__init__(reason)
         self.kind = kind
         self.reason = reason
-
-
-def load_private_key(pem: bytes) -> Ed25519PrivateKey:
-    """An Ed25519 private key from PEM (PKCS#8, unencrypted); ValueError when it is not one."""
-    key = load_pem_private_key(pem, password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError("not an Ed25519 private key")
-    return key
-
-
-def load_public_key(pem: bytes) -> Ed25519PublicKey:
-    """An Ed25519 public key from PEM (SubjectPublicKeyInfo); ValueError when it is not one."""
-    key = load_pem_public_key(pem)
-    if not isinstance(key, Ed25519PublicKey):
-        raise ValueError("not an Ed25519 public key")
-    return key
 
 
 def describe_error(exc: ValidationError) -> str:

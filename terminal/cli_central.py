@@ -22,7 +22,8 @@ import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from models.messages import TERMINAL_ID_PATTERN
-from models.signed_envelope import KEY_ID_PATTERN, load_private_key
+from models.signed_code import load_private_key
+from models.signed_envelope import KEY_ID_PATTERN
 from terminal.broker_url import BrokerAddress, TlsOptions
 from terminal.config import read_secret
 from terminal.errors import ConfigError
@@ -109,8 +110,7 @@ def load_signing_key(path: Path, key_id: str) -> Ed25519PrivateKey:
     try:
         return load_private_key(path.read_bytes())
     except ValueError as exc:
-        reason = str(exc).split(".")[0]
-        raise ConfigError(f"{path}: not an Ed25519 private key (PEM): {reason}") from None
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 @contextmanager
