@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from models.command import Command, CommandEnvelope, CommandResult
+from models.enrollment import EnrollReply, EnrollRequest
 from models.messages import AckMessage, CheckInEvent, EventBatch, TerminalStatus
 from models.roster import RosterChunk, RosterEnvelope
 
@@ -29,6 +30,8 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "command-envelope.v1.json": CommandEnvelope,
     "command.v1.json": Command,
     "command-result.v1.json": CommandResult,
+    "enroll-request.v1.json": EnrollRequest,
+    "enroll-reply.v1.json": EnrollReply,
 }
 
 

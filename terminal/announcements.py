@@ -50,6 +50,24 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "This code was already used: show a fresh one",
     },
     "camera_missing": {"zh": "摄像头未连接", "en": "Camera not connected"},
+    "show_provisioning_code": {
+        "zh": "未配置，请出示配置二维码",
+        "en": "Not set up: show a provisioning code",
+    },
+    "provisioning": {"zh": "正在配置…", "en": "Setting up…"},
+    "provisioned": {"zh": "配置完成：{name}", "en": "Set up as {name}"},
+    "provisioning_refused": {
+        "zh": "配置码无效：{reason}",
+        "en": "Provisioning code refused: {reason}",
+    },
+    "provisioning_failed": {
+        "zh": "配置失败：{reason}，请重试",
+        "en": "Setup failed: {reason}; try again",
+    },
+    "not_set_up": {
+        "zh": "本终端尚未配置，暂不能签到",
+        "en": "This kiosk is not set up yet: check-in is not possible",
+    },
     "store_full": {
         "zh": "存储已满，暂停签到，请联系管理员",
         "en": "Storage full: check-ins paused, call the administrator",

@@ -13,11 +13,16 @@ DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 
 @dataclass(frozen=True)
 class TlsOptions:
-    """TLS settings for ``mqtts://``; all None means: verify the broker with the system CAs."""
+    """TLS settings for ``mqtts://``; all None means: verify the broker with the system CAs.
+
+    ``verify=False`` encrypts without checking the broker's certificate or host name at all:
+    only for fetching a CA certificate whose fingerprint is checked afterwards (enrollment).
+    """
 
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
+    verify: bool = True
 
 
 @dataclass(frozen=True)

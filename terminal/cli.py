@@ -75,6 +75,7 @@ def _register() -> None:
         cli_events,
         cli_loadgen,
         cli_models,
+        cli_onboard,
         cli_people,
         cli_provision,
         cli_receive,
@@ -96,6 +97,7 @@ def _register() -> None:
         cli_doctor,
         cli_roster,
         cli_command,
+        cli_onboard,
     )
     for module in modules:
         for command in module.COMMANDS:

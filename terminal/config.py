@@ -17,6 +17,7 @@ from terminal.config_base import Section as _Section
 from terminal.config_base import describe as _describe
 from terminal.config_base import read_secret
 from terminal.config_mqtt import MqttSection
+from terminal.config_provisioning import ProvisioningSection
 from terminal.errors import ConfigError
 
 __all__ = [
@@ -240,6 +241,7 @@ class Config(_Section):
     verification: VerificationSection = Field(default_factory=VerificationSection)
     central: CentralSection = Field(default_factory=CentralSection)
     liveness: LivenessSection = Field(default_factory=LivenessSection)
+    provisioning: ProvisioningSection = Field(default_factory=ProvisioningSection)
     log: LogSection = Field(default_factory=LogSection)
 
     @property
@@ -272,10 +274,13 @@ def check_verification_mode(config: Config) -> None:
 def load_config(path: Path | None, data_dir: Path | None = None) -> Config:
     """Load the config file (defaults when ``path`` is None); ``data_dir`` overrides storage.
 
-    Settings the central system changed (``set_setting``, stored in the database) are laid
-    over the file's (:mod:`terminal.settings_override`).
+    A kiosk provisioned by a scanned code gets its terminal id, site and ``[mqtt]`` from that
+    state (:mod:`terminal.provisioned_state`). Settings the central system changed
+    (``set_setting``, stored in the database) are laid over the file's
+    (:mod:`terminal.settings_override`).
     """
-    from terminal.settings_override import apply_overrides  # it imports this module
+    from terminal.provisioned_state import overlay  # they import this module
+    from terminal.settings_override import apply_overrides
 
     if path is None:
         config = Config()
@@ -287,4 +292,4 @@ def load_config(path: Path | None, data_dir: Path | None = None) -> Config:
         config = parse_config(text, str(path))
     if data_dir is not None:
         config.storage.data_dir = data_dir
-    return apply_overrides(config)
+    return apply_overrides(overlay(config))

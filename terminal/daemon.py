@@ -25,6 +25,9 @@ from terminal.database import open_or_quarantine
 from terminal.errors import StoreError
 from terminal.outbox import Outbox
 from terminal.pipeline import Decision, Pipeline, build_pipeline
+from terminal.provision_loop import ProvisioningLoop
+from terminal.provisioned_state import needs_provisioning
+from terminal.scan_provision import ProvisioningScanner, ScanOutcome
 from terminal.sync import SyncWorker
 from terminal.systemd_notify import SystemdNotifier
 
@@ -32,8 +35,8 @@ log = logging.getLogger(__name__)
 
 DRAIN_POLL_S = 0.2
 RESTART_EXIT = 75
-"""Exit status after a central ``set_setting``: stopped cleanly to be started again (systemd's
-``Restart=always`` does; the new settings are read at start)."""
+"""Exit status after a central ``set_setting`` or a scanned provisioning code: stopped cleanly
+to be started again (systemd's ``Restart=always`` does; the new settings are read at start)."""
 HINT_AGAIN_S = 5.0
 SHOW_CODE_FIRST = "show_code_first"
 
@@ -52,6 +55,8 @@ class RunOptions:
     """Clock-synchronisation check; default: the kernel's (adjtimex)."""
     on_decision: Callable[[Decision], None] | None = None
     """Called with every decision (the display, the demo's narration)."""
+    on_scan: Callable[[ScanOutcome], None] | None = None
+    """Unprovisioned kiosk: called with the outcome of every QR text read (the display)."""
 
 
 class Daemon:
@@ -73,8 +78,12 @@ class Daemon:
 
     def run(self) -> int:
         """Start everything in order, run the capture loop until stopped, shut down; exit code
-        (0, or :data:`RESTART_EXIT` when a setting changed by the central system needs it)."""
+        (0, or :data:`RESTART_EXIT` when a setting changed by the central system needs it).
+        An unprovisioned kiosk only waits for a provisioning code (:data:`RESTART_EXIT` once
+        applied)."""
         self._install_signal_handlers()
+        if needs_provisioning(self.config):
+            return self._run_unprovisioned()
         self._open_store()
         self._start_sync()
         self._build_pipeline()
@@ -104,6 +113,36 @@ class Daemon:
 
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
+
+    def _run_unprovisioned(self) -> int:
+        """No outbox, sync or pipeline: read QR codes until a provisioning code is applied,
+        then exit with :data:`RESTART_EXIT` to be started again provisioned."""
+        scanner = ProvisioningScanner(
+            self.config, self.clock, self.stop, on_wait=self.notifier.watchdog
+        )
+        loop = ProvisioningLoop(
+            self.config,
+            self._open_camera,
+            scanner,
+            self.notifier,
+            self.stop,
+            exit_when_source_ends=self.options.exit_when_source_ends,
+            on_scan=self.options.on_scan,
+        )
+        keys = f"{self.config.provisioning.org_keys_dir}: {', '.join(scanner.key_ids) or 'none'}"
+        log.info("not provisioned: show a provisioning code (org keys: %s)", keys)
+        log.info("%s", announce("show_provisioning_code", self.config.terminal.language))
+        self.notifier.ready()
+        self.notifier.status("not provisioned: show a provisioning code")
+        try:
+            provisioned = loop.run()
+        finally:
+            self.notifier.stopping()
+            self.stop.set()
+        if not provisioned:
+            return 0
+        log.info("provisioned: exiting with status %d to be restarted", RESTART_EXIT)
+        return RESTART_EXIT
 
     def _open_store(self) -> None:
         storage = self.config.storage

@@ -19,6 +19,7 @@ from terminal.config import Config, load_config
 from terminal.doctor_broker import CONNACK_TIMEOUT_S, TCP_TIMEOUT_S, check_broker
 from terminal.doctor_checks import check_camera, check_clock, check_disk, check_models_present
 from terminal.doctor_database import QUICK_CHECK_TIMEOUT_S, check_database
+from terminal.doctor_provisioning import check_provisioning
 from terminal.doctor_result import CheckResult, failed, passed, warned
 from terminal.doctor_security import check_credentials, check_signing_keys, check_tls
 from terminal.errors import ConfigError
@@ -37,6 +38,7 @@ class Check:
 
 
 CHECKS: tuple[Check, ...] = (
+    Check("provisioning", check_provisioning, 5.0, "[storage] data_dir is slow to read"),
     Check("camera", check_camera, 10.0, "the camera or stream hangs: check its cable or network"),
     Check("models", check_models_present, 30.0, "the model files are slow to read: check the disk"),
     Check("disk", check_disk, 5.0, "the file system of [storage] data_dir does not answer"),

@@ -5,6 +5,7 @@ The tests start it, ``kill -9`` it and restart it on the same port to inject fau
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import shutil
 import signal
@@ -41,7 +42,8 @@ class BrokerTls:
     """The TLS settings of the broker's listener (see mosquitto.conf(5)).
 
     ``require_certificate``: clients must present a certificate signed by ``ca_file``;
-    ``use_identity_as_username``: its Common Name is then the client's user name (for the ACL).
+    ``use_identity_as_username``: its Common Name is then the client's user name (for the ACL);
+    ``tls_version``: the only TLS version accepted (e.g. ``tlsv1.2``; None: mosquitto's default).
     """
 
     ca_file: Path
@@ -49,14 +51,18 @@ class BrokerTls:
     key_file: Path
     require_certificate: bool = False
     use_identity_as_username: bool = False
+    tls_version: str | None = None
 
     def conf(self) -> str:
         """The listener lines of mosquitto.conf."""
-        return (
+        lines = (
             f"cafile {self.ca_file}\ncertfile {self.cert_file}\nkeyfile {self.key_file}\n"
             f"require_certificate {str(self.require_certificate).lower()}\n"
             f"use_identity_as_username {str(self.use_identity_as_username).lower()}\n"
         )
+        if self.tls_version is not None:
+            lines += f"tls_version {self.tls_version}\n"
+        return lines
 
 
 class Mosquitto:
@@ -65,6 +71,11 @@ class Mosquitto:
     By default its listener is plain MQTT and anonymous. With ``tls`` it speaks TLS only;
     ``password_file`` or a TLS identity used as user name turn anonymous access off, and
     ``acl_file`` restricts each user's topics.
+
+    With ``enroll_acl_file`` (needs ``tls``) a second listener, for enrollment, runs on
+    ``enroll_port`` (default: a free port) with the same TLS files but no client certificate,
+    anonymous and restricted by that ACL; ``per_listener_settings`` keeps the two apart.
+    ``extra_conf`` then lands in the enrollment listener's section: only global settings there.
     """
 
     def __init__(
@@ -75,6 +86,8 @@ class Mosquitto:
         tls: BrokerTls | None = None,
         password_file: Path | None = None,
         acl_file: Path | None = None,
+        enroll_acl_file: Path | None = None,
+        enroll_port: int | None = None,
     ) -> None:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(binary).exists():
@@ -88,6 +101,12 @@ class Mosquitto:
         self.tls = tls
         self.password_file = password_file
         self.acl_file = acl_file
+        if enroll_acl_file is not None and tls is None:
+            raise ValueError("an enrollment listener needs tls")
+        self.enroll_acl_file = enroll_acl_file
+        self.enroll_port: int | None = None
+        if enroll_acl_file is not None:
+            self.enroll_port = enroll_port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
         workdir.mkdir(parents=True, exist_ok=True)
 
@@ -95,6 +114,13 @@ class Mosquitto:
     def url(self) -> str:
         """``mqtt://127.0.0.1:PORT``, or ``mqtts://`` with TLS."""
         return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
+
+    @property
+    def enroll_url(self) -> str:
+        """``mqtts://127.0.0.1:PORT`` of the enrollment listener (ValueError if there is none)."""
+        if self.enroll_port is None:
+            raise ValueError("this broker has no enrollment listener")
+        return f"mqtts://127.0.0.1:{self.enroll_port}"
 
     def _security_conf(self) -> str:
         lines = self.tls.conf() if self.tls else ""
@@ -107,12 +133,26 @@ class Mosquitto:
             lines += f"acl_file {self.acl_file}\n"
         return lines
 
+    def _listeners_conf(self) -> str:
+        main = f"listener {self.port} 127.0.0.1\n" + self._security_conf()
+        if self.enroll_port is None or self.tls is None:
+            return main
+        enroll = dataclasses.replace(
+            self.tls, require_certificate=False, use_identity_as_username=False
+        )
+        return (
+            "per_listener_settings true\n"
+            + main
+            + f"listener {self.enroll_port} 127.0.0.1\n"
+            + enroll.conf()
+            + f"allow_anonymous true\nacl_file {self.enroll_acl_file}\n"
+        )
+
     def start(self) -> None:
         """Start (or restart) the broker on the same port and wait until it listens."""
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            + self._security_conf()
+            self._listeners_conf()
             # As root mosquitto drops to the "mosquitto" user, which cannot use workdir.
             + f"user {getpass.getuser()}\n"
             "persistence true\n"
@@ -128,6 +168,8 @@ class Mosquitto:
             stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port)
+        if self.enroll_port is not None:
+            wait_for_port(self.enroll_port)
 
     def kill(self) -> None:
         """``kill -9`` the broker (no clean shutdown, no will suppression)."""

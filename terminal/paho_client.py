@@ -42,7 +42,10 @@ def paho_client(options: LinkOptions, address: BrokerAddress) -> mqtt.Client:
                 ca_certs=str(tls.ca_file) if tls.ca_file else None,
                 certfile=str(tls.cert_file) if tls.cert_file else None,
                 keyfile=str(tls.key_file) if tls.key_file else None,
+                cert_reqs=None if tls.verify else ssl.CERT_NONE,
             )
+            if not tls.verify:
+                client.tls_insecure_set(True)
         except (OSError, ssl.SSLError) as exc:
             files = ", ".join(str(f) for f in (tls.ca_file, tls.cert_file, tls.key_file) if f)
             problem = f"cannot load the TLS files ({files or 'system CAs'}): {exc}"

@@ -125,7 +125,8 @@ def test_report_diagnostics_through_the_library_returns_the_checks_but_the_camer
     assert result is not None and result.status == "done", result
     assert result.data is not None
     checks = {check["name"]: check["status"] for check in result.data["checks"]}
-    names = {"models", "disk", "database", "clock", "broker", "tls", "credentials", "qr-keys"}
+    names = {"provisioning", "models", "disk", "database", "clock", "broker", "tls"}
+    names |= {"credentials", "qr-keys"}
     assert set(checks) == names
     assert checks["broker"] == "pass" and checks["database"] != "fail"
 

@@ -32,6 +32,7 @@ from tests.tls_tools import (
     Pki,
     link,
     poll_until,
+    shipped_sections,
     shipped_settings,
 )
 
@@ -225,6 +226,7 @@ def test_tls_keys_in_the_config(tmp_path: Path):
 
 def test_the_shipped_broker_conf_is_the_one_tested():
     assert shipped_settings() == {
+        "per_listener_settings": "true",
         "listener": "8883",
         "cafile": "/etc/mosquitto/certs/kiosk/ca.crt",
         "certfile": "/etc/mosquitto/certs/kiosk/server.crt",
@@ -235,6 +237,17 @@ def test_the_shipped_broker_conf_is_the_one_tested():
         "allow_anonymous": "false",
         "acl_file": "/etc/mosquitto/kiosk.acl",
         "max_queued_messages": "100000",
+    }
+    assert shipped_sections()["8884"] == {
+        "listener": "8884",
+        "cafile": "/etc/mosquitto/certs/kiosk/ca.crt",
+        "certfile": "/etc/mosquitto/certs/kiosk/server.crt",
+        "keyfile": "/etc/mosquitto/certs/kiosk/server.key",
+        "tls_version": "tlsv1.2",
+        "require_certificate": "false",
+        "use_identity_as_username": "false",
+        "allow_anonymous": "true",
+        "acl_file": "/etc/mosquitto/kiosk-enroll.acl",
     }
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert "systemd/mosquitto-kiosk.acl /etc/mosquitto/kiosk.acl" in readme

@@ -3,7 +3,8 @@
 :class:`Pki` is a throw-away certificate authority (``cryptography``, EC P-256): a server
 certificate for 127.0.0.1/localhost and client certificates whose CN is a terminal id.
 :func:`kiosk_broker` starts mosquitto with the security settings of
-``systemd/mosquitto-kiosk.conf`` and the ACL file ``systemd/mosquitto-kiosk.acl`` itself.
+``systemd/mosquitto-kiosk.conf`` and the ACL file ``systemd/mosquitto-kiosk.acl`` itself (with
+``enroll=True`` also its enrollment listener and ``systemd/mosquitto-kiosk-enroll.acl``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from tests.delivery_tools import wait_for
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_CONF = REPO / "systemd" / "mosquitto-kiosk.conf"
 SHIPPED_ACL = REPO / "systemd" / "mosquitto-kiosk.acl"
+SHIPPED_ENROLL_ACL = REPO / "systemd" / "mosquitto-kiosk-enroll.acl"
+MAIN_LISTENER = "8883"
+ENROLL_LISTENER = "8884"
 
 E = TypeVar("E")
 
@@ -81,6 +85,18 @@ class Pki:
         )
         self.ca_file = directory / "ca.crt"
         self.ca_file.write_bytes(self._cert.public_bytes(serialization.Encoding.PEM))
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        """The CA's certificate."""
+        return self._cert
+
+    def write_key(self, path: Path | None = None) -> Path:
+        """Write the CA's private key (PEM, unencrypted) to ``path`` (default ``ca.key``)."""
+        path = path or self.directory / "ca.key"
+        _write_key(self._key, path)
+        path.chmod(0o600)
+        return path
 
     def server(self, name: str = "server") -> Identity:
         """A server certificate valid for 127.0.0.1 and localhost."""
@@ -142,19 +158,35 @@ def _ca_usage() -> x509.KeyUsage:
     )
 
 
-def shipped_settings() -> dict[str, str]:
-    """The directives of ``systemd/mosquitto-kiosk.conf`` (comments and blank lines skipped)."""
-    settings: dict[str, str] = {}
+def shipped_sections() -> dict[str, dict[str, str]]:
+    """The directives of ``systemd/mosquitto-kiosk.conf`` by section: ``""`` for the global
+    ones (before the first ``listener``), then one per listener port (comments skipped)."""
+    sections: dict[str, dict[str, str]] = {"": {}}
+    current = sections[""]
     for line in SHIPPED_CONF.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             key, _, value = line.strip().partition(" ")
-            assert key not in settings, f"{key} is set twice in {SHIPPED_CONF.name}"
-            settings[key] = value.strip()
+            if key == "listener":
+                assert value not in sections, f"listener {value} twice in {SHIPPED_CONF.name}"
+                current = sections[value.strip()] = {}
+            assert key not in current, f"{key} is set twice in a section of {SHIPPED_CONF.name}"
+            current[key] = value.strip()
+    return sections
+
+
+def shipped_settings(listener: str = MAIN_LISTENER) -> dict[str, str]:
+    """The global directives of ``systemd/mosquitto-kiosk.conf`` and those of ``listener``."""
+    sections = shipped_sections()
+    settings = dict(sections[""])
+    for key, value in sections[listener].items():
+        assert key not in settings, f"{key} is set globally and for listener {listener}"
+        settings[key] = value
     return settings
 
 
-def kiosk_broker(workdir: Path, pki: Pki) -> Mosquitto:
-    """mosquitto on a free loopback port with the shipped TLS, identity and ACL settings."""
+def kiosk_broker(workdir: Path, pki: Pki, enroll: bool = False) -> Mosquitto:
+    """mosquitto on a free loopback port with the shipped TLS, identity and ACL settings;
+    with ``enroll``, also the shipped enrollment listener and its ACL (``enroll_url``)."""
     shipped = shipped_settings()
     server = pki.server()
     tls = BrokerTls(
@@ -163,9 +195,16 @@ def kiosk_broker(workdir: Path, pki: Pki) -> Mosquitto:
         key_file=server.key,
         require_certificate=shipped["require_certificate"] == "true",
         use_identity_as_username=shipped["use_identity_as_username"] == "true",
+        tls_version=shipped["tls_version"],
     )
-    extra = f"tls_version {shipped['tls_version']}\n"
-    return Mosquitto(workdir, tls=tls, acl_file=SHIPPED_ACL, extra_conf=extra)
+    if not enroll:
+        return Mosquitto(workdir, tls=tls, acl_file=SHIPPED_ACL)
+    enrolling = shipped_settings(ENROLL_LISTENER)
+    assert enrolling["per_listener_settings"] == "true"
+    assert enrolling["tls_version"] == shipped["tls_version"]
+    assert (enrolling["require_certificate"], enrolling["allow_anonymous"]) == ("false", "true")
+    assert enrolling["use_identity_as_username"] == "false"
+    return Mosquitto(workdir, tls=tls, acl_file=SHIPPED_ACL, enroll_acl_file=SHIPPED_ENROLL_ACL)
 
 
 def link(url: str, client_id: str, tls: TlsOptions, **options: Any) -> MqttLink:
