@@ -6,18 +6,20 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 APT_PACKAGES := mosquitto libzbar0 libgl1 libglib2.0-0 python3-venv faketime
+TEST_APT_PACKAGES := chromium fonts-noto-cjk
 # Shared test data (never copied into the repository); .ci/run sets these too.
 KIOSK_TEST_FACES ?= $(abspath $(wildcard ../shared/faces))
 KIOSK_TEST_FACES_EAST_ASIAN ?= $(abspath $(wildcard ../shared/faces_east_asian))
 export KIOSK_TEST_FACES KIOSK_TEST_FACES_EAST_ASIAN
 
-.PHONY: all test demo deps system-deps lint typecheck schemas clean
+.PHONY: all test demo deps system-deps test-system-deps lint typecheck schemas clean
 
 all: test
 
-system-deps:
+# apt_install: install the Debian packages in $(1) that are missing (as root), or print the line.
+define apt_install
 	@missing=""; \
-	for p in $(APT_PACKAGES); do \
+	for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -28,6 +30,14 @@ system-deps:
 	else \
 	  echo "missing system packages; run:  sudo apt-get install -y$$missing"; exit 1; \
 	fi
+endef
+
+system-deps:
+	$(call apt_install,$(APT_PACKAGES))
+
+# The browser tests of the kiosk screen: Debian's Chromium driven by Playwright, CJK fonts.
+test-system-deps: system-deps
+	$(call apt_install,$(TEST_APT_PACKAGES))
 
 # dlib: face_recognition declares a dependency on "dlib", which pip compiles from source
 # (about 9 minutes and 1.4 GB of RAM). We install the prebuilt dlib-bin wheel instead
@@ -53,8 +63,8 @@ typecheck: deps
 schemas: deps
 	$(PY) -m models.schema_export
 
-test: deps lint typecheck
-	$(VENV)/bin/pytest
+test: deps test-system-deps lint typecheck
+	KIOSK_TEST_BROWSER=1 $(VENV)/bin/pytest
 
 demo: deps
 	$(VENV)/bin/kiosk demo

@@ -72,6 +72,55 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "zh": "存储已满，暂停签到，请联系管理员",
         "en": "Storage full: check-ins paused, call the administrator",
     },
+    # The screen (terminal/screen.py): short titles, refusal reasons and the status line.
+    "screen_checked_in": {"zh": "签到成功", "en": "Checked in"},
+    "screen_repeat": {"zh": "已签到", "en": "Already checked in"},
+    "screen_repeat_detail": {"zh": "无需重复签到", "en": "No need to check in again"},
+    "qr_expired": {
+        "zh": "二维码已过期，请刷新后重新出示",
+        "en": "QR code expired: refresh it and show it again",
+    },
+    "qr_not_yet_valid": {
+        "zh": "二维码尚未生效，请检查手机时间",
+        "en": "QR code not valid yet: check your phone's clock",
+    },
+    "qr_invalid": {"zh": "无效的二维码", "en": "Invalid QR code"},
+    "static_badge_off": {
+        "zh": "本终端不接受工牌二维码，请出示动态二维码",
+        "en": "Printed badges are not accepted here: show your live QR code",
+    },
+    "clock_unsynced_code": {
+        "zh": "终端时钟未同步，暂不能验证二维码，请用人脸签到",
+        "en": "Kiosk clock not synchronised: codes cannot be checked, use your face",
+    },
+    "not_enrolled": {
+        "zh": "未登记的人员，请联系管理员",
+        "en": "Not registered: ask the administrator",
+    },
+    "liveness_failed": {
+        "zh": "疑似照片或视频，签到失败：请本人正对摄像头",
+        "en": "Photo or video detected: face the camera yourself",
+    },
+    "store_error": {
+        "zh": "签到未能保存，请重试或联系管理员",
+        "en": "The check-in could not be saved: try again or call the administrator",
+    },
+    "idle_face": {"zh": "请看摄像头签到", "en": "Look at the camera to check in"},
+    "idle_qr": {"zh": "请出示二维码签到", "en": "Show your QR code to check in"},
+    "idle_face_or_qr": {
+        "zh": "请看摄像头或出示二维码签到",
+        "en": "Look at the camera or show your QR code",
+    },
+    "idle_face_and_qr": {
+        "zh": "请先出示二维码，再看摄像头",
+        "en": "Show your QR code, then look at the camera",
+    },
+    "status_online": {"zh": "在线", "en": "Online"},
+    "status_offline": {"zh": "离线（签到已保存）", "en": "Offline (check-ins are kept)"},
+    "status_offline_only": {"zh": "单机模式", "en": "Stand-alone"},
+    "status_backlog": {"zh": "待上传 {count} 条", "en": "{count} waiting to send"},
+    "status_clock": {"zh": "时钟未同步", "en": "Clock not synchronised"},
+    "screen_title": {"zh": "考勤签到", "en": "Attendance"},
 }
 
 

@@ -123,6 +123,28 @@ def qr(samples: int, as_json: bool) -> None:
         )
 
 
+@bench_group.command("ui")
+@click.option(
+    "--results", type=click.IntRange(2, 1000), default=30, show_default=True,
+    help="Results pushed to each page.",
+)  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def ui(results: int, as_json: bool) -> None:
+    """Decision to screen: the kiosk page (pushed) against a page polling every 500 ms."""
+    from terminal.bench_ui import bench_ui
+
+    result = bench_ui(results)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    for name in ("kiosk_page_sse", "naive_poll_500ms"):
+        figures = result[name]
+        click.echo(
+            f"{name:<17} p50 {figures.get('p50_ms')} ms, p95 {figures.get('p95_ms')} ms,"
+            f" max {figures.get('max_ms')} ms ({figures['results_shown']} results)"
+        )
+
+
 @bench_group.command("liveness")
 @_faces_option("people/ photos and video/phone_pair_*.mp4")
 @click.option(

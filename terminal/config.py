@@ -18,6 +18,7 @@ from terminal.config_base import describe as _describe
 from terminal.config_base import read_secret
 from terminal.config_mqtt import MqttSection
 from terminal.config_provisioning import ProvisioningSection
+from terminal.config_ui import GpioSection, UiSection
 from terminal.errors import ConfigError
 
 __all__ = [
@@ -242,6 +243,8 @@ class Config(_Section):
     central: CentralSection = Field(default_factory=CentralSection)
     liveness: LivenessSection = Field(default_factory=LivenessSection)
     provisioning: ProvisioningSection = Field(default_factory=ProvisioningSection)
+    ui: UiSection = Field(default_factory=UiSection)
+    gpio: GpioSection = Field(default_factory=GpioSection)
     log: LogSection = Field(default_factory=LogSection)
 
     @property

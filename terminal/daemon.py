@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from types import FrameType
 
 from drivers.camera import Camera, CameraUnavailable, Frame, open_camera
+from drivers.display.base import Display
 from terminal import __version__
-from terminal.announcements import Language, announce, is_phrase
+from terminal.announcements import announce
 from terminal.clock import ClockState
 from terminal.config import Config
 from terminal.database import open_or_quarantine
 from terminal.errors import StoreError
+from terminal.kiosk_output import KioskOutput
 from terminal.outbox import Outbox
 from terminal.pipeline import Decision, Pipeline, build_pipeline
 from terminal.provision_loop import ProvisioningLoop
@@ -37,8 +39,6 @@ DRAIN_POLL_S = 0.2
 RESTART_EXIT = 75
 """Exit status after a central ``set_setting`` or a scanned provisioning code: stopped cleanly
 to be started again (systemd's ``Restart=always`` does; the new settings are read at start)."""
-HINT_AGAIN_S = 5.0
-SHOW_CODE_FIRST = "show_code_first"
 
 
 @dataclass
@@ -54,7 +54,9 @@ class RunOptions:
     clock: Callable[[], bool] | None = None
     """Clock-synchronisation check; default: the kernel's (adjtimex)."""
     on_decision: Callable[[Decision], None] | None = None
-    """Called with every decision (the display, the demo's narration)."""
+    """Called with every decision (the demo's narration, tests)."""
+    display: Display | None = None
+    """The screen; default: as ``[ui]`` says (:func:`terminal.kiosk_output.build_display`)."""
     on_scan: Callable[[ScanOutcome], None] | None = None
     """Unprovisioned kiosk: called with the outcome of every QR text read (the display)."""
 
@@ -73,8 +75,7 @@ class Daemon:
         self.sync: SyncWorker | None = None
         self.sync_thread: threading.Thread | None = None
         self.camera_ok = False
-        self._asked: tuple[str | None, str] | None = None
-        self._hinted_at = float("-inf")
+        self.output: KioskOutput | None = None
 
     def run(self) -> int:
         """Start everything in order, run the capture loop until stopped, shut down; exit code
@@ -87,6 +88,7 @@ class Daemon:
         self._open_store()
         self._start_sync()
         self._build_pipeline()
+        self._start_output()
         self.notifier.ready()
         log.info("kiosk %s started (terminal %s)", __version__, self.config.terminal.id)
         try:
@@ -165,6 +167,10 @@ class Daemon:
         assert self.outbox is not None
         self.pipeline = build_pipeline(self.config, self.outbox, self.clock)
 
+    def _start_output(self) -> None:
+        self.output = KioskOutput(self.config, self.options.display, self.options.on_decision)
+        self.output.start()
+
     def _open_camera(self) -> Camera:
         camera = self.config.camera
         return open_camera(
@@ -189,7 +195,10 @@ class Daemon:
                     if frame is None:
                         log.info("camera source ended")
                         return
-                    self._handle(self._process(frame))
+                    assert self.output is not None
+                    self.output.decided(self._process(frame), frame.image)
+                    if self.output.status_due():
+                        self._show_status()
             except CameraUnavailable as exc:
                 self._camera_state(False, f"camera unavailable: {exc}; retrying")
                 self.notifier.watchdog()
@@ -209,52 +218,27 @@ class Daemon:
             log.exception("frame processing failed; continuing")
             return []
 
-    def _handle(self, decisions: list[Decision]) -> None:
-        language = self.config.terminal.language
-        for decision in decisions:
-            if decision.kind == "checked_in" and decision.event is not None:
-                # Repeats and refusals come every frame while someone stands there; the
-                # pipeline logs those itself, throttled.
-                name = decision.name or decision.person_id or ""
-                at = decision.event.captured_at
-                log.info("%s", announce("checked_in", language, name=name, at=at))
-            if decision.kind == "challenge":
-                self._announce_request(decision, language)
-            elif decision.reason == SHOW_CODE_FIRST:
-                self._announce_hint(decision, language)
-            else:
-                if decision.kind == "paired" or (
-                    decision.kind == "refused" and is_phrase(decision.reason)
-                ):
-                    # Said as they come: the pipeline gives these once per code or pairing.
-                    name = decision.name or decision.person_id or ""
-                    log.info("%s", announce(decision.reason, language, name=name))
-                if self._asked is not None and decision.person_id == self._asked[0]:
-                    self._asked = None
-            if self.options.on_decision is not None:
-                self.options.on_decision(decision)
-
-    def _announce_request(self, decision: Decision, language: Language) -> None:
-        """Say a liveness request once (it comes with every frame until answered)."""
-        asked = (decision.person_id, decision.reason)
-        if asked != self._asked:
-            name = decision.name or decision.person_id or ""
-            log.info("%s", announce(decision.reason, language, name=name))
-        self._asked = asked
-
-    def _announce_hint(self, decision: Decision, language: Language) -> None:
-        """Say a hint that comes with every frame of a face once, and again only after it
-        has not come for :data:`HINT_AGAIN_S`."""
-        now = time.monotonic()
-        if now - self._hinted_at > HINT_AGAIN_S:
-            log.info("%s", announce(decision.reason, language))
-        self._hinted_at = now
-
     def _camera_state(self, ok: bool, text: str) -> None:
         if ok != self.camera_ok or not ok:
             (log.info if ok else log.warning)("%s", text)
         self.camera_ok = ok
         self.notifier.status(text)
+        self._show_status()
+
+    def _show_status(self) -> None:
+        """Online or not, the backlog, the clock and the camera, on the screen."""
+        if self.output is None or self.outbox is None:
+            return
+        if self.sync is None:  # offline-only: nothing is waiting to be sent
+            online, backlog = None, 0
+        else:
+            online = self.sync.state.connected
+            try:
+                backlog = self.outbox.backlog()
+            except StoreError as exc:
+                log.error("store error: %s", exc)
+                backlog = 0
+        self.output.tick(online, backlog, self.clock(), self.camera_ok)
 
     def _wait_for_drain(self) -> None:
         if self.sync is None or self.outbox is None:
@@ -272,6 +256,8 @@ class Daemon:
         self.stop.set()
         if self.sync_thread is not None:
             self.sync_thread.join(timeout=10)
+        if self.output is not None:
+            self.output.close()
         if self.outbox is not None:
             log.info("outbox at exit: %s", self.outbox.counts())
             self.outbox.close()

@@ -48,6 +48,9 @@ class Decision:
     box: Box | None = None
     event: CheckInEvent | None = None
     reason: str = ""
+    refusal: str | None = None
+    """A refused QR code: the machine-readable :class:`~terminal.badges.RefusalCode` value (the
+    screen says it in the kiosk's language; ``reason`` is the English sentence for the log)."""
 
 
 class ThrottledLog:

@@ -24,11 +24,12 @@ from terminal.config import (
     StorageSection,
     TerminalSection,
 )
+from terminal.config_ui import UiSection
 from terminal.daemon import Daemon, RunOptions
 from terminal.database import open_database
 from terminal.demo_scene import build_scene
 from terminal.enrollment import enroll
-from terminal.local_broker import Mosquitto
+from terminal.local_broker import Mosquitto, free_port
 from terminal.outbox import Outbox
 from terminal.pipeline import Decision
 from terminal.receiver import Receiver
@@ -85,6 +86,7 @@ def demo_config(workdir: Path, broker_url: str, frames_dir: Path, language: Lang
         storage=StorageSection(data_dir=workdir / "kiosk"),
         # The demo's face is a photo moved across the frame: liveness would (rightly) refuse it.
         liveness=LivenessSection(mode="off"),
+        ui=UiSection(listen=f"127.0.0.1:{free_port()}"),
     )
 
 
@@ -119,7 +121,10 @@ def run_demo(workdir: Path | None = None, language: Language = "en") -> int:
         _say(
             f"demo: enrolled {face_name} ({face_id}) by face and {badge_name} ({badge_id}) by badge"
         )
-        _say("demo: starting the kiosk on the replayed scene")
+        _say(
+            "demo: starting the kiosk on the replayed scene; its screen is at"
+            f" http://{config.ui.listen}/ while it runs"
+        )
         _say(
             "demo: liveness is off here: the scene's face is a photo, which the kiosk's"
             ' head-turn request ([liveness] mode = "head_turn", the default) would refuse'

@@ -103,9 +103,9 @@ class QrCheckIns:
                 return repeat
         checked = self.desk.codes.check(text, frame.wall)
         if isinstance(checked, QrRefusal):
-            return self._refuse(checked.reason, frame, None, text)
+            return self._refuse(checked.reason, frame, None, text, checked.code)
         if checked.person_id not in self.desk.names:
-            return self._refuse("unknown badge", frame, checked.person_id, text)
+            return self._refuse("unknown badge", frame, checked.person_id, text, "not_enrolled")
         decision = use(checked, frame)
         if decision.kind == "checked_in":
             self._used[text] = checked.person_id
@@ -114,7 +114,14 @@ class QrCheckIns:
     def _check_in(self, claim: QrClaim, frame: Frame) -> Decision:
         return self.desk.check_in(claim.person_id, Method.QR, frame, claim=claim)
 
-    def _refuse(self, reason: str, frame: Frame, person_id: str | None, text: str) -> Decision:
+    def _refuse(
+        self,
+        reason: str,
+        frame: Frame,
+        person_id: str | None,
+        text: str,
+        refusal: str | None = None,
+    ) -> Decision:
         method = Method.FACE_AND_QR if self.pair is not None else Method.QR
         self.throttled.log(
             logging.INFO,
@@ -122,4 +129,4 @@ class QrCheckIns:
             f"code refused ({person_id or 'not a badge'}): {reason}",
             frame.monotonic,
         )
-        return Decision("refused", person_id, None, method, reason=reason)
+        return Decision("refused", person_id, None, method, reason=reason, refusal=refusal)

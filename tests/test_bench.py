@@ -104,3 +104,18 @@ def test_bench_liveness_reports_attacks_beside_no_liveness(
         assert figures["apcer_without_liveness"] is not None, kind
     real = result["bona_fide_unprompted"]["phone_pair_real"]
     assert real["frames"] > 0 and real["requests"] > 0
+
+
+def test_bench_ui_reports_the_kiosk_page_beside_the_polling_page(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.browser_tools import chromium_path
+
+    chromium_path()  # skips, or fails under KIOSK_TEST_BROWSER=1, without Chromium
+    assert main(["bench", "ui", "--results", "3", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["results"] == 3
+    for side in ("kiosk_page_sse", "naive_poll_500ms"):
+        figures = result[side]
+        assert figures["results_shown"] == 3, side
+        assert 0 < figures["p50_ms"] <= figures["p95_ms"] <= figures["max_ms"], side

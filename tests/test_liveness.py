@@ -200,7 +200,7 @@ def test_daemon_says_each_request_once_in_the_terminal_language(
         realtime=False, exit_when_source_ends=True, clock=lambda: True,
         on_decision=decisions.append,
     )  # fmt: skip
-    with caplog.at_level(logging.INFO, logger="terminal.daemon"):
+    with caplog.at_level(logging.INFO, logger="terminal.kiosk_output"):
         assert Daemon(config, options).run() == 0
 
     requests = [d for d in decisions if d.kind == "challenge"]

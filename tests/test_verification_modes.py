@@ -234,9 +234,9 @@ def test_the_daemon_says_each_step_once_in_the_terminal_language(
     )
     kiosk(tmp_path, engine, "face_and_qr", enrolled(faces_dir, "E1001"))[1].db.conn.close()
     options = RunOptions(realtime=False, exit_when_source_ends=True, clock=lambda: True)
-    with caplog.at_level(logging.INFO, logger="terminal.daemon"):
+    with caplog.at_level(logging.INFO, logger="terminal.kiosk_output"):
         assert Daemon(config, options).run() == 0
-    said = [r.getMessage() for r in caplog.records if r.name == "terminal.daemon"]
+    said = [r.getMessage() for r in caplog.records if r.name == "terminal.kiosk_output"]
     assert said.count("Show your QR code first") == 1
     assert said.count("scarlett_johansson: now look at the camera") == 1
     assert [line for line in said if line.startswith("Checked in: ")] == [
