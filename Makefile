@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 APT_PACKAGES := mosquitto libzbar0 libgl1 libglib2.0-0 python3-venv faketime
-TEST_APT_PACKAGES := chromium fonts-noto-cjk
+TEST_APT_PACKAGES := chromium fonts-noto-cjk libatomic1
 # Shared test data (never copied into the repository); .ci/run sets these too.
 KIOSK_TEST_FACES ?= $(abspath $(wildcard ../shared/faces))
 KIOSK_TEST_FACES_EAST_ASIAN ?= $(abspath $(wildcard ../shared/faces_east_asian))
@@ -35,7 +35,8 @@ endef
 system-deps:
 	$(call apt_install,$(APT_PACKAGES))
 
-# The browser tests of the kiosk screen: Debian's Chromium driven by Playwright, CJK fonts.
+# The browser tests of the kiosk screen: Debian's Chromium driven by Playwright (whose bundled
+# node needs libatomic1), CJK fonts.
 test-system-deps: system-deps
 	$(call apt_install,$(TEST_APT_PACKAGES))
 

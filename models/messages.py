@@ -55,6 +55,23 @@ class Method(StrEnum):
     FACE_AND_QR = "face_and_qr"
 
 
+class Direction(StrEnum):
+    """Whether a check-in is an arrival (in) or a departure (out)."""
+
+    IN = "in"
+    OUT = "out"
+
+
+class Verdict(StrEnum):
+    """What a schedule said about a check-in, as the terminal told the person."""
+
+    ON_TIME = "on_time"
+    LATE = "late"
+    EARLY_LEAVE = "early_leave"
+    LEFT_ON_TIME = "left_on_time"
+    NO_VERDICT_CLOCK = "no_verdict_clock"
+
+
 class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -82,6 +99,26 @@ class CheckInEvent(_Message):
     captured_at: UtcTimestamp = Field(description="When the frame was captured, RFC 3339 UTC.")
     clock_synced: bool = Field(
         description="Whether the terminal's clock was synchronised (NTP) at capture time."
+    )
+    direction: Direction | None = Field(
+        None,
+        description="in (arrival, entry) or out (departure, exit), as the terminal decided it"
+        " (its [attendance] direction); null: not known (terminals before schema 1.1).",
+    )
+    schedule_ref: str | None = Field(
+        None,
+        max_length=140,
+        description="The schedule item the check-in counts for: '<shift id>@<YYYY-MM-DD>' (the"
+        " local start date) or 'session:<session id>'; null: none applies.",
+    )
+    verdict: Verdict | None = Field(
+        None,
+        description="What the terminal told the person: on_time, late, early_leave,"
+        " left_on_time, or no_verdict_clock when its clock was not synchronised; null: no"
+        " schedule applies. Informative: the central reports decide with their own rules.",
+    )
+    verdict_minutes: int | None = Field(
+        None, ge=0, description="Minutes late or early (rounded up), with late and early_leave."
     )
 
 

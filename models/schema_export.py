@@ -13,10 +13,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from models.alert import Alert
 from models.command import Command, CommandEnvelope, CommandResult
 from models.enrollment import EnrollReply, EnrollRequest
 from models.messages import AckMessage, CheckInEvent, EventBatch, TerminalStatus
 from models.roster import RosterChunk, RosterEnvelope
+from models.schedule import Schedule
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -32,6 +34,8 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "command-result.v1.json": CommandResult,
     "enroll-request.v1.json": EnrollRequest,
     "enroll-reply.v1.json": EnrollReply,
+    "schedule.v1.json": Schedule,
+    "alert.v1.json": Alert,
 }
 
 

@@ -14,6 +14,7 @@ Language = Literal["zh", "en"]
 
 CATALOGUE: dict[str, dict[Language, str]] = {
     "checked_in": {"zh": "签到成功 {name} {time}", "en": "Checked in: {name} at {time}"},
+    "checked_out": {"zh": "签退成功 {name} {time}", "en": "Checked out: {name} at {time}"},
     "repeat": {
         "zh": "{name} 已签到，无需重复 ({time})",
         "en": "{name} is already checked in ({time})",
@@ -74,6 +75,18 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     },
     # The screen (terminal/screen.py): short titles, refusal reasons and the status line.
     "screen_checked_in": {"zh": "签到成功", "en": "Checked in"},
+    "screen_checked_out": {"zh": "签退成功", "en": "Checked out"},
+    "session_entered": {"zh": "进入：{title}", "en": "Entered: {title}"},
+    "session_left": {"zh": "离开：{title}", "en": "Left: {title}"},
+    # The verdict after the time on a check-in's detail line (terminal/attendance.py).
+    "verdict_on_time": {"zh": "准时", "en": "on time"},
+    "verdict_left_on_time": {"zh": "准时", "en": "on time"},
+    "verdict_late": {"zh": "迟到 {minutes} 分钟", "en": "late {minutes} min"},
+    "verdict_early_leave": {"zh": "早退 {minutes} 分钟", "en": "early leave {minutes} min"},
+    "verdict_no_verdict_clock": {
+        "zh": "时钟未同步，未判定",
+        "en": "clock not synchronised: no verdict",
+    },
     "screen_repeat": {"zh": "已签到", "en": "Already checked in"},
     "screen_repeat_detail": {"zh": "无需重复签到", "en": "No need to check in again"},
     "qr_expired": {
@@ -131,11 +144,16 @@ def announce(
     name: str = "",
     at: datetime | None = None,
     reason: str = "",
+    minutes: int | None = None,
+    title: str = "",
 ) -> str:
-    """The sentence for ``kind`` in ``language``; the time is shown in local time, HH:MM:SS."""
+    """The sentence for ``kind`` in ``language``; the time is shown in local time, HH:MM:SS;
+    ``minutes`` (late or early) and ``title`` (a training session) fill verdicts and titles."""
     template = CATALOGUE.get(kind, CATALOGUE["refused"])[language]
     time_text = at.astimezone().strftime("%H:%M:%S") if at is not None else ""
-    return template.format(name=name, time=time_text, reason=reason)
+    return template.format(
+        name=name, time=time_text, reason=reason, minutes=minutes or 0, title=title
+    )
 
 
 def is_phrase(reason: str) -> bool:

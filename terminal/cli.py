@@ -67,6 +67,7 @@ def cli(ctx: click.Context, config_path: Path | None, data_dir: Path | None, ver
 def _register() -> None:
     # Imported here so each module owns its commands and `kiosk --help` stays cheap.
     from terminal import (
+        cli_alerts,
         cli_bench,
         cli_calibrate,
         cli_codes,
@@ -79,6 +80,7 @@ def _register() -> None:
         cli_people,
         cli_provision,
         cli_receive,
+        cli_report,
         cli_roster,
         cli_run,
     )
@@ -98,6 +100,8 @@ def _register() -> None:
         cli_roster,
         cli_command,
         cli_onboard,
+        cli_report,
+        cli_alerts,
     )
     for module in modules:
         for command in module.COMMANDS:

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, ValidationError
 
 from models.messages import TERMINAL_ID_PATTERN
+from terminal.config_attendance import AttendanceSection
 from terminal.config_base import Section as _Section
 from terminal.config_base import describe as _describe
 from terminal.config_base import read_secret
@@ -243,6 +244,7 @@ class Config(_Section):
     central: CentralSection = Field(default_factory=CentralSection)
     liveness: LivenessSection = Field(default_factory=LivenessSection)
     provisioning: ProvisioningSection = Field(default_factory=ProvisioningSection)
+    attendance: AttendanceSection = Field(default_factory=AttendanceSection)
     ui: UiSection = Field(default_factory=UiSection)
     gpio: GpioSection = Field(default_factory=GpioSection)
     log: LogSection = Field(default_factory=LogSection)

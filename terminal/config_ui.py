@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
 
 from terminal.config_base import Section as _Section
 
@@ -32,12 +34,16 @@ class UiSection(_Section):
         description="Also speak the result and requests (the browser's speech synthesis; on a"
         " Pi it needs speech-dispatcher and a voice for the language).",
     )
-    direction: str | None = Field(
-        None,
-        max_length=32,
-        description="What a successful check-in is called on this terminal's screen, e.g."
-        " '签退' or 'Checked out' at an exit; default: the catalogue's 'checked in'.",
-    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_direction(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "direction" in data:
+            raise ValueError(
+                '[ui] direction was removed: set [attendance] direction = "in", "out" or'
+                ' "auto"; the screen\'s title follows it'
+            )
+        return data
 
     @field_validator("listen")
     @classmethod

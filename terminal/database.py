@@ -3,6 +3,9 @@
 One file (``kiosk.db``) holds the outbox of check-ins and the enrolled people. Every thread
 opens its own connection with :func:`open_database`. Writes are durable when they return:
 WAL journal with ``synchronous=FULL``.
+
+The schema is created on open; a database made by an earlier version is brought up to date there
+too (:func:`_migrate`: columns added, never dropped), so an upgraded kiosk keeps its outbox.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from terminal.errors import StoreCorruptError, StoreError, StoreFullError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_USER_VERSION = 1
+SCHEMA_USER_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
 
 _SCHEMA = """
@@ -39,7 +42,11 @@ CREATE TABLE IF NOT EXISTS events (
     attempts INTEGER NOT NULL DEFAULT 0,
     committed_at TEXT NOT NULL,
     sent_at TEXT,
-    acked_at TEXT
+    acked_at TEXT,
+    direction TEXT,
+    schedule_ref TEXT,
+    verdict TEXT,
+    verdict_minutes INTEGER
 );
 CREATE INDEX IF NOT EXISTS events_state_seq ON events (state, seq);
 CREATE TABLE IF NOT EXISTS people (
@@ -73,6 +80,22 @@ CREATE TABLE IF NOT EXISTS used_codes_horizon (
 );
 INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', '0');
 """
+
+_ADDED_COLUMNS = {
+    "events": (
+        ("direction", "TEXT"),
+        ("schedule_ref", "TEXT"),
+        ("verdict", "TEXT"),
+        ("verdict_minutes", "INTEGER"),
+    ),
+}
+"""Columns added since schema 1 (attendance, schema 2), added to older databases on open."""
+
+_ADDED_INDEXES = "CREATE INDEX IF NOT EXISTS events_captured ON events (captured_at);"
+"""For a person's check-ins since a time (:meth:`terminal.outbox.Outbox.checkins_of`). On
+``captured_at`` alone, which only grows, so new entries go at its end like the rows themselves:
+an index by person would take each check-in to the middle, where a full store may still have
+room for it after the table had none."""
 
 _CORRUPT_MARKERS = ("file is not a database", "malformed", "corrupt")
 
@@ -140,11 +163,33 @@ def open_database(path: Path, max_size_mb: float | None = None) -> sqlite_utils.
             conn.close()
             raise StoreCorruptError(f"{path}: database failed its integrity check ({check})")
         conn.executescript(_SCHEMA)
+        _migrate(conn)
+        conn.executescript(_ADDED_INDEXES)
         conn.execute(f"PRAGMA user_version = {SCHEMA_USER_VERSION}")
         limit_size(conn, max_size_mb)
     except sqlite3.Error as exc:
         raise classify(exc, path) from None
     return sqlite_utils.Database(conn)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns of :data:`_ADDED_COLUMNS` a database made by an earlier version lacks.
+
+    Checked and altered in one write transaction, so two processes opening the same old file
+    at once do not both add a column.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns:
+                if name not in have:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+                    log.info("database: added column %s.%s", table, name)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _salvage_last_seq(damaged: Path) -> int:

@@ -51,6 +51,9 @@ class Decision:
     refusal: str | None = None
     """A refused QR code: the machine-readable :class:`~terminal.badges.RefusalCode` value (the
     screen says it in the kiosk's language; ``reason`` is the English sentence for the log)."""
+    session_title: str | None = None
+    """``checked_in`` at a training-room door (session mode): the session's title, shown on
+    screen (the event carries only its ``schedule_ref``)."""
 
 
 class ThrottledLog:

@@ -122,7 +122,8 @@ class KioskOutput:
             # pipeline logs those itself, throttled.
             name = decision.name or decision.person_id or ""
             at = decision.event.captured_at
-            log.info("%s", announce("checked_in", language, name=name, at=at))
+            said = "checked_out" if decision.event.direction == "out" else "checked_in"
+            log.info("%s", announce(said, language, name=name, at=at))
         if decision.kind == "challenge":
             self._say_request(decision)
         elif decision.reason == SHOW_CODE_FIRST:

@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlite_utils
 
-from models.messages import CheckInEvent, Method, format_rfc3339
+from models.messages import CheckInEvent, Direction, Method, Verdict, format_rfc3339
 from terminal.database import classify, db_path, open_database, write_transaction
 from terminal.errors import StoreError, StoreFullError
 
@@ -34,12 +34,17 @@ ROOM_CHUNK = 500
 
 @dataclass(frozen=True)
 class CheckInDraft:
-    """What the pipeline knows about a check-in before it is committed."""
+    """What the pipeline knows about a check-in before it is committed (the attendance fields:
+    see :mod:`terminal.attendance`)."""
 
     person_id: str
     method: Method
     captured_at: datetime
     distance: float | None = None
+    direction: Direction | None = None
+    schedule_ref: str | None = None
+    verdict: Verdict | None = None
+    verdict_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -121,11 +126,16 @@ class Outbox:
                 distance=None if draft.distance is None else round(draft.distance, 4),
                 captured_at=draft.captured_at,
                 clock_synced=clock_synced,
+                direction=draft.direction,
+                schedule_ref=draft.schedule_ref,
+                verdict=draft.verdict,
+                verdict_minutes=draft.verdict_minutes,
             )
             conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (str(seq),))
             conn.execute(
                 "INSERT INTO events (seq, event_id, person_id, method, captured_at, payload,"
-                " committed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " committed_at, direction, schedule_ref, verdict, verdict_minutes)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     seq,
                     str(event.event_id),
@@ -134,6 +144,10 @@ class Outbox:
                     format_rfc3339(event.captured_at),
                     event.model_dump_json(),
                     _now(),
+                    None if event.direction is None else event.direction.value,
+                    event.schedule_ref,
+                    None if event.verdict is None else event.verdict.value,
+                    event.verdict_minutes,
                 ),
             )
         return event
@@ -145,6 +159,15 @@ class Outbox:
         rows = self._read(
             f"SELECT payload FROM events WHERE state IN ({marks}) ORDER BY seq LIMIT ?",
             (*states, limit),
+        )
+        return [CheckInEvent.model_validate_json(row[0]) for row in rows]
+
+    def checkins_of(self, person_id: str, since: datetime) -> list[CheckInEvent]:
+        """``person_id``'s committed check-ins captured at or after ``since``, oldest first
+        (whatever their delivery state; acknowledged ones purged by retention are gone)."""
+        rows = self._read(
+            "SELECT payload FROM events WHERE person_id = ? AND captured_at >= ? ORDER BY seq",
+            (person_id, format_rfc3339(since)),
         )
         return [CheckInEvent.model_validate_json(row[0]) for row in rows]
 

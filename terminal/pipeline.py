@@ -29,6 +29,7 @@ import sqlite_utils
 from drivers.camera.base import Frame
 from drivers.face.base import FaceEngine
 from drivers.qr.base import QrDecoder
+from terminal.attendance import Attendance
 from terminal.checkin_desk import CheckInDesk, CodeSource
 from terminal.checkin_rules import RepeatGuard
 from terminal.code_checker import CodeChecker
@@ -85,6 +86,7 @@ class Pipeline:
             codes or CodeChecker(config.qr, outbox.db, clock_synced),
             clock_synced,
             self.throttled,
+            Attendance.from_config(config.attendance, config.terminal.id),
         )
         self.presence = PresenceGate.from_config(config.recognition)
         requests = LivenessRequests(liveness) if liveness is not None else None

@@ -4,6 +4,11 @@ SQLite in WAL mode with ``synchronous=FULL``: when :meth:`ReceiverStore.store` r
 events are on disk, and only then does the receiver acknowledge them. A repeated ``event_id``
 is counted as a duplicate (per terminal), never stored twice. Messages that cannot be used are
 kept in ``rejects`` with the reason, so nothing disappears silently.
+
+The schedule fields of an event (direction, schedule_ref, verdict, verdict_minutes) have their
+own columns; a database created before them gets them on open (``ALTER TABLE ... ADD COLUMN``,
+NULL for the events already stored). :meth:`ReceiverStore.events_between` is what the reports
+read.
 """
 
 from __future__ import annotations
@@ -31,7 +36,11 @@ CREATE TABLE IF NOT EXISTS events (
     distance REAL,
     captured_at TEXT NOT NULL,
     clock_synced INTEGER NOT NULL,
-    received_at TEXT NOT NULL
+    received_at TEXT NOT NULL,
+    direction TEXT,
+    schedule_ref TEXT,
+    verdict TEXT,
+    verdict_minutes INTEGER
 );
 CREATE INDEX IF NOT EXISTS events_terminal_seq ON events (terminal_id, seq);
 CREATE TABLE IF NOT EXISTS terminals (
@@ -47,10 +56,20 @@ CREATE TABLE IF NOT EXISTS rejects (
 );
 """
 
+_ADDED_COLUMNS = {
+    "direction": "TEXT",
+    "schedule_ref": "TEXT",
+    "verdict": "TEXT",
+    "verdict_minutes": "INTEGER",
+}
+"""Columns added after the first release; older databases get them on open (NULL: not known)."""
+
 _COLUMNS = (
     "event_id, terminal_id, seq, site, person_id, method, distance, captured_at, clock_synced,"
-    " received_at"
+    " received_at, direction, schedule_ref, verdict, verdict_minutes"
 )
+_NAMES = [name.strip() for name in _COLUMNS.split(",")]
+_MARKS = ",".join("?" * len(_NAMES))
 
 
 @dataclass(frozen=True)
@@ -81,6 +100,13 @@ class TerminalSummary:
     duplicates: int
 
 
+def _event(row: dict[str, Any]) -> CheckInEvent:
+    """A stored row back as the event it was (``received_at`` is not part of the event)."""
+    fields = {k: v for k, v in row.items() if k != "received_at" and v is not None}
+    fields["clock_synced"] = bool(row["clock_synced"])
+    return CheckInEvent.model_validate(fields)
+
+
 def _now() -> str:
     return format_rfc3339(datetime.now(UTC))
 
@@ -98,10 +124,25 @@ class ReceiverStore:
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = FULL")
             self._conn.executescript(_SCHEMA)
+            self._migrate()
         except OSError as exc:
             raise StoreError(f"{db_path}: cannot open the receiver database: {exc}") from None
         except sqlite3.Error as exc:
             raise classify(exc, db_path) from None
+
+    def _migrate(self) -> None:
+        """Add the columns a database created by an older version lacks."""
+        present = {row[1] for row in self._conn.execute("PRAGMA table_info(events)")}
+        for name, kind in _ADDED_COLUMNS.items():
+            if name not in present:
+                try:
+                    self._conn.execute(f"ALTER TABLE events ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError as exc:  # another process added it just now
+                    if "duplicate column" not in str(exc):
+                        raise
+        self._conn.execute(
+            "CREATE INDEX IF NOT EXISTS events_captured ON events (captured_at, terminal_id, seq)"
+        )
 
     def close(self) -> None:
         """Close the connection."""
@@ -117,7 +158,7 @@ class ReceiverStore:
                 self._insert_reject(conn, reject, now)
             for event in events:
                 cursor = conn.execute(
-                    f"INSERT OR IGNORE INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT OR IGNORE INTO events ({_COLUMNS}) VALUES ({_MARKS})",
                     (
                         str(event.event_id),
                         event.terminal_id,
@@ -129,6 +170,10 @@ class ReceiverStore:
                         format_rfc3339(event.captured_at),
                         int(event.clock_synced),
                         now,
+                        None if event.direction is None else str(event.direction),
+                        event.schedule_ref,
+                        None if event.verdict is None else str(event.verdict),
+                        event.verdict_minutes,
                     ),
                 )
                 (outcome.new if cursor.rowcount == 1 else outcome.duplicates).append(event)
@@ -158,9 +203,19 @@ class ReceiverStore:
 
     def events(self) -> list[dict[str, Any]]:
         """Every stored event as a dict of its columns, ordered by terminal and seq."""
-        names = [name.strip() for name in _COLUMNS.split(",")]
         rows = self._query(f"SELECT {_COLUMNS} FROM events ORDER BY terminal_id, seq")
-        return [dict(zip(names, row, strict=True)) for row in rows]
+        return [dict(zip(_NAMES, row, strict=True)) for row in rows]
+
+    def events_between(self, start: datetime, end: datetime) -> list[CheckInEvent]:
+        """The events captured in ``[start, end)`` (aware datetimes), as :class:`CheckInEvent`,
+        ordered by ``captured_at``, then terminal and seq: the order reports read them in,
+        whatever order they arrived in (each ``event_id`` is stored once)."""
+        rows = self._query(
+            f"SELECT {_COLUMNS} FROM events WHERE captured_at >= ? AND captured_at < ?"
+            " ORDER BY captured_at, terminal_id, seq",
+            (format_rfc3339(start), format_rfc3339(end)),
+        )
+        return [_event(dict(zip(_NAMES, row, strict=True))) for row in rows]
 
     def rejects(self) -> list[dict[str, str]]:
         """Rejected messages and events, oldest first: topic, reason and payload start."""
@@ -177,9 +232,9 @@ class ReceiverStore:
         )
         return [TerminalSummary(r[0], r[1], r[2], r[2] - r[3], r[4]) for r in rows]
 
-    def _query(self, sql: str) -> list[Any]:
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         try:
-            return self._conn.execute(sql).fetchall()
+            return self._conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             raise classify(exc, self.path) from None
 

@@ -7,6 +7,11 @@ tone) until it has been on screen for :data:`SAME_AGAIN_S`; a request or hint (`
 never covers a check-in or a refusal in its first :data:`PROMPT_YIELDS_S`; and the "already
 checked in" that follows every check-in while the person is still in view is not shown over
 their own success. Every text comes from :data:`terminal.announcements.CATALOGUE`.
+
+A check-in's title follows its direction (签到成功 / Checked in, 签退成功 / Checked out; at a
+training-room door 进入：<session> / Entered: <session>, 离开：<session> / Left: <session>) and
+its detail line is the time and the verdict the event carries (准时, 迟到 4 分钟, 早退 12 分钟,
+时钟未同步，未判定).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from drivers.display.base import Icon, ResultKind, ResultView, Sound, StatusView
+from models.messages import CheckInEvent, Direction
 from terminal.announcements import CATALOGUE, Language, announce, is_phrase
 from terminal.badges import RefusalCode
 from terminal.config import Config
@@ -49,7 +55,6 @@ class ScreenFeed:
     def __init__(self, config: Config, clock: Callable[[], float] = time.monotonic) -> None:
         self.language: Language = config.terminal.language
         self.hold_s = config.ui.result_hold_s
-        self.direction = config.ui.direction
         self.speak = config.ui.spoken_prompts
         self.clock = clock
         self._shown: _Shown | None = None
@@ -81,10 +86,7 @@ class ScreenFeed:
         name = d.name or d.person_id
         key = (d.kind, d.person_id, d.refusal or d.reason)
         if d.kind == "checked_in" and d.event is not None:
-            at = d.event.captured_at
-            title = self.direction or self._say("screen_checked_in")
-            spoken = announce("checked_in", self.language, name=name or "", at=at)
-            detail = at.astimezone().strftime("%H:%M:%S")
+            title, detail, spoken = self._success(d.event, d.session_title, name or "")
             return self._result("success", title, name, detail, "ok", "success", spoken), key
         if d.kind == "repeat":
             detail = self._say("screen_repeat_detail")
@@ -99,6 +101,26 @@ class ScreenFeed:
             sound: Sound = "none" if d.kind == "adjust" else "prompt"
             return self._result("prompt", title, None, "", "info", sound, title), key
         return None  # pending, confirming: nothing to say yet
+
+    def _success(self, event: CheckInEvent, session: str | None, name: str) -> tuple[str, str, str]:
+        """Title, detail line and spoken sentence of a committed check-in."""
+        at = event.captured_at
+        out = event.direction is Direction.OUT
+        if session is not None:
+            title = announce("session_left" if out else "session_entered", self.language,
+                             title=session)  # fmt: skip
+            spoken = f"{title} {name}"
+        else:
+            title = self._say("screen_checked_out" if out else "screen_checked_in")
+            spoken = announce("checked_out" if out else "checked_in", self.language, name=name,
+                              at=at)  # fmt: skip
+        detail = at.astimezone().strftime("%H:%M:%S")
+        if event.verdict is not None:
+            verdict = announce(f"verdict_{event.verdict.value}", self.language,
+                               minutes=event.verdict_minutes)  # fmt: skip
+            detail = f"{detail} · {verdict}"
+            spoken = f"{spoken} {verdict}"
+        return title, detail, spoken
 
     def _phrase_of(self, d: Decision) -> str:
         """The catalogue key that says why ``d`` was refused."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -31,8 +33,8 @@ def config(language: str = "zh", extra: str = "") -> Config:
     return parse_config(f'[terminal]\nlanguage = "{language}"\n[ui]\nresult_hold_s = 4\n{extra}')
 
 
-def checked_in(person_id: str = "E1001", name: str = "张三") -> Decision:
-    """A committed check-in of ``person_id`` at :data:`AT`."""
+def checked_in(person_id: str = "E1001", name: str = "张三", **fields: object) -> Decision:
+    """A committed check-in of ``person_id`` at :data:`AT` (``fields``: attendance fields)."""
     event = CheckInEvent.model_validate(
         {
             "event_id": str(uuid.uuid4()),
@@ -44,6 +46,7 @@ def checked_in(person_id: str = "E1001", name: str = "张三") -> Decision:
             "distance": 0.3,
             "captured_at": AT,
             "clock_synced": True,
+            **fields,
         }
     )
     return Decision("checked_in", person_id, name, Method.FACE, 0.3, (10, 60, 60, 10), event)
@@ -125,11 +128,55 @@ def test_nothing_is_shown_while_a_face_is_still_being_confirmed() -> None:
     assert feed.on_decision(Decision("pending", "E1001", "张三", reason="confirming")) is None
 
 
-def test_a_configured_direction_and_spoken_prompts() -> None:
-    extra = 'direction = "签退"\nspoken_prompts = true\n'
-    view = ScreenFeed(config("zh", extra), Clock()).on_decision(checked_in())
-    assert view is not None and view.title == "签退"
-    assert view.speak is not None and "张三" in view.speak
+def test_a_check_out_is_titled_by_its_direction_and_spoken() -> None:
+    extra = "spoken_prompts = true\n"
+    view = ScreenFeed(config("zh", extra), Clock()).on_decision(checked_in(direction="out"))
+    assert view is not None and view.title == "签退成功"
+    assert view.speak is not None and "张三" in view.speak and "签退成功" in view.speak
+    english = ScreenFeed(config("en"), Clock()).on_decision(checked_in(direction="out"))
+    assert english is not None and english.title == "Checked out"
+    arrival = ScreenFeed(config("en"), Clock()).on_decision(checked_in(direction="in"))
+    assert arrival is not None and arrival.title == "Checked in"
+
+
+@pytest.mark.parametrize(
+    ("fields", "zh", "en"),
+    [
+        ({"verdict": "on_time"}, "准时", "on time"),
+        ({"verdict": "late", "verdict_minutes": 4}, "迟到 4 分钟", "late 4 min"),
+        ({"verdict": "early_leave", "verdict_minutes": 12}, "早退 12 分钟", "early leave 12 min"),
+        ({"verdict": "left_on_time"}, "准时", "on time"),
+        (
+            {"verdict": "no_verdict_clock"},
+            "时钟未同步，未判定",
+            "clock not synchronised: no verdict",
+        ),
+    ],
+)
+def test_the_detail_line_says_the_time_and_the_verdict(
+    fields: dict[str, Any], zh: str, en: str
+) -> None:
+    time_text = AT.astimezone().strftime("%H:%M:%S")
+    for language, said in (("zh", zh), ("en", en)):
+        feed = ScreenFeed(config(language, "spoken_prompts = true\n"), Clock())
+        view = feed.on_decision(checked_in(**fields))
+        assert view is not None and view.detail == f"{time_text} · {said}"
+        assert view.speak is not None and view.speak.endswith(said)
+
+
+def test_a_training_room_door_shows_the_session_entered_and_left() -> None:
+    entered = dataclasses.replace(checked_in(direction="in"), session_title="安全培训")
+    view = ScreenFeed(config("zh"), Clock()).on_decision(entered)
+    assert view is not None and view.title == "进入：安全培训" and view.name == "张三"
+    left = dataclasses.replace(checked_in(direction="out"), session_title="Safety training")
+    view = ScreenFeed(config("en"), Clock()).on_decision(left)
+    assert view is not None and view.title == "Left: Safety training"
+    late = checked_in(direction="in", verdict="late", verdict_minutes=3)
+    view = ScreenFeed(config("en"), Clock()).on_decision(
+        dataclasses.replace(late, session_title="Safety training")
+    )
+    assert view is not None and view.title == "Entered: Safety training"
+    assert view.detail.endswith("late 3 min")
 
 
 def test_the_status_labels_follow_the_language_and_the_verification_mode() -> None:
