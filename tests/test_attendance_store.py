@@ -120,7 +120,11 @@ def test_the_schedule_file_is_reloaded_and_a_bad_one_keeps_the_last_good(
     _replace(path, second.model_dump_json(), 1)
     assert summary(kiosk.event("E1001", local(23, 8, 30))) == ("in", "early@2026-11-23", "late", 30)
     caplog.set_level(logging.ERROR, logger="terminal.schedule_file")
-    bad = [("{not json", "not valid JSON"), ('{"version": 0}', "not a valid schedule"), ("", "not valid JSON")]
+    bad = [
+        ("{not json", "not valid JSON"),
+        ('{"version": 0}', "not a valid schedule"),
+        ("", "not valid JSON"),
+    ]
     for step, (text, why) in enumerate(bad, start=2):
         _replace(path, text, step)
         assert source.current() == second and source.current() == second
