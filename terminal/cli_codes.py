@@ -102,12 +102,18 @@ def issue(person_id: str, key_path: Path, key_id: str | None, ttl: int, png: Pat
         raise KioskError(f"{key_path}: {exc}") from None
     click.echo(code)
     if png is not None:
-        symbol = segno.make_qr(code, error="m")
-        try:
-            symbol.save(str(png), kind="png", scale=PNG_SCALE, border=QUIET_ZONE)
-        except OSError as exc:
-            raise KioskError(f"{png}: cannot write: {exc.strerror or exc}") from None
-        click.echo(f"wrote {png} (QR version {symbol.version}, level {symbol.error})", err=True)
+        write_code_png(code, png)
+
+
+def write_code_png(text: str, png: Path) -> None:
+    """Write ``text`` as a QR code PNG (level M, a phone-screen scale) and say so on stderr;
+    :class:`KioskError` when the file cannot be written."""
+    symbol = segno.make_qr(text, error="m")
+    try:
+        symbol.save(str(png), kind="png", scale=PNG_SCALE, border=QUIET_ZONE)
+    except OSError as exc:
+        raise KioskError(f"{png}: cannot write: {exc.strerror or exc}") from None
+    click.echo(f"wrote {png} (QR version {symbol.version}, level {symbol.error})", err=True)
 
 
 def _write_new(path: Path, data: bytes, mode: int) -> None:

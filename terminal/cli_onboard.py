@@ -11,7 +11,6 @@ import threading
 from pathlib import Path
 
 import click
-import segno
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
@@ -31,6 +30,7 @@ from terminal.cli_central import (
     load_signing_key,
     stop_on_signals,
 )
+from terminal.cli_codes import write_code_png
 from terminal.code_keys import PublicKeys
 from terminal.enroll_serve import DEFAULT_CLIENT_ID, EnrollServer
 from terminal.enroll_service import EnrollService
@@ -38,8 +38,6 @@ from terminal.enroll_tokens import TokenStore
 from terminal.errors import KioskError
 from terminal.mqtt_types import LinkOptions
 
-PNG_SCALE = 8
-QUIET_ZONE = 4
 EXISTING_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 _CA_KEYS = (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)
 
@@ -120,12 +118,7 @@ def code(
         raise KioskError(f"cannot issue the code: {exc}") from None
     click.echo(text)
     if png is not None:
-        symbol = segno.make_qr(text, error="m")
-        try:
-            symbol.save(str(png), kind="png", scale=PNG_SCALE, border=QUIET_ZONE)
-        except OSError as exc:
-            raise KioskError(f"{png}: cannot write: {exc.strerror or exc}") from None
-        click.echo(f"wrote {png} (QR version {symbol.version}, level {symbol.error})", err=True)
+        write_code_png(text, png)
 
 
 def _load_ca(cert_file: Path, key_file: Path) -> tuple[x509.Certificate, object]:

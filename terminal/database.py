@@ -14,7 +14,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import sqlite_utils
@@ -244,21 +244,28 @@ def open_or_quarantine(
     return db, moved
 
 
-@contextmanager
-def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
+def write_transaction(db: sqlite_utils.Database) -> AbstractContextManager[sqlite3.Connection]:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on error; sqlite errors become StoreErrors."""
-    conn = db.conn
+    return immediate_transaction(db.conn, db_path(db))
+
+
+@contextmanager
+def immediate_transaction(
+    conn: sqlite3.Connection, path: str | Path
+) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT on a plain connection, rolled back on error; sqlite errors
+    become StoreErrors naming ``path``."""
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as exc:
-        raise classify(exc, db_path(db)) from None
+        raise classify(exc, str(path)) from None
     try:
         yield conn
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        raise classify(exc, db_path(db)) from None
+        raise classify(exc, str(path)) from None
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")

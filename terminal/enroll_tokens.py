@@ -10,15 +10,15 @@ request with another key is refused: whoever used the token first owns it.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
 from models.messages import format_rfc3339
-from terminal.database import classify
+from terminal.database import classify, immediate_transaction
 from terminal.errors import StoreError
 
 _SCHEMA = """
@@ -144,18 +144,5 @@ class TokenStore:
         except sqlite3.Error as exc:
             raise classify(exc, self.path) from None
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            yield conn
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise classify(exc, self.path) from None
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate_transaction(self._conn, self.path)
