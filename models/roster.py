@@ -18,6 +18,11 @@ people; every person is in exactly one chunk. When all chunks of a version have 
 terminal replaces its people, templates and QR key ids with the roster in one transaction. A
 roster with no people (one chunk, ``people: []``) removes everyone.
 
+Chunk 0 may also carry the :class:`~models.schedule.Schedule` the terminals judge check-ins by
+(``schedule``; any other chunk carrying one is malformed). It comes into force with the roster,
+and a roster version without one removes the schedule a previous version brought: the roster
+is the whole truth. A terminal's ``[attendance] schedule_file``, when set, wins over it.
+
 Sizes: at most :data:`MAX_CHUNK_PEOPLE` people and :data:`MAX_PAYLOAD_BYTES` of payload per
 chunk (:func:`models.roster_codec.build_roster_messages` packs 500 by default and always stays
 under the byte limit), so one message stays below 1.5 MB: a 50,000-person roster with one
@@ -35,6 +40,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models.messages import TERMINAL_ID_PATTERN, UtcTimestamp
+from models.schedule import Schedule
 from models.signed_envelope import KEY_ID_PATTERN, Base64Blob, SignedEnvelope
 
 ROSTER_SCHEMA_VERSION: Literal[1] = 1
@@ -137,11 +143,18 @@ class RosterChunk(_Message):
     people: list[RosterPerson] = Field(
         max_length=MAX_CHUNK_PEOPLE, description="This chunk's people; each in one chunk only."
     )
+    schedule: Schedule | None = Field(
+        None,
+        description="The shifts and sessions of this roster version (chunk 0 only; absent:"
+        " the version removes any schedule an earlier roster brought).",
+    )
 
     @model_validator(mode="after")
     def _check_chunk(self) -> RosterChunk:
         if self.chunk_index >= self.chunk_count:
             raise ValueError(f"chunk_index {self.chunk_index} of a {self.chunk_count}-chunk roster")
+        if self.schedule is not None and self.chunk_index != 0:
+            raise ValueError(f"chunk {self.chunk_index} carries a schedule: only chunk 0 may")
         seen: set[str] = set()
         dims: dict[tuple[str, str], int] = {}
         for person in self.people:

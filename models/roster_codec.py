@@ -25,6 +25,7 @@ from models.roster import (
     RosterEnvelope,
     RosterPerson,
 )
+from models.schedule import Schedule
 from models.signed_code import load_private_key, load_public_key
 from models.signed_envelope import (
     BAD_SIGNATURE,
@@ -43,6 +44,7 @@ __all__ = [
     "BAD_SIGNATURE",
     "DEFAULT_CHUNK_PEOPLE",
     "MALFORMED",
+    "MAX_SCHEDULE_BYTES",
     "SIGNATURE_BYTES",
     "UNKNOWN_KEY",
     "UNSIGNED",
@@ -60,6 +62,8 @@ __all__ = [
 DEFAULT_CHUNK_PEOPLE = 500
 _CHUNK_OVERHEAD_BYTES = 1024
 """Room left in a payload for everything but the people (version, times, brackets)."""
+MAX_SCHEDULE_BYTES = MAX_PAYLOAD_BYTES - _CHUNK_OVERHEAD_BYTES - 16
+"""Largest schedule (its JSON) a roster can carry: chunk 0 holds it and no one else then."""
 
 RosterRefusal = EnvelopeRefusal
 """A roster message that must not be applied (the envelope's refusal; ``kind``, ``reason``)."""
@@ -67,24 +71,27 @@ RosterRefusal = EnvelopeRefusal
 
 def sign_chunk(chunk: RosterChunk, private_key: Ed25519PrivateKey, key_id: str) -> bytes:
     """The JSON bytes of the :class:`RosterEnvelope` carrying ``chunk`` signed by ``key_id``."""
-    payload = chunk.model_dump_json().encode()
+    # Without a schedule the key is left out, so terminals that predate it accept the chunk.
+    leave_out = {"schedule"} if chunk.schedule is None else None
+    payload = chunk.model_dump_json(exclude=leave_out).encode()
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"chunk of {len(payload)} bytes, more than {MAX_PAYLOAD_BYTES}")
     return sign_payload(RosterEnvelope, payload, private_key, key_id)
 
 
 def plan_chunks(
-    people: Sequence[RosterPerson], chunk_size: int = DEFAULT_CHUNK_PEOPLE
+    people: Sequence[RosterPerson], chunk_size: int = DEFAULT_CHUNK_PEOPLE, first_reserve: int = 0
 ) -> list[list[RosterPerson]]:
-    """People split in order into chunks of at most ``chunk_size`` and the payload byte limit."""
+    """People split in order into chunks of at most ``chunk_size`` and the payload byte limit,
+    keeping ``first_reserve`` bytes of the first chunk free (for the schedule)."""
     if not 1 <= chunk_size <= MAX_CHUNK_PEOPLE:
         raise ValueError(f"chunk size must be 1-{MAX_CHUNK_PEOPLE} people")
     budget = MAX_PAYLOAD_BYTES - _CHUNK_OVERHEAD_BYTES
     chunks: list[list[RosterPerson]] = [[]]
-    used = 0
+    used = first_reserve
     for person in people:
         size = len(person.model_dump_json().encode()) + 1
-        if chunks[-1] and (len(chunks[-1]) >= chunk_size or used + size > budget):
+        if (chunks[-1] or used) and (len(chunks[-1]) >= chunk_size or used + size > budget):
             chunks.append([])
             used = 0
         chunks[-1].append(person)
@@ -100,15 +107,20 @@ def build_roster_messages(
     chunk_size: int = DEFAULT_CHUNK_PEOPLE,
     terminal_id: str | None = None,
     issued_at: datetime | None = None,
+    schedule: Schedule | None = None,
 ) -> list[bytes]:
     """Every signed message of one roster version, in order (``version`` default: unix time).
 
     ``terminal_id`` binds the roster to one terminal (others refuse it); None lets any terminal
     that trusts ``key_id`` apply it. An empty ``people`` makes a roster that removes everyone.
+    ``schedule`` travels in chunk 0; without one, the roster removes any schedule in force.
     """
     version = int(time.time()) if version is None else version
     issued = issued_at or datetime.now(UTC)
-    groups = plan_chunks(people, chunk_size)
+    reserve = 0 if schedule is None else len(schedule.model_dump_json().encode()) + 16
+    if reserve > MAX_SCHEDULE_BYTES + 16:
+        raise ValueError(f"a schedule of {reserve - 16} bytes, more than {MAX_SCHEDULE_BYTES}")
+    groups = plan_chunks(people, chunk_size, reserve)
     messages = []
     for index, group in enumerate(groups):
         chunk = RosterChunk(
@@ -118,6 +130,7 @@ def build_roster_messages(
             chunk_index=index,
             chunk_count=len(groups),
             people=group,
+            schedule=schedule if index == 0 else None,
         )
         messages.append(sign_chunk(chunk, private_key, key_id))
     return messages

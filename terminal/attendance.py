@@ -20,6 +20,10 @@ shown:
 
 ``verdict_minutes`` is given with ``late`` and ``early_leave`` only (rounded up, as the screen
 says it); on time is no minutes.
+
+The schedule comes from ``[attendance] schedule_file`` when that is set (it wins, even while
+the file is bad: the last good one of the file stays), else from the roster in force
+(:class:`~terminal.roster_schedule.RosterSchedule`, which a roster without one clears).
 """
 
 from __future__ import annotations
@@ -28,11 +32,15 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import Protocol
+
+import sqlite_utils
 
 from models.messages import Direction, Verdict
 from models.schedule import Schedule
 from terminal.attendance_direction import History, Placement, place
 from terminal.config_attendance import AttendanceSection
+from terminal.roster_schedule import RosterSchedule
 from terminal.schedule_file import ScheduleFile
 from terminal.shift_rules import arrival_verdict, departure_verdict
 
@@ -48,6 +56,16 @@ class Marking:
     session_title: str | None = None
 
 
+class ScheduleSource(Protocol):
+    """Where the schedule comes from (:class:`ScheduleFile`, :class:`RosterSchedule`)."""
+
+    error: str | None
+
+    def current(self) -> Schedule | None:
+        """The schedule in force now (None: no schedule)."""
+        ...
+
+
 def _local_zone() -> tzinfo:
     zone = datetime.now().astimezone().tzinfo
     assert zone is not None
@@ -61,7 +79,7 @@ class Attendance:
         self,
         section: AttendanceSection,
         terminal_id: str,
-        schedules: ScheduleFile | None = None,
+        schedules: ScheduleSource | None = None,
         zone: tzinfo | None = None,
     ) -> None:
         self.section = section
@@ -71,17 +89,28 @@ class Attendance:
         """The local zone of the day rule when there is no schedule (default: the kiosk's)."""
 
     @classmethod
-    def from_config(cls, section: AttendanceSection, terminal_id: str) -> Attendance:
-        """The attendance of a terminal configured with ``section`` (the schedule file is read
-        now, so a bad one is logged at start, not at the first check-in)."""
+    def from_config(
+        cls,
+        section: AttendanceSection,
+        terminal_id: str,
+        db: sqlite_utils.Database | None = None,
+    ) -> Attendance:
+        """The attendance of a terminal configured with ``section``: by its schedule file when
+        set, else by the roster's schedule in ``db`` (the database of the thread that marks
+        check-ins; None: no roster schedule). The schedule is read now, so a bad one is logged
+        at start, not at the first check-in."""
         path: Path | None = section.schedule_file
-        source = ScheduleFile(path) if path is not None else None
+        source: ScheduleSource | None = None
+        if path is not None:
+            source = ScheduleFile(path)
+        elif db is not None:
+            source = RosterSchedule(db)
         if source is not None:
             source.current()
         return cls(section, terminal_id, source)
 
     def schedule(self) -> Schedule | None:
-        """The schedule in force (the file is read again if it changed)."""
+        """The schedule in force (read again if the file or the roster changed)."""
         return self.schedules.current() if self.schedules is not None else None
 
     def mark(self, person_id: str, at: datetime, clock_synced: bool, history: History) -> Marking:

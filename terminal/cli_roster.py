@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from models.roster_codec import DEFAULT_CHUNK_PEOPLE
+from models.roster_codec import DEFAULT_CHUNK_PEOPLE, MAX_SCHEDULE_BYTES
 from terminal.cli import CliContext, pass_cli
 from terminal.cli_central import (
     EXISTING_FILE,
@@ -23,11 +23,12 @@ from terminal.cli_central import (
     stop_on_signals,
 )
 from terminal.database import open_database
-from terminal.errors import StoreError
+from terminal.errors import KioskError, StoreError
 from terminal.mqtt_types import LinkOptions
 from terminal.roster_follow import RosterFollower, SignedRoster
 from terminal.roster_people import people_from_gallery, read_people
 from terminal.roster_publish import RosterPublisher
+from terminal.schedule_file import load_schedule
 from terminal.topics import Topics
 
 _FILE = EXISTING_FILE
@@ -69,6 +70,12 @@ def _central_options(client_id: str) -> Callable[[Callable[..., None]], Callable
             "--version", "version", type=click.IntRange(1), help="Roster version [unix time]."
         ),
         click.option(
+            "--schedule",
+            "schedule_file",
+            type=_FILE,
+            help="Schedule (schedule.v1.json) sent in chunk 0 [none: the roster removes it].",
+        ),
+        click.option(
             "--chunk-size",
             default=DEFAULT_CHUNK_PEOPLE,
             show_default=True,
@@ -96,6 +103,7 @@ def _central(
     signing_key: Path,
     key_id: str,
     version: int | None,
+    schedule_file: Path | None,
     chunk_size: int,
     topic_prefix: str,
     client_id: str,
@@ -105,11 +113,14 @@ def _central(
     cert_file: Path | None,
     key_file: Path | None,
 ) -> _Central:
-    """Check the shared flags (usage errors first), then read the key and the people."""
+    """Check the shared flags (usage errors first), then read the key, people and schedule."""
     login = broker_login(broker_url, username, password_file, ca_file, cert_file, key_file)
     check_terminal_ids(terminals)
     private_key = load_signing_key(signing_key, key_id)
     people = read_people(people_file)
+    schedule = load_schedule(schedule_file) if schedule_file is not None else None
+    if schedule is not None and len(schedule.model_dump_json().encode()) > MAX_SCHEDULE_BYTES:
+        raise KioskError(f"{schedule_file}: too large for a roster ({MAX_SCHEDULE_BYTES} bytes)")
     version = int(time.time()) if version is None else version
     options = LinkOptions(
         url=broker_url,
@@ -118,7 +129,7 @@ def _central(
         password=login.password,
         tls=login.tls,
     )
-    roster = SignedRoster(people, private_key, key_id, version, chunk_size)
+    roster = SignedRoster(people, private_key, key_id, version, chunk_size, schedule)
     return _Central(roster, options, Topics(topic_prefix))
 
 
@@ -155,9 +166,12 @@ def publish(terminals: tuple[str, ...], wait_s: float, timeout_s: float, **flags
         for terminal_id, messages in rosters.items():
             size = sum(len(m) for m in messages) / 2**20
             count = f"{len(messages)} message" + ("s" if len(messages) > 1 else "")
+            with_schedule = (
+                "" if signed.schedule is None else f", schedule version {signed.schedule.version}"
+            )
             click.echo(
                 f"{terminal_id}: roster version {signed.version} published,"
-                f" {len(signed.people)} people in {count} ({size:.1f} MiB)"
+                f" {len(signed.people)} people{with_schedule} in {count} ({size:.1f} MiB)"
             )
         if wait_s > 0:
             for terminal_id in publisher.wait_applied(signed.version, wait_s):

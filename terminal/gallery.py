@@ -25,6 +25,7 @@ import sqlite_utils
 from models.messages import format_rfc3339
 from terminal.database import classify, db_path, write_transaction
 from terminal.errors import EnrollmentError, StoreError, UnknownPersonError
+from terminal.roster_tables import forget_in_schedules
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +119,9 @@ class Gallery:
     def remove(
         self, person_id: str, also: Callable[[sqlite3.Connection, Person], None] | None = None
     ) -> Person:
-        """Delete a person and all their templates (and roster QR key ids), leaving nothing
-        of them in the database files; :class:`UnknownPersonError` if absent.
+        """Delete a person and all their templates (and roster QR key ids, and their id in the
+        roster's schedule), leaving nothing of them in the database files;
+        :class:`UnknownPersonError` if absent.
 
         The connection's ``secure_delete`` overwrites the freed content; the WAL, which still
         holds the old pages, is then checkpointed and truncated (best effort: a reader holding
@@ -132,6 +134,7 @@ class Gallery:
         with write_transaction(self.db) as conn:
             conn.execute("DELETE FROM templates WHERE person_id = ?", (person_id,))
             conn.execute("DELETE FROM people WHERE person_id = ?", (person_id,))
+            forget_in_schedules(conn, person_id)
             bump_revision(conn)
             if also is not None:
                 also(conn, person)

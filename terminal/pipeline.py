@@ -86,7 +86,7 @@ class Pipeline:
             codes or CodeChecker(config.qr, outbox.db, clock_synced),
             clock_synced,
             self.throttled,
-            Attendance.from_config(config.attendance, config.terminal.id),
+            Attendance.from_config(config.attendance, config.terminal.id, outbox.db),
         )
         self.presence = PresenceGate.from_config(config.recognition)
         requests = LivenessRequests(liveness) if liveness is not None else None

@@ -141,12 +141,15 @@ class RosterReceiver:
             self._refuse(exc.kind, exc.reason, version)
             return
         log.info(
-            "roster version %d applied in %.2f s: %d people, %d templates, %d people removed",
+            "roster version %d applied in %.2f s: %d people, %d templates, %d people removed, %s",
             applied.version,
             time.monotonic() - started,
             applied.people,
             applied.templates,
             applied.removed,
+            "no schedule"
+            if applied.schedule_version is None
+            else f"schedule version {applied.schedule_version}",
         )
         self._state = RosterState(applied.version, None, self._state.refused, None)
 

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from models.messages import TerminalState, TerminalStatus
 from models.roster import RosterPerson
 from models.roster_codec import DEFAULT_CHUNK_PEOPLE, build_roster_messages
+from models.schedule import Schedule
 from terminal.errors import BrokerError
 from terminal.mqtt_types import Disconnected, LinkOptions, Subscribed
 from terminal.roster_publish import RosterPublisher
@@ -39,18 +40,26 @@ PUBLISH_TIMEOUT_S = 300.0
 
 @dataclass(frozen=True)
 class SignedRoster:
-    """What to publish: the people of one version, signed with ``key_id`` for each terminal."""
+    """What to publish: the people (and the schedule, if any) of one version, signed with
+    ``key_id`` for each terminal."""
 
     people: Sequence[RosterPerson]
     private_key: Ed25519PrivateKey
     key_id: str
     version: int
     chunk_size: int = DEFAULT_CHUNK_PEOPLE
+    schedule: Schedule | None = None
 
     def messages_for(self, terminal_id: str) -> list[bytes]:
         """The signed chunks bound to ``terminal_id``, as ``kiosk roster publish`` makes them."""
         return build_roster_messages(
-            self.people, self.private_key, self.key_id, self.version, self.chunk_size, terminal_id
+            self.people,
+            self.private_key,
+            self.key_id,
+            self.version,
+            self.chunk_size,
+            terminal_id,
+            schedule=self.schedule,
         )
 
 

@@ -6,6 +6,10 @@ loses one. When every chunk of version V is staged and V is above the version th
 (``meta.roster_version``), :meth:`RosterStore.apply` replaces, in ONE transaction, all people,
 templates and QR key ids with the roster's (set-based SQL, so memory stays flat for 50,000
 people), bumps the gallery revision (the pipeline reloads), records V and clears the staging.
+In the same transaction the schedule chunk 0 of V carried replaces the one in force
+(``roster_schedule``); a version without a schedule removes it, since the HR system's roster is
+the whole truth (a kiosk that must keep a schedule of its own sets ``[attendance]
+schedule_file``, which wins over the roster's).
 People not in the roster are deleted with everything of theirs. Templates of every engine and
 model are kept, as ``kiosk enroll`` keeps them: the matcher only ever compares templates of its
 own engine and model, so a terminal can switch engines without waiting for a new roster.
@@ -68,6 +72,8 @@ class Applied:
     people: int
     templates: int
     removed: int
+    schedule_version: int | None = None
+    """The ``version`` of the schedule the roster brought (None: it brought none)."""
 
 
 class RosterStore:
@@ -161,6 +167,16 @@ class RosterStore:
                 args,
             )
             (people,) = conn.execute("SELECT count(*) FROM people").fetchone()
+            conn.execute("DELETE FROM roster_schedule")
+            conn.execute(
+                "INSERT INTO roster_schedule (id, roster_version, schedule, applied_at)"
+                " SELECT 1, roster_version, schedule, :now FROM roster_staging_schedule"
+                " WHERE roster_version = :v",
+                args,
+            )
+            row = conn.execute(
+                "SELECT json_extract(schedule, '$.version') FROM roster_schedule"
+            ).fetchone()
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -170,7 +186,8 @@ class RosterStore:
             for table in STAGING_TABLES:
                 conn.execute(f"DELETE FROM {table}")
         self._truncate_wal()
-        return Applied(version, int(people), int(templates), int(removed))
+        schedule_version = None if row is None else int(row[0])
+        return Applied(version, int(people), int(templates), int(removed), schedule_version)
 
     def _check_fits(self, conn: sqlite3.Connection, chunk: RosterChunk) -> None:
         version = chunk.roster_version

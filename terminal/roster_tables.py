@@ -4,7 +4,10 @@
 ``roster_staging`` has one row per chunk received of a version not yet applied;
 ``roster_staging_people`` and ``roster_staging_templates`` hold those chunks' people and
 templates as rows, so applying a roster is a few set-based statements (see
-:mod:`terminal.roster_store`).
+:mod:`terminal.roster_store`). ``roster_staging_schedule`` holds the schedule chunk 0 of a
+version carried, if it did; ``roster_schedule`` (one row at most) the schedule of the roster in
+force, replaced or removed in the transaction that applies a roster (read by
+:mod:`terminal.roster_schedule`).
 """
 
 from __future__ import annotations
@@ -51,8 +54,23 @@ CREATE TABLE IF NOT EXISTS roster_staging_templates (
     dim INTEGER NOT NULL,
     embedding BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS roster_staging_schedule (
+    roster_version INTEGER PRIMARY KEY,
+    schedule TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS roster_schedule (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    roster_version INTEGER NOT NULL,
+    schedule TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+);
 """
-STAGING_TABLES = ("roster_staging", "roster_staging_people", "roster_staging_templates")
+STAGING_TABLES = (
+    "roster_staging",
+    "roster_staging_people",
+    "roster_staging_templates",
+    "roster_staging_schedule",
+)
 
 
 def create_tables(db: sqlite_utils.Database) -> None:
@@ -64,7 +82,7 @@ def create_tables(db: sqlite_utils.Database) -> None:
 
 
 def insert_chunk(conn: sqlite3.Connection, chunk: RosterChunk, key_id: str) -> None:
-    """Stage one chunk: a row for it, one per person and one per template."""
+    """Stage one chunk: a row for it, one per person, one per template, one for a schedule."""
     version = chunk.roster_version
     conn.execute(
         "INSERT INTO roster_staging (roster_version, chunk_index, chunk_count, key_id,"
@@ -92,6 +110,11 @@ def insert_chunk(conn: sqlite3.Connection, chunk: RosterChunk, key_id: str) -> N
             for t in p.templates
         ],
     )
+    if chunk.schedule is not None:
+        conn.execute(
+            "INSERT INTO roster_staging_schedule (roster_version, schedule) VALUES (?, ?)",
+            (version, chunk.schedule.model_dump_json()),
+        )
 
 
 @contextmanager
@@ -103,3 +126,27 @@ def secure_delete(conn: sqlite3.Connection) -> Iterator[None]:
         yield
     finally:
         conn.execute(f"PRAGMA secure_delete = {int(previous)}")
+
+
+def forget_in_schedules(conn: sqlite3.Connection, person_id: str) -> None:
+    """Take ``person_id`` out of the stored roster schedules (in force and staged): shift
+    people, group members and session participants, so that deleting a person leaves nothing
+    of them in the database. Run inside the deleting transaction; without roster tables (no
+    roster ever applied) there is nothing to do."""
+    for table, key in (("roster_schedule", "id"), ("roster_staging_schedule", "roster_version")):
+        try:
+            rows = conn.execute(f"SELECT {key}, schedule FROM {table}").fetchall()
+        except sqlite3.OperationalError:
+            continue  # the table does not exist: no roster has brought a schedule
+        for row_key, text in rows:
+            document = json.loads(text)
+            lists = [shift.get("people", []) for shift in document.get("shifts", [])]
+            lists += [s.get("participants", []) for s in document.get("sessions", [])]
+            lists += list(document.get("groups", {}).values())
+            if not any(person_id in members for members in lists):
+                continue
+            for members in lists:
+                while person_id in members:
+                    members.remove(person_id)
+            scrubbed = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+            conn.execute(f"UPDATE {table} SET schedule = ? WHERE {key} = ?", (scrubbed, row_key))

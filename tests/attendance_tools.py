@@ -70,13 +70,18 @@ class Kiosk:
         schedule_file: Path | None,
         direction: str = "auto",
         session_mode: bool = False,
+        from_config: bool = False,
     ) -> None:
         self.outbox = Outbox.open(db_file, TERMINAL, "hq")
         section = AttendanceSection.model_validate(
             {"direction": direction, "schedule_file": schedule_file, "session_mode": session_mode}
         )
-        schedules = ScheduleFile(schedule_file) if schedule_file is not None else None
-        self.attendance = Attendance(section, TERMINAL, schedules, zone=ZONE)
+        if from_config:  # as the kiosk builds it: the file if set, else the roster's schedule
+            self.attendance = Attendance.from_config(section, TERMINAL, self.outbox.db)
+            self.attendance.zone = ZONE
+        else:
+            schedules = ScheduleFile(schedule_file) if schedule_file is not None else None
+            self.attendance = Attendance(section, TERMINAL, schedules, zone=ZONE)
         self.clock = Clock()
         codes = CodeChecker(QrSection(), self.outbox.db, self.clock)
         throttled = ThrottledLog(logging.getLogger(__name__))
