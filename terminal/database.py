@@ -244,6 +244,26 @@ def open_or_quarantine(
     return db, moved
 
 
+def open_central_db(path: Path, schema: str, what: str) -> sqlite3.Connection:
+    """A central-side SQLite file (the receiver's, the enrollment tokens'), created if needed:
+    WAL, ``synchronous = FULL``, autocommit (transactions are explicit: see
+    :func:`immediate_transaction`), usable from any thread, ``schema`` applied. Errors are
+    :class:`StoreError` naming the file (``what``: what it is, for the message)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            str(path), isolation_level=None, check_same_thread=False, timeout=10.0
+        )
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.executescript(schema)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot open the {what}: {exc}") from None
+    except sqlite3.Error as exc:
+        raise classify(exc, path) from None
+    return conn
+
+
 def write_transaction(db: sqlite_utils.Database) -> AbstractContextManager[sqlite3.Connection]:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on error; sqlite errors become StoreErrors."""
     return immediate_transaction(db.conn, db_path(db))

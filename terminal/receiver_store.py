@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from models.messages import CheckInEvent, format_rfc3339
-from terminal.database import classify, immediate_transaction
-from terminal.errors import StoreError
+from terminal.database import classify, immediate_transaction, open_central_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -116,17 +115,9 @@ class ReceiverStore:
 
     def __init__(self, db_path: Path) -> None:
         self.path = db_path
+        self._conn = open_central_db(db_path, _SCHEMA, "receiver database")
         try:
-            db_path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(
-                str(db_path), isolation_level=None, check_same_thread=False, timeout=10.0
-            )
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = FULL")
-            self._conn.executescript(_SCHEMA)
             self._migrate()
-        except OSError as exc:
-            raise StoreError(f"{db_path}: cannot open the receiver database: {exc}") from None
         except sqlite3.Error as exc:
             raise classify(exc, db_path) from None
 
