@@ -16,10 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
-from drivers.camera import Camera, CameraUnavailable, Frame, open_camera
+from drivers.camera import Camera, Frame, open_camera
 from drivers.display.base import Display
 from terminal import __version__
 from terminal.announcements import announce
+from terminal.camera_loop import CameraLoop
 from terminal.clock import ClockState
 from terminal.config import Config
 from terminal.database import open_or_quarantine
@@ -184,27 +185,18 @@ class Daemon:
 
     def _capture_loop(self) -> None:
         """Read frames and run the pipeline until stopped or a finite source ends."""
-        while not self.stop.is_set():
-            camera = self._open_camera()
-            try:
-                camera.open()
-                self._camera_state(True, f"camera {camera.description} open")
-                while not self.stop.is_set():
-                    self.notifier.watchdog()
-                    frame = camera.read()
-                    if frame is None:
-                        log.info("camera source ended")
-                        return
-                    assert self.output is not None
-                    self.output.decided(self._process(frame), frame.image)
-                    if self.output.status_due():
-                        self._show_status()
-            except CameraUnavailable as exc:
-                self._camera_state(False, f"camera unavailable: {exc}; retrying")
-                self.notifier.watchdog()
-                self.stop.wait(self.config.camera.reconnect_s)
-            finally:
-                camera.close()
+        loop = CameraLoop(
+            self._open_camera,
+            self.notifier,
+            self.stop,
+            self.config.camera.reconnect_s,
+            on_state=self._camera_state,
+        )
+        for frame in loop.frames():
+            assert self.output is not None
+            self.output.decided(self._process(frame), frame.image)
+            if self.output.status_due():
+                self._show_status()
 
     def _process(self, frame: Frame) -> list[Decision]:
         assert self.pipeline is not None
@@ -218,11 +210,8 @@ class Daemon:
             log.exception("frame processing failed; continuing")
             return []
 
-    def _camera_state(self, ok: bool, text: str) -> None:
-        if ok != self.camera_ok or not ok:
-            (log.info if ok else log.warning)("%s", text)
+    def _camera_state(self, ok: bool) -> None:
         self.camera_ok = ok
-        self.notifier.status(text)
         self._show_status()
 
     def _show_status(self) -> None:

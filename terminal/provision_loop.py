@@ -12,8 +12,9 @@ import logging
 import threading
 from collections.abc import Callable
 
-from drivers.camera import Camera, CameraUnavailable, Frame
+from drivers.camera import Camera, Frame
 from drivers.qr.base import QrDecoder
+from terminal.camera_loop import CameraLoop
 from terminal.config import Config
 from terminal.recognition import build_qr_decoder
 from terminal.scan_provision import ProvisioningScanner, ScanOutcome
@@ -46,28 +47,17 @@ class ProvisioningLoop:
         self.exit_when_source_ends = exit_when_source_ends
         self.on_scan = on_scan
         self.decoder = decoder or build_qr_decoder(config)
-        self._camera_ok: bool | None = None
 
     def run(self) -> bool:
         """Whether the kiosk was provisioned (the caller exits to be restarted)."""
-        while not self.stop.is_set():
-            camera = self.open_camera()
-            try:
-                camera.open()
-                self._camera_state(True, f"camera {camera.description} open")
-                while not self.stop.is_set():
-                    self.notifier.watchdog()
-                    frame = camera.read()
-                    if frame is None:
-                        return self._source_ended()
-                    if self._scan(frame):
-                        return True
-            except CameraUnavailable as exc:
-                self._camera_state(False, f"camera unavailable: {exc}; retrying")
-                self.notifier.watchdog()
-                self.stop.wait(self.config.camera.reconnect_s)
-            finally:
-                camera.close()
+        loop = CameraLoop(
+            self.open_camera, self.notifier, self.stop, self.config.camera.reconnect_s
+        )
+        for frame in loop.frames():
+            if self._scan(frame):
+                return True
+        if loop.ended:
+            return self._source_ended()
         return False
 
     def _scan(self, frame: Frame) -> bool:
@@ -88,13 +78,7 @@ class ProvisioningLoop:
         return False
 
     def _source_ended(self) -> bool:
-        log.info("camera source ended, not provisioned")
+        log.info("not provisioned by the end of the camera source")
         if not self.exit_when_source_ends:
             self.stop.wait()
         return False
-
-    def _camera_state(self, ok: bool, text: str) -> None:
-        if ok != self._camera_ok or not ok:
-            (log.info if ok else log.warning)("%s", text)
-        self._camera_ok = ok
-        self.notifier.status(text)
