@@ -21,6 +21,7 @@ from terminal.doctor_checks import check_camera, check_clock, check_disk, check_
 from terminal.doctor_database import QUICK_CHECK_TIMEOUT_S, check_database
 from terminal.doctor_provisioning import check_provisioning
 from terminal.doctor_result import CheckResult, failed, passed, warned
+from terminal.doctor_schedule import check_schedule
 from terminal.doctor_screen import check_screen
 from terminal.doctor_security import check_credentials, check_signing_keys, check_tls
 from terminal.errors import ConfigError
@@ -59,6 +60,7 @@ CHECKS: tuple[Check, ...] = (
     Check("tls", check_tls, 5.0, "the TLS files are slow to read: check the disk"),
     Check("credentials", check_credentials, 5.0, "the secret files are slow to read"),
     Check("qr-keys", check_signing_keys, 5.0, "[qr] public_keys_dir is slow to read"),
+    Check("schedule", check_schedule, 5.0, "the schedule file or kiosk.db is slow to read"),
     Check("screen", check_screen, 5.0, "the kiosk page does not answer: the daemon may hang"),
 )
 """Every check after ``config``, in the order they are shown."""

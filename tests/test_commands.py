@@ -126,7 +126,7 @@ def test_report_diagnostics_through_the_library_returns_the_checks_but_the_camer
     assert result.data is not None
     checks = {check["name"]: check["status"] for check in result.data["checks"]}
     names = {"provisioning", "models", "disk", "database", "clock", "broker", "tls"}
-    names |= {"credentials", "qr-keys", "screen"}
+    names |= {"credentials", "qr-keys", "schedule", "screen"}
     assert set(checks) == names
     assert checks["broker"] == "pass" and checks["database"] != "fail"
 
