@@ -24,7 +24,7 @@ from terminal.report_export import (
     write_csv,
     write_xlsx,
 )
-from terminal.report_inputs import open_store, parse_day
+from terminal.report_inputs import load_events, parse_day
 from terminal.report_sessions import SessionReport, session_report, session_report_range
 from terminal.report_shifts import ShiftReport, shift_report, shift_report_range
 from terminal.report_text import records, session_text, shift_text
@@ -100,11 +100,7 @@ def shifts(
     if end < start:
         raise KioskError(f"--to {end_text} is before --from {start_text}")
     schedule = load_schedule(schedule_path)
-    store = open_store(db_path)
-    try:
-        events = store.events_between(*shift_report_range(schedule, start, end))
-    finally:
-        store.close()
+    events = load_events(db_path, *shift_report_range(schedule, start, end))
     result = shift_report(events, schedule, start, end, now=datetime.now(UTC))
     columns, rows = result.to_table()
     if csv_path:
@@ -179,11 +175,7 @@ def sessions(
         window = session_report_range(schedule, wanted)
     except ValueError as exc:
         raise KioskError(f"{schedule_path}: {exc}") from None
-    store = open_store(db_path)
-    try:
-        events = store.events_between(*window)
-    finally:
-        store.close()
+    events = load_events(db_path, *window)
     result = session_report(events, schedule, wanted)
     columns, rows = result.to_table()
     if csv_path:
