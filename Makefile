@@ -55,8 +55,8 @@ $(VENV)/.installed: pyproject.toml
 deps: system-deps $(VENV)/.installed
 
 lint: deps
-	$(VENV)/bin/ruff check terminal drivers models tests
-	$(VENV)/bin/ruff format --check terminal drivers models tests
+	$(VENV)/bin/ruff check terminal central common devtools cli drivers models tests
+	$(VENV)/bin/ruff format --check terminal central common devtools cli drivers models tests
 
 typecheck: deps
 	$(VENV)/bin/mypy

@@ -37,7 +37,7 @@ code of 156 characters (one line; QR version 7 at level M)::
     ATT1:S:E1001.1767225600.1767225630.AAAQEAYEAUDAO.HR1.JVD2BCCQGI746JCXFSIEKWEBZ7F64TEVBKE
     CUFPPP5E4Z5DHUHRBVTAUD3OKVFCXCVMC2K75ZDGVTMGFWFWH6CPQLGFM6HE44RCEUAA
 
-A verifier (the kiosk: ``terminal/code_checker.py``) looks the key up by id, checks the
+A verifier (the kiosk: ``terminal/checkin/code_checker.py``) looks the key up by id, checks the
 signature, then the times against its clock with an allowed skew, then that the
 (key id, nonce) pair was never used before. An HR system issues codes with :func:`issue_code`;
 ``kiosk keys generate`` makes a key pair and ``kiosk qr issue`` issues a code from the shell.

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 from drivers.camera import Camera, CameraUnavailable, Frame
-from terminal.systemd_notify import SystemdNotifier
+from terminal.system.systemd_notify import SystemdNotifier
 
 log = logging.getLogger(__name__)
 

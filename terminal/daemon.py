@@ -16,23 +16,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
+from common.errors import StoreError
 from drivers.camera import Camera, Frame, open_camera
 from drivers.display.base import Display
 from terminal import __version__
-from terminal.announcements import announce
 from terminal.camera_loop import CameraLoop
-from terminal.clock import ClockState
+from terminal.checkin.pipeline import Decision, Pipeline, build_pipeline
 from terminal.config import Config
-from terminal.database import open_or_quarantine
-from terminal.errors import StoreError
-from terminal.kiosk_output import KioskOutput
-from terminal.outbox import Outbox
-from terminal.pipeline import Decision, Pipeline, build_pipeline
-from terminal.provision_loop import ProvisioningLoop
-from terminal.provisioned_state import needs_provisioning
-from terminal.scan_provision import ProvisioningScanner, ScanOutcome
-from terminal.sync import SyncWorker
-from terminal.systemd_notify import SystemdNotifier
+from terminal.doctor import diagnostics
+from terminal.output.announcements import announce
+from terminal.output.kiosk_output import KioskOutput
+from terminal.provisioning.capture_loop import ProvisioningLoop
+from terminal.provisioning.scan import ProvisioningScanner, ScanOutcome
+from terminal.provisioning.state import needs_provisioning
+from terminal.store.database import open_or_quarantine
+from terminal.store.outbox import Outbox
+from terminal.sync.uplink import SyncWorker
+from terminal.system.clock import ClockState
+from terminal.system.systemd_notify import SystemdNotifier
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,8 @@ class RunOptions:
     on_decision: Callable[[Decision], None] | None = None
     """Called with every decision (the demo's narration, tests)."""
     display: Display | None = None
-    """The screen; default: as ``[ui]`` says (:func:`terminal.kiosk_output.build_display`)."""
+    """The screen; default: as ``[ui]`` says
+    (:func:`terminal.output.kiosk_output.build_display`)."""
     on_scan: Callable[[ScanOutcome], None] | None = None
     """Unprovisioned kiosk: called with the outcome of every QR text read (the display)."""
 
@@ -160,7 +162,7 @@ class Daemon:
         if self.config.mqtt is None:
             log.warning("no [mqtt] section: offline-only, every check-in is kept locally")
             return
-        self.sync = SyncWorker(self.config, self.stop, __version__)
+        self.sync = SyncWorker(self.config, self.stop, __version__, diagnose=diagnostics)
         self.sync_thread = threading.Thread(target=self.sync.run, name="sync", daemon=True)
         self.sync_thread.start()
 

@@ -9,18 +9,18 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from common.schedule_file import ScheduleFile
 from drivers.camera.base import Frame
 from models.messages import CheckInEvent, Method
 from models.schedule import Schedule, ShiftPlan, TrainingSession
-from terminal.attendance import Attendance
-from terminal.checkin_desk import CheckInDesk
-from terminal.checkin_rules import RepeatGuard
-from terminal.code_checker import CodeChecker
+from terminal.checkin.attendance import Attendance
+from terminal.checkin.code_checker import CodeChecker
+from terminal.checkin.decisions import Decision, ThrottledLog
+from terminal.checkin.desk import CheckInDesk
+from terminal.checkin.rules import RepeatGuard
 from terminal.config import QrSection
-from terminal.config_attendance import AttendanceSection
-from terminal.decisions import Decision, ThrottledLog
-from terminal.outbox import Outbox
-from terminal.schedule_file import ScheduleFile
+from terminal.config.attendance import AttendanceSection
+from terminal.store.outbox import Outbox
 from tests.signed_code_tools import Clock
 
 ZONE = ZoneInfo("Asia/Shanghai")

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from cli.main import main
 from models.command import CommandResult
-from terminal.cli import main
 from terminal.config import Config
-from terminal.sync import SyncWorker
+from terminal.doctor import diagnostics
+from terminal.sync.uplink import SyncWorker
 from tests.delivery_tools import Probe, Threads, wait_for
 from tests.roster_tools import make_key, roster_config, wait_online, write_private_key
 
@@ -81,7 +82,7 @@ def running_terminal(
     probe.subscribe(EVENTS)
     try:
         with Threads() as threads:
-            worker = SyncWorker(config, threads.stop, VERSION)
+            worker = SyncWorker(config, threads.stop, VERSION, diagnose=diagnostics)
             threads.start(worker.run, "sync")
             wait_online(probe)
             yield Central(url, key, key_file, probe), worker

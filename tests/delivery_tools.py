@@ -17,11 +17,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from common.errors import StoreFullError
+from common.mqtt.broker_url import BrokerAddress
 from models.messages import CheckInEvent, Method
-from terminal.broker_url import BrokerAddress
 from terminal.config import Config
-from terminal.errors import StoreFullError
-from terminal.outbox import CheckInDraft, Outbox
+from terminal.store.outbox import CheckInDraft, Outbox
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str = "it") -> None:

@@ -12,8 +12,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from terminal.cli import main
-from terminal.outbox import Outbox
+from cli.main import main
+from terminal.store.outbox import Outbox
 from tests.delivery_tools import commit
 
 Sections = dict[str, dict[str, Any]]

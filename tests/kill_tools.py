@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from terminal.receiver import Receiver
+from central.receiver.service import Receiver
 
 CONFIG = """\
 [terminal]
@@ -41,7 +41,7 @@ class Loadgens:
 
     def start(self, url: str, *args: str) -> subprocess.Popen[bytes]:
         """A new run delivering to ``url`` with the extra ``args`` (``--count`` ...)."""
-        command = [sys.executable, "-m", "terminal", "--config", str(self.config), "loadgen"]
+        command = [sys.executable, "-m", "cli", "--config", str(self.config), "loadgen"]
         command += ["--terminals", "1", "--id-prefix", "kiosk", "--data-dir", str(self.data_dir)]
         with (self.logs / f"run-{len(self.runs) + 1}.log").open("wb") as out:
             process = subprocess.Popen(

@@ -1,5 +1,5 @@
 """The tests' broker: the same local mosquitto launcher the demo uses."""
 
-from terminal.local_broker import Mosquitto, free_port, wait_for_port
+from devtools.local_broker import Mosquitto, free_port, wait_for_port
 
 __all__ = ["Mosquitto", "free_port", "wait_for_port"]

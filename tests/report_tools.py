@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from central.receiver.store import ReceiverStore
 from models.messages import CheckInEvent, Direction, Method
 from models.schedule import AttendanceRules, Schedule, ShiftPlan, TrainingSession
-from terminal.receiver_store import ReceiverStore
 
 ZONE = ZoneInfo("Asia/Shanghai")
 _SEQ = itertools.count(1)

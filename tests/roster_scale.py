@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from devtools.local_broker import Mosquitto
 from models.roster_codec import build_roster_messages
-from terminal.local_broker import Mosquitto
 from tests.delivery_tools import Probe
 from tests.roster_terminal import TerminalProcess
 from tests.roster_tools import config_toml, make_key, publish, random_people, wait_online

@@ -1,6 +1,6 @@
 """A terminal without a camera: only its sync, in its own process, for kill -9 and memory tests.
 
-``python -m tests.roster_terminal CONFIG.toml`` runs :class:`~terminal.sync.SyncWorker` until
+``python -m tests.roster_terminal CONFIG.toml`` runs :class:`~terminal.sync.uplink.SyncWorker` until
 SIGTERM (or a kill -9); it logs to stderr. :class:`TerminalProcess` starts it and reads its
 peak memory (``VmHWM``) while it runs.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 
 from terminal.config import load_config
-from terminal.sync import SyncWorker
+from terminal.sync.uplink import SyncWorker
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -10,12 +10,12 @@ import numpy as np
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from central.rosters.publish import RosterPublisher
+from common.mqtt.topics import Topics
+from common.mqtt.types import LinkOptions
 from models.messages import TerminalState, TerminalStatus
 from models.roster import RosterPerson, RosterTemplate
 from terminal.config import Config
-from terminal.mqtt_types import LinkOptions
-from terminal.roster_publish import RosterPublisher
-from terminal.topics import Topics
 from tests.delivery_tools import Probe, make_config, wait_for
 
 DIGEST = "0" * 63 + "1"

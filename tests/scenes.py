@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import segno
 
-from terminal.badges import write_badge_png
+from terminal.checkin.badges import write_badge_png
 
 
 def blank_frame(seed: int, width: int = 640, height: int = 480) -> np.ndarray:

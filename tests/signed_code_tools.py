@@ -10,9 +10,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from terminal.code_checker import CodeChecker
+from terminal.checkin.code_checker import CodeChecker
 from terminal.config import QrSection
-from terminal.database import open_database
+from terminal.store.database import open_database
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 """1767225600: every test runs at fixed instants, never the real clock."""

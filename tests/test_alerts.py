@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from central.alerts.due import due_alerts
+from central.alerts.publish import AlertPublisher
+from central.receiver.store import ReceiverStore
+from cli.main import main
+from common.mqtt.types import LinkOptions
 from models.alert import Alert, alert_id_for
 from models.schedule import Schedule
-from terminal.alerts import due_alerts
-from terminal.alerts_publish import AlertPublisher
-from terminal.cli import main
-from terminal.mqtt_types import LinkOptions
-from terminal.receiver_store import ReceiverStore
 from tests.alert_tools import MONDAY, check_in, local, make_schedule
 from tests.delivery_tools import Probe, wait_for
 from tests.mosquitto import Mosquitto

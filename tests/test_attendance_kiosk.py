@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from terminal.attendance_direction import SESSION_GRACE
+from terminal.checkin.direction import SESSION_GRACE
 from tests.attendance_tools import Kiosk, local, summary, write_schedule
 
 

@@ -14,18 +14,18 @@ from pathlib import Path
 
 import pytest
 
+from common.schedule_file import ScheduleFile
 from drivers.camera import ReplayCamera
 from drivers.qr.pyzbar_decoder import PyzbarDecoder
 from models.messages import CheckInEvent, EventBatch, Method
 from models.schedule import ShiftPlan
+from terminal.checkin.pipeline import build_pipeline
 from terminal.config import Config
-from terminal.database import SCHEMA_USER_VERSION
-from terminal.enrollment import enroll
-from terminal.outbox import Outbox
-from terminal.pipeline import build_pipeline
-from terminal.schedule_file import ScheduleFile
-from terminal.screen import ScreenFeed
-from terminal.sync_messages import batch_payload
+from terminal.face.enrollment import enroll
+from terminal.output.screen import ScreenFeed
+from terminal.store.database import SCHEMA_USER_VERSION
+from terminal.store.outbox import Outbox
+from terminal.sync.messages import batch_payload
 from tests.attendance_tools import SCHEDULE, TERMINAL, Kiosk, local, summary, write_schedule
 from tests.scenes import badge_scene
 
@@ -119,7 +119,7 @@ def test_the_schedule_file_is_reloaded_and_a_bad_one_keeps_the_last_good(
     second = SCHEDULE.model_copy(update={"version": 2, "shifts": [early]})
     _replace(path, second.model_dump_json(), 1)
     assert summary(kiosk.event("E1001", local(23, 8, 30))) == ("in", "early@2026-11-23", "late", 30)
-    caplog.set_level(logging.ERROR, logger="terminal.schedule_file")
+    caplog.set_level(logging.ERROR, logger="common.schedule_file")
     bad = [
         ("{not json", "not valid JSON"),
         ('{"version": 0}', "not a valid schedule"),

@@ -12,7 +12,7 @@ import segno
 from drivers.qr.base import QrDecoder
 from drivers.qr.pyzbar_decoder import PyzbarDecoder
 from drivers.qr.zxing_decoder import ZxingDecoder
-from terminal.badges import QrClaim, QrRefusal, badge_payload, parse_qr, write_badge_png
+from terminal.checkin.badges import QrClaim, QrRefusal, badge_payload, parse_qr, write_badge_png
 
 
 @pytest.fixture(params=[PyzbarDecoder, ZxingDecoder], ids=["pyzbar", "zxing"])

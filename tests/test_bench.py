@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from terminal.cli import main
-from terminal.cli_bench import summary_lines
+from cli.bench import summary_lines
+from cli.main import main
 
 SIDE_FIGURES = {
     "fps": {"frames", "seconds", "fps", "face_work_frames", "checkins"},

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from terminal.calibration import (
+from cli.main import main
+from devtools.calibration import (
     EmbeddedSet,
     PairDistances,
     describe,
@@ -20,8 +21,7 @@ from terminal.calibration import (
     read_labelled_set,
     threshold_at_far,
 )
-from terminal.cli import main
-from terminal.open_set import evaluate_open_set, split_open_set, sweep_tolerances
+from devtools.open_set import evaluate_open_set, split_open_set, sweep_tolerances
 from tests.recognition_tools import dlib_engine
 
 DOCUMENTED_KEYS = {

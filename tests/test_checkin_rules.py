@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from terminal.checkin_rules import FaceConfirmation, RepeatGuard
+from terminal.checkin.rules import FaceConfirmation, RepeatGuard
 
 
 def test_confirmation_needs_consecutive_frames_for_the_same_person() -> None:

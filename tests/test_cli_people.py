@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
+from cli.main import main
 from drivers.qr.pyzbar_decoder import PyzbarDecoder
-from terminal.cli import main
-from terminal.database import open_database
-from terminal.gallery import Gallery
+from terminal.store.database import open_database
+from terminal.store.gallery import Gallery
 from tests.recognition_tools import person_photo
 
 

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pytest
 
+from central.receiver.service import Receiver, ReceiverStore
+from common.mqtt.topics import Topics
 from models.messages import EventBatch, format_rfc3339
-from terminal.outbox import Outbox, OutboxRow
-from terminal.receiver import Receiver, ReceiverStore
-from terminal.topics import Topics
+from terminal.store.outbox import Outbox, OutboxRow
 from tests.delivery_tools import Probe, Threads, wait_for
 from tests.faketime import DAY_S, FakeClock, FaketimeMissing, find_libfaketime
 from tests.mosquitto import Mosquitto
@@ -87,7 +87,7 @@ def loadgen(
     log = where / "loadgen.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "terminal", "--config", str(config), "loadgen", *args],
+            [sys.executable, "-m", "cli", "--config", str(config), "loadgen", *args],
             stdout=sink,
             stderr=subprocess.STDOUT,
             env=clock.env(),

@@ -9,10 +9,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from models.roster import RosterChunk, RosterPerson
 from models.signed_code import issue_code
-from terminal.badges import QrClaim, QrRefusal, RefusalCode
-from terminal.code_checker import CodeChecker
-from terminal.database import open_database
-from terminal.roster_store import RosterStore
+from terminal.checkin.badges import QrClaim, QrRefusal, RefusalCode
+from terminal.checkin.code_checker import CodeChecker
+from terminal.store.database import open_database
+from terminal.store.rosters import RosterStore
 from tests.signed_code_tools import NOW, at, hr_keys, make_checker
 
 NOT_ALLOWED = "code signed with key 'HR2', which is not allowed for this person"

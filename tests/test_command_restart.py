@@ -11,11 +11,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from central.commands import CommandSender
+from common.mqtt.topics import Topics
+from common.mqtt.types import LinkOptions
 from models.command import build_command
-from terminal.command_send import CommandSender
 from terminal.daemon import RESTART_EXIT
-from terminal.mqtt_types import LinkOptions
-from terminal.topics import Topics
 from tests.delivery_tools import Probe
 from tests.mosquitto import Mosquitto
 from tests.roster_tools import make_key, wait_online
@@ -39,7 +39,7 @@ def _config(tmp_path: Path, url: str) -> Path:
 
 def _kiosk(config: Path, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "terminal", "--config", str(config), *args],
+        [sys.executable, "-m", "cli", "--config", str(config), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -12,16 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from central.commands import CommandSender
+from common.mqtt.topics import Topics
+from common.mqtt.types import LinkOptions
 from models.command import Command, CommandEnvelope, build_command
 from models.signed_envelope import sign_payload
-from terminal.command_send import CommandSender
 from terminal.config import load_config
-from terminal.database import open_database, write_transaction
-from terminal.gallery import Gallery
-from terminal.mqtt_types import LinkOptions
-from terminal.outbox import Outbox
-from terminal.roster_tables import create_tables
-from terminal.topics import Topics
+from terminal.store.database import open_database, write_transaction
+from terminal.store.gallery import Gallery
+from terminal.store.outbox import Outbox
+from terminal.store.roster_tables import create_tables
 from tests.command_tools import EVENTS, STATUS, running_terminal, terminal_config
 from tests.delivery_tools import commit, wait_for
 from tests.mosquitto import Mosquitto
@@ -223,7 +223,7 @@ def _pair(built: tuple[Command, bytes]) -> tuple[uuid.UUID, bytes]:
 def test_overrides_apply_at_load_and_bad_ones_are_ignored_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ):
-    from terminal.settings_override import store_setting
+    from terminal.store.settings import store_setting
 
     data = tmp_path / "data"
     toml = tmp_path / "kiosk.toml"
@@ -244,7 +244,7 @@ def test_overrides_apply_at_load_and_bad_ones_are_ignored_with_a_warning(
             "INSERT INTO settings_override VALUES ('storage.data_dir', '\"/\"', 't', NULL)"
         )
     db.conn.close()
-    with caplog.at_level("WARNING", logger="terminal.settings_override"):
+    with caplog.at_level("WARNING", logger="terminal.store.settings"):
         config = load_config(toml)
     assert (config.terminal.language, config.recognition.repeat_window_s) == ("en", 90.0)
     assert (config.verification.mode, config.liveness.mode) == ("face", "head_turn")
@@ -254,13 +254,13 @@ def test_overrides_apply_at_load_and_bad_ones_are_ignored_with_a_warning(
     assert sorted(m.split()[4] for m in warned) == sorted(ignored), warned
     (data / "kiosk.db").write_bytes(b"not a database at all" * 100)
     caplog.clear()
-    with caplog.at_level("WARNING", logger="terminal.settings_override"):
+    with caplog.at_level("WARNING", logger="terminal.store.settings"):
         assert load_config(toml).terminal.language == "zh"
     assert "setting overrides not read" in caplog.text
 
 
 def test_commands_done_is_a_table_of_the_kiosk_database(tmp_path: Path):
-    from terminal.command_store import CommandStore
+    from terminal.store.commands_done import CommandStore
 
     store = CommandStore(open_database(tmp_path / "kiosk.db"))
     command_id = uuid.uuid4()

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from terminal.cli import main
+from cli.main import main
+from common.errors import ConfigError
 from terminal.config import load_config, parse_config
-from terminal.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 

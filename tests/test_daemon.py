@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from terminal.database import open_database
-from terminal.gallery import Gallery
-from terminal.outbox import Outbox
-from terminal.receiver import Receiver
-from terminal.receiver_store import ReceiverStore
+from central.receiver.service import Receiver
+from central.receiver.store import ReceiverStore
+from terminal.store.database import open_database
+from terminal.store.gallery import Gallery
+from terminal.store.outbox import Outbox
 from tests.delivery_tools import fill_until_full
 from tests.mosquitto import Mosquitto
 from tests.scenes import badge_scene
@@ -50,7 +50,7 @@ def _enroll_badge_holders(data_dir: Path) -> None:
 
 def _kiosk(config: Path, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "terminal", "--config", str(config), "run", *args],
+        [sys.executable, "-m", "cli", "--config", str(config), "run", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from drivers.face.dlib_engine import DlibEngine
-from terminal.images import load_rgb
+from terminal.face.images import load_rgb
 
 
 def test_embeddings_are_those_of_face_recognition(faces_dir: Path) -> None:

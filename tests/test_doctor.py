@@ -17,14 +17,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from cli.main import main
+from devtools.local_broker import free_port
 from models.roster import RosterChunk, RosterPerson
-from terminal.cli import main
 from terminal.config import Config
-from terminal.database import open_database
 from terminal.doctor import NAMES, Check, run_checks
-from terminal.doctor_result import CheckResult, Status, passed
-from terminal.local_broker import free_port
-from terminal.roster_store import RosterStore
+from terminal.doctor.result import CheckResult, Status, passed
+from terminal.store.database import open_database
+from terminal.store.rosters import RosterStore
 from tests.doctor_tools import expected_status, kiosk, parse_lines, run_doctor, snapshot
 
 

@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from terminal.local_broker import Mosquitto, free_port
-from terminal.mqtt_link import MqttLink
-from terminal.mqtt_types import Connected, Disconnected, LinkOptions
+from common.mqtt.link import MqttLink
+from common.mqtt.types import Connected, Disconnected, LinkOptions
+from devtools.local_broker import Mosquitto, free_port
 from tests.doctor_tools import expected_status, kiosk, parse_lines, run_doctor
 from tests.tcp_proxy import TcpProxy
 from tests.tls_tools import Pki, poll_until

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from terminal.config import Config, parse_config
-from terminal.database import open_database
-from terminal.doctor_result import Status
-from terminal.doctor_schedule import check_schedule
-from terminal.roster_tables import create_tables
+from terminal.doctor.result import Status
+from terminal.doctor.schedule import check_schedule
+from terminal.store.database import open_database
+from terminal.store.roster_tables import create_tables
 from tests.attendance_tools import SCHEDULE, TERMINAL, write_schedule
 
 

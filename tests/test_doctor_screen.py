@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser
 
+from devtools.local_broker import free_port
 from drivers.display.web import WebDisplay
 from terminal.config import Config, parse_config
-from terminal.doctor_result import Status
-from terminal.doctor_screen import check_screen, cjk_font
-from terminal.local_broker import free_port
+from terminal.doctor.result import Status
+from terminal.doctor.screen import check_screen, cjk_font
 from tests.browser_tools import browser_fixture, kiosk_page
 
 __all__ = ["browser_fixture"]

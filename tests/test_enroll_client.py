@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 import segno
 
+from common.mqtt.types import Connected, PublishResult
+from devtools.local_broker import Mosquitto, free_port
 from models.enrollment import ca_topic
 from models.provisioning_code import ProvisioningClaims, ca_fingerprint, read_provisioning_code
-from terminal.code_keys import PublicKeys
+from terminal.checkin.code_keys import PublicKeys
 from terminal.config import load_config
 from terminal.daemon import RESTART_EXIT, Daemon, RunOptions
-from terminal.enroll_client import enroll
-from terminal.local_broker import Mosquitto, free_port
-from terminal.mqtt_types import Connected, PublishResult
-from terminal.provisioned_state import needs_provisioning, read_state
-from terminal.scan_provision import ScanOutcome
+from terminal.provisioning.certificate_client import enroll
+from terminal.provisioning.scan import ScanOutcome
+from terminal.provisioning.state import needs_provisioning, read_state
 from tests.onboard_tools import PREFIX, running_enrollment
 from tests.tls_tools import Pki, kiosk_broker, link, poll_until
 

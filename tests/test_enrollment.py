@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import sqlite_utils
 
+from common.errors import EnrollmentError, UnknownPersonError
+from terminal.checkin.engines import build_matcher
 from terminal.config import Config
-from terminal.database import open_database
-from terminal.enrollment import enroll, identify_image
-from terminal.errors import EnrollmentError, UnknownPersonError
-from terminal.gallery import Gallery
-from terminal.recognition import build_matcher
+from terminal.face.enrollment import enroll, identify_image
+from terminal.store.database import open_database
+from terminal.store.gallery import Gallery
 from tests.recognition_tools import dlib_engine, person_photo, write_image
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from drivers.face.base import FaceEngine
-from terminal.announcements import announce
+from terminal.checkin.engines import create_engine
 from terminal.config import Config
-from terminal.face_quality import assess, pose
-from terminal.images import load_rgb
-from terminal.recognition import create_engine
+from terminal.face.images import load_rgb
+from terminal.face.quality import assess, pose
+from terminal.output.announcements import announce
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from terminal.face_tracks import FaceTracker, iou
+from terminal.face.tracks import FaceTracker, iou
 
 
 def test_iou() -> None:

@@ -8,9 +8,9 @@ import pytest
 
 from drivers.gpio import GpioUnavailable, GpiozeroSignals, NoSignals
 from drivers.gpio.base import Signals
-from terminal.config_ui import GpioSection
-from terminal.decisions import Decision
-from terminal.feedback import Feedback, build_signals
+from terminal.checkin.decisions import Decision
+from terminal.config.ui import GpioSection
+from terminal.output.feedback import Feedback, build_signals
 
 
 class Recorder(Signals):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from terminal.errors import ImageError
-from terminal.images import load_rgb
+from common.errors import ImageError
+from terminal.face.images import load_rgb
 from tests.recognition_tools import person_photo
 
 

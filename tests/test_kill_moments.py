@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from terminal.outbox import Outbox, OutboxRow
-from terminal.receiver_store import ReceiverStore
+from central.receiver.store import ReceiverStore
+from terminal.store.outbox import Outbox, OutboxRow
 from tests.delivery_tools import wait_for
 from tests.kill_tools import Loadgens, ReceiverThread, kill9, outbox_state, write_config
 from tests.mosquitto import Mosquitto

@@ -12,14 +12,14 @@ from pathlib import Path
 import cv2
 from playwright.sync_api import Browser, expect
 
+from devtools.local_broker import free_port
 from drivers.display.web import WebDisplay
 from models.signed_code import issue_code
+from terminal.checkin.decisions import Decision
 from terminal.config import load_config
 from terminal.daemon import Daemon, RunOptions
-from terminal.database import open_database
-from terminal.decisions import Decision
-from terminal.gallery import Gallery
-from terminal.local_broker import free_port
+from terminal.store.database import open_database
+from terminal.store.gallery import Gallery
 from tests.browser_tools import SIZES, browser_fixture, console_errors, kiosk_page, screenshot
 from tests.scenes import badge_scene, blank_frame, code_scene
 from tests.signed_code_tools import hr_keys

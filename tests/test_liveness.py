@@ -3,7 +3,7 @@
 Real footage: ``phone_pair_real.mp4`` (a young man turning his head: left at about 2 s,
 right at about 5 s) and ``phone_pair_replay.mp4`` (that recording played on a screen), the
 NUAA printed-photo attacks, and photos of ``../shared/faces`` held up and moved by hand
-(:mod:`terminal.attack_video`).
+(:mod:`devtools.attack_video`).
 """
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from devtools.attack_video import hand_held_photo, still_photo
 from drivers.face.base import FaceEngine
-from terminal.attack_video import hand_held_photo, still_photo
+from terminal.checkin.engines import create_engine
+from terminal.checkin.pipeline import Decision, Pipeline, build_pipeline
 from terminal.config import Config
 from terminal.daemon import Daemon, RunOptions
-from terminal.database import open_database
-from terminal.enrollment import enroll, find_faces
-from terminal.images import load_rgb
-from terminal.liveness import HeadTurnLiveness
-from terminal.outbox import Outbox
-from terminal.pipeline import Decision, Pipeline, build_pipeline
-from terminal.recognition import create_engine
+from terminal.face.enrollment import enroll, find_faces
+from terminal.face.images import load_rgb
+from terminal.face.liveness import HeadTurnLiveness
+from terminal.store.database import open_database
+from terminal.store.outbox import Outbox
 from tests.recognition_tools import (
     ScriptedChoices,
     frame_of,
@@ -200,7 +200,7 @@ def test_daemon_says_each_request_once_in_the_terminal_language(
         realtime=False, exit_when_source_ends=True, clock=lambda: True,
         on_decision=decisions.append,
     )  # fmt: skip
-    with caplog.at_level(logging.INFO, logger="terminal.kiosk_output"):
+    with caplog.at_level(logging.INFO, logger="terminal.output.kiosk_output"):
         assert Daemon(config, options).run() == 0
 
     requests = [d for d in decisions if d.kind == "challenge"]

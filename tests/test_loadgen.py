@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from terminal.cli import main
-from terminal.loadgen_fleet import shares
-from terminal.outbox import Outbox
-from terminal.receiver import Receiver, ReceiverStore
+from central.receiver.service import Receiver, ReceiverStore
+from cli.main import main
+from devtools.loadgen_fleet import shares
+from terminal.store.outbox import Outbox
 from tests.delivery_tools import Threads
 from tests.mosquitto import Mosquitto
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from terminal.matcher import Matcher
+from terminal.face.matcher import Matcher
 from tests.recognition_tools import dlib_engine
 
 PEOPLE = 25_000

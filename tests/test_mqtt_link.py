@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from terminal.broker_url import BrokerAddress, TlsOptions
-from terminal.errors import ConfigError
-from terminal.mqtt_link import MqttLink
-from terminal.mqtt_types import (
+from common.errors import ConfigError
+from common.mqtt.broker_url import BrokerAddress, TlsOptions
+from common.mqtt.link import MqttLink
+from common.mqtt.topics import Topics
+from common.mqtt.types import (
     Connected,
     Disconnected,
     LinkEvent,
@@ -24,7 +25,6 @@ from terminal.mqtt_types import (
     PublishResult,
     Subscribed,
 )
-from terminal.topics import Topics
 from tests.delivery_tools import broker_readable_dir
 from tests.mosquitto import Mosquitto, free_port, wait_for_port
 

@@ -14,16 +14,16 @@ from typing import Any
 
 import pytest
 
+from central.receiver.service import Receiver, ReceiverStore
+from cli.main import main
+from common.errors import ConfigError
+from common.mqtt.types import Connected, Message, PublishResult, Subscribed
+from devtools.local_broker import BrokerTls, Mosquitto
 from models.messages import CheckInEvent
-from terminal.cli import main
 from terminal.config import Config, parse_config
-from terminal.errors import ConfigError
-from terminal.local_broker import BrokerTls, Mosquitto
-from terminal.mqtt_types import Connected, Message, PublishResult, Subscribed
-from terminal.outbox import Outbox
-from terminal.receiver import Receiver, ReceiverStore
-from terminal.sync import SyncWorker
-from terminal.sync_messages import batch_payload
+from terminal.store.outbox import Outbox
+from terminal.sync.messages import batch_payload
+from terminal.sync.uplink import SyncWorker
 from tests.delivery_tools import Threads, commit, make_config, wait_for
 from tests.tls_tools import (
     REPO,
@@ -273,7 +273,7 @@ def test_kiosk_receive_connects_with_the_tls_flags(
     assert "--password-file needs --username" in capsys.readouterr().err
     command = [*args, "--key-file", str(central.key), "--ca-file", str(pki.ca_file)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "terminal", *command, "--client-id", "cli-test"],
+        [sys.executable, "-m", "cli", *command, "--client-id", "cli-test"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

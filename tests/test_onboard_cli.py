@@ -10,11 +10,11 @@ from pathlib import Path
 import cv2
 import pytest
 
+from central.onboarding.tokens import TokenStore
+from cli.main import main
 from drivers.qr.zxing_decoder import ZxingDecoder
 from models.provisioning_code import ca_fingerprint, read_provisioning_code
 from models.signed_code import load_public_key
-from terminal.cli import main
-from terminal.enroll_tokens import TokenStore
 from tests.onboard_tools import PREFIX, Enrollment, Kiosk, make_code, make_csr, request
 from tests.signed_code_tools import hr_keys
 from tests.tls_tools import REPO, Pki, kiosk_broker
@@ -102,7 +102,7 @@ def test_onboard_serve_enrolls_a_kiosk_until_sigterm(tmp_path: Path, pki: Pki):
                "--ca-file", str(pki.ca_file), "--cert-file", str(central.cert),
                "--key-file", str(central.key), "--cert-days", "30"]  # fmt: skip
     process = subprocess.Popen(
-        [sys.executable, "-m", "terminal", *command],
+        [sys.executable, "-m", "cli", *command],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

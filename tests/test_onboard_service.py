@@ -18,18 +18,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from central.onboarding.service import EnrollService
+from central.onboarding.tokens import TokenStore
+from common.mqtt.broker_url import TlsOptions
+from common.mqtt.types import Connected, PublishResult
+from devtools.local_broker import free_port, wait_for_port
 from models.enrollment import ca_topic, reply_topic, request_topic
 from models.provisioning_code import (
     ca_fingerprint,
     issue_provisioning_code,
     read_provisioning_code,
 )
-from terminal.broker_url import TlsOptions
-from terminal.code_keys import PublicKeys
-from terminal.enroll_service import EnrollService
-from terminal.enroll_tokens import TokenStore
-from terminal.local_broker import free_port, wait_for_port
-from terminal.mqtt_types import Connected, PublishResult
+from terminal.checkin.code_keys import PublicKeys
 from tests.onboard_tools import (
     ORG,
     PREFIX,

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
+from common.errors import StoreCorruptError
 from models.messages import Method
-from terminal.cli import main
-from terminal.database import open_database
-from terminal.errors import StoreCorruptError
-from terminal.outbox import ROOM_CHUNK, CheckInDraft, Outbox
+from terminal.store.database import open_database
+from terminal.store.outbox import ROOM_CHUNK, CheckInDraft, Outbox
 from tests.delivery_tools import fill_until_full
 
 
@@ -79,7 +79,7 @@ def test_a_full_store_deletes_only_acknowledged_events_to_make_room(
     ids = {r.event.seq: str(r.event.event_id) for r in sync.rows()}
     sync.mark_acked(ids[seq] for seq in acked)
     sync.close()
-    caplog.set_level(logging.WARNING, logger="terminal.outbox")
+    caplog.set_level(logging.WARNING, logger="terminal.store.outbox")
     added: list[int] = []
     while not any("acknowledged events early" in r.getMessage() for r in caplog.records):
         assert len(added) < 1000, "the store never needed room"
@@ -137,7 +137,7 @@ def test_events_cli_lists_and_counts(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_damaged_database_is_quarantined_and_seq_goes_on(tmp_path: Path) -> None:
-    from terminal.database import open_or_quarantine
+    from terminal.store.database import open_or_quarantine
 
     path = tmp_path / "kiosk.db"
     outbox = Outbox.open(path, "k1", "hq")

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from central.receiver.service import Receiver, ReceiverStore
+from common.mqtt.broker_url import BrokerAddress
 from models.messages import CheckInEvent
-from terminal.broker_url import BrokerAddress
-from terminal.outbox import Outbox
-from terminal.receiver import Receiver, ReceiverStore
-from terminal.sync import SyncWorker
+from terminal.store.outbox import Outbox
+from terminal.sync.uplink import SyncWorker
 from tests.delivery_tools import Threads, commit, make_config, wait_for
 from tests.mosquitto import Mosquitto
 from tests.tcp_proxy import TcpProxy

@@ -11,17 +11,17 @@ import cv2
 import pytest
 import sqlite_utils
 
+from common.errors import EnrollmentError, StoreFullError
 from drivers.camera import Camera, ReplayCamera
 from drivers.qr.pyzbar_decoder import PyzbarDecoder
 from models.messages import Method
-from terminal.badges import QrClaim, QrRefusal, parse_qr
+from terminal.checkin.badges import QrClaim, QrRefusal, parse_qr
+from terminal.checkin.engines import create_engine
+from terminal.checkin.pipeline import GALLERY_CHECK_S, Decision, Pipeline, build_pipeline
 from terminal.config import Config, QrSection
-from terminal.database import open_database
-from terminal.enrollment import enroll
-from terminal.errors import EnrollmentError, StoreFullError
-from terminal.outbox import CheckInDraft, Outbox
-from terminal.pipeline import GALLERY_CHECK_S, Decision, Pipeline, build_pipeline
-from terminal.recognition import create_engine
+from terminal.face.enrollment import enroll
+from terminal.store.database import open_database
+from terminal.store.outbox import CheckInDraft, Outbox
 from tests.recognition_tools import EPOCH, dlib_engine, frame_of, person_photo
 from tests.scenes import badge_scene, blank_frame
 

@@ -11,12 +11,12 @@ import pytest
 import sqlite_utils
 
 from drivers.face.base import Box, FaceEngine
+from terminal.checkin.pipeline import Decision, Pipeline, build_pipeline
+from terminal.checkin.presence import MotionDetector, PresenceGate
 from terminal.config import Config
-from terminal.database import open_database
-from terminal.enrollment import enroll
-from terminal.outbox import Outbox
-from terminal.pipeline import Decision, Pipeline, build_pipeline
-from terminal.presence import MotionDetector, PresenceGate
+from terminal.face.enrollment import enroll
+from terminal.store.database import open_database
+from terminal.store.outbox import Outbox
 from tests.recognition_tools import dlib_engine, frame_of, person_photo
 from tests.scenes import blank_frame
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from terminal.cli import main
+from central.receiver.service import Receiver
+from cli.main import main
 from terminal.config import load_config
-from terminal.outbox import Outbox
-from terminal.receiver import Receiver
-from terminal.sync import SyncWorker
+from terminal.store.outbox import Outbox
+from terminal.sync.uplink import SyncWorker
 from tests.delivery_tools import Threads, commit, wait_for
 from tests.tls_tools import Pki, kiosk_broker
 

@@ -10,9 +10,9 @@ import pytest
 
 from models.provisioning_code import ProvisioningClaims
 from terminal.config import load_config
-from terminal.doctor_provisioning import check_provisioning
-from terminal.doctor_result import Status
-from terminal.provisioned_state import (
+from terminal.doctor.provisioning import check_provisioning
+from terminal.doctor.result import Status
+from terminal.provisioning.state import (
     CERT_FILE,
     STATE_FILE,
     ProvisionedState,
@@ -149,7 +149,7 @@ def test_a_damaged_state_is_a_warning_and_the_kiosk_unprovisioned(
     provision(pki, tmp_path / "data")
     assert callable(damage)
     damage(tmp_path / "data" / "provisioning", pki)
-    with caplog.at_level(logging.WARNING, logger="terminal.provisioned_state"):
+    with caplog.at_level(logging.WARNING, logger="terminal.provisioning.state"):
         config = load_config(kiosk_toml(tmp_path))
     assert config.mqtt is None and config.terminal.id == "unset"
     assert needs_provisioning(config)

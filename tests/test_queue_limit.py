@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from terminal.local_broker import Mosquitto
-from terminal.outbox import Outbox
-from terminal.receiver import Receiver
-from terminal.receiver_store import ReceiverStore
-from terminal.sync import SyncWorker
+from central.receiver.service import Receiver
+from central.receiver.store import ReceiverStore
+from devtools.local_broker import Mosquitto
+from terminal.store.outbox import Outbox
+from terminal.sync.uplink import SyncWorker
 from tests.delivery_tools import Threads, commit, make_config, wait_for
 
 QUEUE_LIMIT = 5

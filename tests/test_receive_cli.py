@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from central.receiver.service import ReceiverStore, describe_event
+from cli.main import main
 from models.messages import CheckInEvent
-from terminal.cli import main
-from terminal.receiver import ReceiverStore, describe_event
-from terminal.sync_messages import batch_payload
+from terminal.sync.messages import batch_payload
 from tests.delivery_tools import Probe
 from tests.mosquitto import Mosquitto
 
@@ -59,7 +59,7 @@ def test_receive_prints_each_new_event_once_and_exits_0_on_sigterm(
     probe.subscribe("attendance/v1/kiosk-01/ack")
     command = ["receive", "--broker", broker.url, "--db", str(db), "--client-id", "cli-test"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "terminal", *command],
+        [sys.executable, "-m", "cli", *command],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

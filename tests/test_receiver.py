@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from central.receiver.batch_check import BatchChecker
+from central.receiver.service import Receiver, ReceiverStore, describe_event
+from common.errors import MessageError
 from models.messages import AckMessage, CheckInEvent
-from terminal.batch_check import BatchChecker
-from terminal.errors import MessageError
-from terminal.receiver import Receiver, ReceiverStore, describe_event
-from terminal.sync_messages import batch_payload
+from terminal.sync.messages import batch_payload
 from tests.delivery_tools import Probe, Threads, wait_for
 from tests.mosquitto import Mosquitto
 

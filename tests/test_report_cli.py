@@ -11,8 +11,8 @@ import cv2
 import pytest
 from openpyxl import load_workbook
 
-from terminal.cli import main
-from terminal.receiver_store import ReceiverStore
+from central.receiver.store import ReceiverStore
+from cli.main import main
 from tests.alert_tools import MONDAY, check_in, local, make_schedule
 
 TUESDAY = MONDAY + timedelta(days=1)

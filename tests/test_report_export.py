@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 from openpyxl import load_workbook
 
-from terminal.errors import KioskError
-from terminal.report_export import (
+from central.reports.export import (
     DayCounts,
     Sheet,
     daily_chart,
@@ -20,6 +19,7 @@ from terminal.report_export import (
     write_csv,
     write_xlsx,
 )
+from common.errors import KioskError
 
 COLUMNS = ["person_id", "name", "day", "minutes", "note"]
 ROWS = [

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from models.messages import CheckInEvent
-from terminal.report_sessions import (
+from central.reports.sessions import (
     SessionAttendance,
     SessionReport,
     session_report,
     session_report_range,
     session_window,
 )
+from models.messages import CheckInEvent
 from tests.report_tools import at, event, schedule, stored_shuffled
 
 

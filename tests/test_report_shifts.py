@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from central.receiver.store import ReceiverStore
+from central.reports.shifts import ShiftDay, ShiftReport, shift_report, shift_report_range
 from models.messages import CheckInEvent
-from terminal.receiver_store import ReceiverStore
-from terminal.report_shifts import ShiftDay, ShiftReport, shift_report, shift_report_range
 from tests.report_tools import at, event, schedule, stored_shuffled
 
 MONDAY = date(2026, 3, 2)

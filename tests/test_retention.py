@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from central.receiver.service import Receiver, ReceiverStore
 from models.messages import CheckInEvent, format_rfc3339
-from terminal.outbox import Outbox
-from terminal.receiver import Receiver, ReceiverStore
-from terminal.retention import Retention
-from terminal.sync import SyncWorker
+from terminal.store.outbox import Outbox
+from terminal.store.retention import Retention
+from terminal.sync.uplink import SyncWorker
 from tests.delivery_tools import Threads, commit, make_config, wait_for
 from tests.mosquitto import Mosquitto
 
@@ -99,7 +99,7 @@ def test_retention_purges_in_chunks_then_waits_for_the_next_pass(
     outbox.mark_acked([str(e.event_id) for e in events[:6]])
     _age_acks(tmp_path / "kiosk.db", events[:5], days=3)
     retention = Retention(retain_acked_days=2, interval_s=100, chunk=2)
-    caplog.set_level(logging.INFO, logger="terminal.retention")
+    caplog.set_level(logging.INFO, logger="terminal.store.retention")
 
     assert [retention.maybe_purge(outbox, now=t) for t in (0, 1, 2, 3)] == [2, 2, 1, 0]
     assert _seqs(outbox) == [6, 7]  # acked recently, and pending

@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from cli.main import main
 from models.roster_codec import build_roster_messages
-from terminal.cli import main
+from terminal.checkin.engines import build_matcher, create_engine
 from terminal.config import Config
-from terminal.database import open_database
-from terminal.enrollment import enroll, identify_image
-from terminal.gallery import Gallery
-from terminal.recognition import build_matcher, create_engine
-from terminal.roster_store import RosterStore
-from terminal.sync import SyncWorker
+from terminal.face.enrollment import enroll, identify_image
+from terminal.store.database import open_database
+from terminal.store.gallery import Gallery
+from terminal.store.rosters import RosterStore
+from terminal.sync.uplink import SyncWorker
 from tests.delivery_tools import Probe, Threads, wait_for
 from tests.mosquitto import Mosquitto
 from tests.recognition_tools import person_photo
@@ -206,8 +206,8 @@ def test_bad_rosters_are_refused_reported_and_change_nothing(
     config = roster_config(tmp_path / "kiosk", broker.url, tmp_path / "keys")
     probe = Probe(broker.url)
     probe.subscribe(STATUS)
-    caplog.set_level(logging.INFO, logger="terminal.roster")
-    caplog.set_level(logging.INFO, logger="terminal.roster_store")
+    caplog.set_level(logging.INFO, logger="terminal.sync.rosters")
+    caplog.set_level(logging.INFO, logger="terminal.store.rosters")
     try:
         with Threads() as threads:
             worker = SyncWorker(config, threads.stop, VERSION)

@@ -1,6 +1,7 @@
 """``kiosk roster follow``: the central side publishes again to terminals behind on their roster.
 
-Real mosquitto, real terminals (their :class:`~terminal.sync.SyncWorker`), a probe counting what
+Real mosquitto, real terminals (their :class:`~terminal.sync.uplink.SyncWorker`), a probe counting
+what
 travels on the roster topic. Waits are on events (statuses, the follower's counters and rounds),
 never on elapsed time.
 """
@@ -15,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from central.rosters.follow import RosterFollower, SignedRoster
+from common.mqtt.topics import Topics
+from common.mqtt.types import LinkOptions
 from models.messages import TerminalState, TerminalStatus
 from models.roster_codec import build_roster_messages
 from terminal.config import Config
-from terminal.mqtt_types import LinkOptions
-from terminal.roster_follow import RosterFollower, SignedRoster
-from terminal.sync import SyncWorker
-from terminal.topics import Topics
+from terminal.sync.uplink import SyncWorker
 from tests.delivery_tools import Probe, Threads, wait_for
 from tests.mosquitto import Mosquitto
 from tests.roster_terminal import REPO
@@ -163,7 +164,7 @@ def test_a_terminal_refusing_the_roster_is_not_flooded(
     make_key(tmp_path / "keys", "HR1")  # what the terminal trusts
     impostor = make_key(None, "HR1")  # what the follower signs with: "bad signature"
     config = roster_config(tmp_path / "kiosk", broker.url, tmp_path / "keys")
-    caplog.set_level(logging.INFO, logger="terminal.roster_follow")
+    caplog.set_level(logging.INFO, logger="central.rosters.follow")
     probe = Probe(broker.url)
     probe.subscribe(STATUS)
     probe.subscribe(ROSTER)

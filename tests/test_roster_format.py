@@ -10,11 +10,11 @@ import jsonschema
 import numpy as np
 import pytest
 
+from central.rosters.people import read_people
+from common.errors import MessageError
 from models.roster import MAX_ENVELOPE_BYTES
 from models.roster_codec import build_roster_messages
 from models.schema_export import load_schema
-from terminal.errors import MessageError
-from terminal.roster_people import read_people
 from tests.roster_tools import make_key, random_people
 
 

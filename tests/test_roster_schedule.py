@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from central.rosters.follow import SignedRoster
+from cli.main import main
 from models.roster import RosterChunk
 from models.roster_codec import (
     MALFORMED,
@@ -19,11 +21,9 @@ from models.roster_codec import (
     build_roster_messages,
     open_roster_message,
 )
-from terminal.cli import main
-from terminal.database import open_database
-from terminal.roster_follow import SignedRoster
-from terminal.roster_store import RosterStore
-from terminal.sync import SyncWorker
+from terminal.store.database import open_database
+from terminal.store.rosters import RosterStore
+from terminal.sync.uplink import SyncWorker
 from tests.attendance_tools import SCHEDULE, Kiosk, local, summary, write_schedule
 from tests.delivery_tools import Probe, Threads, wait_for
 from tests.mosquitto import Mosquitto
@@ -204,9 +204,9 @@ def test_publish_and_follow_put_the_schedule_in_chunk_0_and_refuse_a_bad_file(
 
 
 def test_removing_a_person_takes_their_id_out_of_the_roster_schedule_too(tmp_path: Path):
-    from terminal.gallery import Gallery
-    from terminal.roster_schedule import RosterSchedule
-    from terminal.roster_tables import create_tables
+    from terminal.store.gallery import Gallery
+    from terminal.store.roster_schedule import RosterSchedule
+    from terminal.store.roster_tables import create_tables
 
     path = tmp_path / "kiosk.db"
     db = open_database(path)

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from models.provisioning_code import ProvisioningClaims, issue_provisioning_code
 from models.signed_code import issue_code
 from terminal.config import Config
-from terminal.enroll_client import EnrollmentResult
-from terminal.scan_provision import ProvisioningScanner
+from terminal.provisioning.certificate_client import EnrollmentResult
+from terminal.provisioning.scan import ProvisioningScanner
 from tests.signed_code_tools import Clock, hr_keys
 from tests.test_provisioned_state import provision
 from tests.tls_tools import Pki
@@ -25,7 +25,8 @@ ORG = "org1"
 
 
 class FakeEnroll:
-    """Stands in for :func:`terminal.enroll_client.enroll`: records calls, returns ``result``
+    """Stands in for :func:`terminal.provisioning.certificate_client.enroll`: records calls,
+    returns ``result``
     (and with ``pki``, writes a state as a real enrollment does)."""
 
     def __init__(self, result: EnrollmentResult | None = None, pki: Pki | None = None) -> None:
@@ -136,7 +137,7 @@ def test_an_unsynchronised_clock_leaves_the_times_to_the_service(
     text = code(org_key, now=time.time() + issued)
     assert scanner(tmp_path, FakeEnroll(), synced=True).offer(text).kind == "refused"
     enroll = FakeEnroll()
-    with caplog.at_level(logging.INFO, logger="terminal.scan_provision"):
+    with caplog.at_level(logging.INFO, logger="terminal.provisioning.scan"):
         assert scanner(tmp_path, enroll, synced=False).offer(text).provisioned
     assert len(enroll.calls) == 1
     assert "the enrollment service checks them" in caplog.text

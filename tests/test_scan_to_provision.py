@@ -19,23 +19,23 @@ import numpy as np
 import segno
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from central.onboarding.tokens import TokenStore
+from central.receiver.store import ReceiverStore
+from common.mqtt.types import Message
+from devtools.local_broker import Mosquitto
 from models.enrollment import ca_topic
 from models.provisioning_code import ca_fingerprint, issue_provisioning_code
 from terminal.config import load_config
 from terminal.daemon import RESTART_EXIT
-from terminal.database import open_database
-from terminal.enroll_tokens import TokenStore
-from terminal.gallery import Gallery
-from terminal.local_broker import Mosquitto
-from terminal.mqtt_types import Message
-from terminal.receiver_store import ReceiverStore
+from terminal.store.database import open_database
+from terminal.store.gallery import Gallery
 from tests.roster_tools import write_private_key
 from tests.scenes import badge_scene, blank_frame
 from tests.signed_code_tools import hr_keys
 from tests.tls_tools import Pki, kiosk_broker, link, poll_until
 
 ROOT = Path(__file__).resolve().parent.parent
-KIOSK = [sys.executable, "-m", "terminal"]
+KIOSK = [sys.executable, "-m", "cli"]
 
 
 def _code_scene(directory: Path, shown: list[tuple[str, int]]) -> Path:

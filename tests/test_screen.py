@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from models.messages import CheckInEvent, Method
-from terminal.badges import RefusalCode
+from terminal.checkin.badges import RefusalCode
+from terminal.checkin.decisions import Decision
 from terminal.config import Config, parse_config
-from terminal.decisions import Decision
-from terminal.screen import PROMPT_YIELDS_S, SAME_AGAIN_S, ScreenFeed, status_view
+from terminal.output.screen import PROMPT_YIELDS_S, SAME_AGAIN_S, ScreenFeed, status_view
 
 AT = datetime(2026, 11, 23, 8, 59, 7, tzinfo=UTC)
 

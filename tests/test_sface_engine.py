@@ -7,15 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from common.errors import FaceEngineError
 from drivers.face.sface_engine import SFaceEngine
+from terminal.checkin.engines import build_matcher, create_engine
 from terminal.config import Config, RecognitionSection
-from terminal.database import open_database
-from terminal.enrollment import enroll
-from terminal.errors import FaceEngineError
-from terminal.face_models import check_models, default_models_dir, sface_model_paths
-from terminal.gallery import Gallery
-from terminal.images import load_rgb
-from terminal.recognition import build_matcher, create_engine
+from terminal.face.enrollment import enroll
+from terminal.face.images import load_rgb
+from terminal.face.model_files import check_models, default_models_dir, sface_model_paths
+from terminal.store.database import open_database
+from terminal.store.gallery import Gallery
 
 
 @pytest.fixture(scope="module")

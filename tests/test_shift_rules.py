@@ -7,14 +7,14 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from pydantic import ValidationError
 
-from models.schedule import AttendanceRules, Schedule, ShiftPlan, TrainingSession
-from terminal.shift_rules import (
+from common.shift_rules import (
     ShiftOccurrence,
     arrival_verdict,
     departure_verdict,
     occurrence_for,
     occurrence_on,
 )
+from models.schedule import AttendanceRules, Schedule, ShiftPlan, TrainingSession
 
 SCHEDULE = Schedule(
     version=1,

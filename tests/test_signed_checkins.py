@@ -16,13 +16,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from drivers.face.base import FaceEngine
 from models.messages import Method
 from models.signed_code import issue_code
+from terminal.checkin.decisions import Decision
+from terminal.checkin.engines import create_engine
+from terminal.checkin.pipeline import Pipeline, build_pipeline
 from terminal.config import Config
-from terminal.database import open_database
-from terminal.decisions import Decision
-from terminal.enrollment import enroll
-from terminal.outbox import Outbox
-from terminal.pipeline import Pipeline, build_pipeline
-from terminal.recognition import create_engine
+from terminal.face.enrollment import enroll
+from terminal.store.database import open_database
+from terminal.store.outbox import Outbox
 from tests.recognition_tools import EPOCH
 from tests.scenes import code_scene
 from tests.signed_code_tools import hr_keys

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from models.signed_code import issue_code, sign_claims
-from terminal.badges import QrClaim, QrRefusal
-from terminal.code_checker import CodeChecker
+from terminal.checkin.badges import QrClaim, QrRefusal
+from terminal.checkin.code_checker import CodeChecker
 from tests.signed_code_tools import NOW, Clock, at, hr_keys, make_checker, write_public_key
 
 
@@ -139,7 +139,7 @@ def test_bad_key_files_are_logged_and_skipped(
     (folder / "HUGE.pub").write_bytes(b"-" * 100_000)
     (folder / "DIR.pub").mkdir()
     (folder / "notes.txt").write_text("not a key file: ignored quietly\n")
-    with caplog.at_level(logging.WARNING, logger="terminal.code_keys"):
+    with caplog.at_level(logging.WARNING, logger="terminal.checkin.code_keys"):
         checker = make_checker(tmp_path / "kiosk.db", folder)
     assert checker.keys is not None and checker.keys.key_ids == ["HR1"]
     skipped = sorted(record.getMessage().split(":")[0] for record in caplog.records)

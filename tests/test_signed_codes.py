@@ -16,7 +16,7 @@ from models.signed_code import (
     sign_claims,
     verify_signature,
 )
-from terminal.badges import QrClaim, QrRefusal, RefusalCode
+from terminal.checkin.badges import QrClaim, QrRefusal, RefusalCode
 from tests.signed_code_tools import NOW, Clock, at, hr_keys, make_checker
 
 RFC8032_KEY = Ed25519PrivateKey.from_private_bytes(

@@ -14,12 +14,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
+from cli.main import main
 from drivers.qr.base import QrDecoder
 from drivers.qr.pyzbar_decoder import PyzbarDecoder
 from drivers.qr.zxing_decoder import ZxingDecoder
 from models.signed_code import issue_code, load_public_key, parse_code, verify_signature
-from terminal.badges import QrClaim
-from terminal.cli import main
+from terminal.checkin.badges import QrClaim
 from tests.signed_code_tools import NOW, make_checker
 
 

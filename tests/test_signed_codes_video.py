@@ -14,8 +14,8 @@ from drivers.qr.base import QrDecoder
 from drivers.qr.pyzbar_decoder import PyzbarDecoder
 from drivers.qr.zxing_decoder import ZxingDecoder
 from models.signed_code import issue_code
-from terminal.badges import QrClaim
-from terminal.code_checker import CodeChecker
+from terminal.checkin.badges import QrClaim
+from terminal.checkin.code_checker import CodeChecker
 from tests.scenes import code_scene
 from tests.signed_code_tools import NOW, at, hr_keys, make_checker
 

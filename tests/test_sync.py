@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from central.receiver.service import Receiver, ReceiverStore
+from common.errors import MessageError
 from models.messages import SCHEMA_VERSION, AckMessage, CheckInEvent
-from terminal.errors import MessageError
-from terminal.outbox import Outbox
-from terminal.receiver import Receiver, ReceiverStore
-from terminal.sync import SyncWorker
-from terminal.sync_messages import parse_ack
+from terminal.store.outbox import Outbox
+from terminal.sync.messages import parse_ack
+from terminal.sync.uplink import SyncWorker
 from tests.delivery_tools import Probe, Threads, commit, make_config, wait_for
 from tests.mosquitto import Mosquitto
 
@@ -139,7 +139,7 @@ def test_malformed_acks_are_ignored_and_real_acks_still_work(
         b'{"event_ids": ["' + b"a" * 300_000 + b'"]}',
     ]
     probe = Probe(broker.url)
-    caplog.set_level(logging.WARNING, logger="terminal.sync")
+    caplog.set_level(logging.WARNING, logger="terminal.sync.uplink")
     try:
         with Threads() as threads:
             worker = SyncWorker(config, threads.stop, VERSION)

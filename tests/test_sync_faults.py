@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from central.receiver.service import Receiver
 from models.messages import TerminalState, TerminalStatus
-from terminal.outbox import Outbox
-from terminal.receiver import Receiver
-from terminal.sync import SyncWorker
+from terminal.store.outbox import Outbox
+from terminal.sync.uplink import SyncWorker
 from tests.delivery_tools import (
     Probe,
     Threads,
@@ -29,7 +29,7 @@ RUN_WORKER = """
 import sys, threading
 from pathlib import Path
 from terminal.config import load_config
-from terminal.sync import SyncWorker
+from terminal.sync.uplink import SyncWorker
 SyncWorker(load_config(Path(sys.argv[1])), threading.Event(), sys.argv[2]).run()
 """
 

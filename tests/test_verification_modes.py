@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from central.receiver.batch_check import BatchChecker
+from common.errors import ConfigError
 from drivers.face.base import FaceEngine
 from models.messages import Method
-from terminal.announcements import announce
-from terminal.batch_check import BatchChecker
+from terminal.checkin.engines import create_engine
+from terminal.checkin.pipeline import build_pipeline
 from terminal.config import Config
 from terminal.daemon import Daemon, RunOptions
-from terminal.errors import ConfigError
-from terminal.liveness import HeadTurnLiveness
-from terminal.outbox import Outbox
-from terminal.pairing import MISS_FRAMES
-from terminal.pipeline import build_pipeline
-from terminal.recognition import create_engine
+from terminal.face.liveness import HeadTurnLiveness
+from terminal.face.pairing_rules import MISS_FRAMES
+from terminal.output.announcements import announce
+from terminal.store.outbox import Outbox
 from tests.recognition_tools import ScriptedChoices, video_frames, write_image
 from tests.verification_tools import (
     CountingEngine,
@@ -80,7 +80,7 @@ def test_code_with_someone_elses_face_is_refused_and_cancelled(
     """A colleague's code with one's own face, or with a face of nobody enrolled."""
     pipeline, outbox = kiosk(tmp_path, engine, "face_and_qr", enrolled(faces_dir, *people))
     play(pipeline, badge_frames(tmp_path, "E1001"), 0.0)
-    with caplog.at_level(logging.WARNING, logger="terminal.face_pairing"):
+    with caplog.at_level(logging.WARNING, logger="terminal.face.pairing"):
         seen = play(pipeline, face_frames(faces_dir, identity, 3, 10), 1.0)
     refused = [(d.person_id, d.reason) for d in seen if d.kind == "refused"]
     assert refused[0] == ("E1001", "face_mismatch")
@@ -234,9 +234,9 @@ def test_the_daemon_says_each_step_once_in_the_terminal_language(
     )
     kiosk(tmp_path, engine, "face_and_qr", enrolled(faces_dir, "E1001"))[1].db.conn.close()
     options = RunOptions(realtime=False, exit_when_source_ends=True, clock=lambda: True)
-    with caplog.at_level(logging.INFO, logger="terminal.kiosk_output"):
+    with caplog.at_level(logging.INFO, logger="terminal.output.kiosk_output"):
         assert Daemon(config, options).run() == 0
-    said = [r.getMessage() for r in caplog.records if r.name == "terminal.kiosk_output"]
+    said = [r.getMessage() for r in caplog.records if r.name == "terminal.output.kiosk_output"]
     assert said.count("Show your QR code first") == 1
     assert said.count("scarlett_johansson: now look at the camera") == 1
     assert [line for line in said if line.startswith("Checked in: ")] == [

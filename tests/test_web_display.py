@@ -11,9 +11,9 @@ import time
 import numpy as np
 import pytest
 
+from devtools.local_broker import free_port
 from drivers.display.base import DisplayUnavailable
 from drivers.display.web import WebDisplay
-from terminal.local_broker import free_port
 from tests.web_display_tools import (
     get,
     next_event,

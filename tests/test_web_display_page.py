@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
+from devtools.local_broker import free_port
 from drivers.display.web import WebDisplay
-from terminal.local_broker import free_port
 from tests.browser_tools import (  # noqa: F401  (browser_fixture: the "browser" fixture)
     SIZES,
     browser_fixture,

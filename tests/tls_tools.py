@@ -21,10 +21,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from terminal.broker_url import TlsOptions
-from terminal.local_broker import BrokerTls, Mosquitto
-from terminal.mqtt_link import MqttLink
-from terminal.mqtt_types import LinkOptions
+from common.mqtt.broker_url import TlsOptions
+from common.mqtt.link import MqttLink
+from common.mqtt.types import LinkOptions
+from devtools.local_broker import BrokerTls, Mosquitto
 from tests.delivery_tools import wait_for
 
 REPO = Path(__file__).resolve().parent.parent

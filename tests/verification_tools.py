@@ -9,12 +9,12 @@ import cv2
 import numpy as np
 
 from drivers.face.base import Box, FaceEngine
+from terminal.checkin.pipeline import Decision, Pipeline, build_pipeline
 from terminal.config import Config
-from terminal.database import open_database
-from terminal.enrollment import enroll
-from terminal.liveness import HeadTurnLiveness
-from terminal.outbox import Outbox
-from terminal.pipeline import Decision, Pipeline, build_pipeline
+from terminal.face.enrollment import enroll
+from terminal.face.liveness import HeadTurnLiveness
+from terminal.store.database import open_database
+from terminal.store.outbox import Outbox
 from tests.recognition_tools import frame_of, person_photo
 from tests.scenes import badge_scene, blank_frame
 

@@ -2,7 +2,8 @@
 
 The daemon turns its decisions into :class:`ResultView` values and its state into
 :class:`StatusView` values (every text already in the kiosk's language, from the one catalogue
-in ``terminal/announcements.py``), and hands frames to :meth:`Display.preview`. A display only
+in ``terminal/output/announcements.py``), and hands frames to :meth:`Display.preview`. A display
+only
 renders what it is given: it never decides, and it never blocks the capture loop (every method
 returns at once; a slow or absent screen loses frames, never check-ins).
 

@@ -1,0 +1,122 @@
+"""Which attendance alerts are due at a given moment: a pure function of events and schedule.
+
+:func:`due_alerts` looks at the shift occurrences that started today or yesterday (local, in the
+schedule's zone) and at the training sessions, and returns:
+
+- ``absent`` for each person scheduled for a shift occurrence or expected at a session who has
+  no check-in for it ``rules.absent_alert_after_min`` minutes after its start, while it is
+  still running (an occurrence or session that has ended raises no absent alert any more);
+- ``low_participation`` for a session past its midpoint (running, or ended less than
+  :data:`SESSION_HORIZON` ago) whose participation so far is below
+  ``rules.participation_threshold``: the mean participation of its expected participants in
+  :func:`central.reports.sessions.session_report` over the check-ins made until now (absentees
+  count 0; someone still inside counts as staying to the end, the report's no-checkout rule).
+
+A check-in counts for a shift occurrence when its ``schedule_ref`` names it, or when
+:func:`common.shift_rules.occurrence_for` places it there; for a session as the session report
+counts it (at its terminals, from its ``LEAD`` before the start). Any check-in ends an absence
+(in or out, clock synchronised or not): the question is only whether the person showed up.
+
+Alerts have deterministic ids (:func:`models.alert.alert_id_for`), so computing them again
+gives the same ids, and the publisher sends each once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from central.reports.sessions import session_report
+from common.shift_rules import ShiftOccurrence, occurrence_for, occurrence_on
+from models.alert import Alert, make_alert
+from models.messages import CheckInEvent
+from models.schedule import Schedule, TrainingSession
+
+SESSION_HORIZON = timedelta(hours=24)
+"""How long after a session's end its low participation is still raised."""
+
+
+def _session_ref(session: TrainingSession) -> str:
+    return f"session:{session.session_id}"
+
+
+def _since(start: datetime, now: datetime) -> int:
+    """Whole minutes from ``start`` to ``now``."""
+    return max(0, math.floor((now - start).total_seconds() / 60))
+
+
+def _checked_in_shift(
+    events: Iterable[CheckInEvent], schedule: Schedule, occ: ShiftOccurrence
+) -> set[str]:
+    """People with a check-in that counts for the shift occurrence ``occ``."""
+    found = set()
+    for event in events:
+        if event.schedule_ref == occ.ref:
+            found.add(event.person_id)
+        elif event.schedule_ref is None:
+            placed = occurrence_for(schedule, event.person_id, event.captured_at)
+            if placed is not None and placed.ref == occ.ref:
+                found.add(event.person_id)
+    return found
+
+
+def _shift_alerts(events: Sequence[CheckInEvent], schedule: Schedule, now: datetime) -> list[Alert]:
+    after = timedelta(minutes=schedule.rules.absent_alert_after_min)
+    today = schedule.local(now).date()
+    alerts = []
+    for shift in schedule.shifts:
+        for day in (today - timedelta(days=1), today):
+            occ = occurrence_on(schedule, shift, day)
+            if occ is None or not occ.start + after <= now < occ.end:
+                continue
+            expected = schedule.members(shift.people, shift.groups)
+            missing = expected - _checked_in_shift(events, schedule, occ)
+            minutes = _since(occ.start, now)
+            for person_id in sorted(missing):
+                detail = (
+                    f"{person_id} has not checked in for shift {shift.name} ({occ.ref}),"
+                    f" which started {minutes} min ago."
+                )
+                alerts.append(make_alert("absent", occ.ref, person_id, detail, now, minutes))
+    return alerts
+
+
+def _session_alerts(
+    events: Sequence[CheckInEvent], schedule: Schedule, now: datetime
+) -> list[Alert]:
+    rules = schedule.rules
+    after = timedelta(minutes=rules.absent_alert_after_min)
+    so_far = [e for e in events if e.captured_at <= now]
+    alerts = []
+    for session in schedule.sessions:
+        if not session.start <= now < session.end + SESSION_HORIZON:
+            continue
+        ref = _session_ref(session)
+        result = session_report(so_far, schedule, [session.session_id]).sessions[0]
+        expected = [a for a in result.attendance if a.expected]
+        if session.start + after <= now < session.end:
+            minutes = _since(session.start, now)
+            for person_id in sorted(a.person_id for a in expected if a.status == "absent"):
+                detail = (
+                    f"{person_id} has not checked in for session {session.title} ({ref}),"
+                    f" which started {minutes} min ago."
+                )
+                alerts.append(make_alert("absent", ref, person_id, detail, now, minutes))
+        midpoint = session.start + (session.end - session.start) / 2
+        share = result.mean_participation
+        if expected and now >= midpoint and share < rules.participation_threshold:
+            detail = (
+                f"Session {session.title} ({ref}): participation so far {share:.0%},"
+                f" {result.attended} of {result.expected} expected participants checked in,"
+                f" below the {rules.participation_threshold:.0%} threshold."
+            )
+            alerts.append(
+                make_alert("low_participation", ref, None, detail, now, participation=share)
+            )
+    return alerts
+
+
+def due_alerts(events: Sequence[CheckInEvent], schedule: Schedule, now: datetime) -> list[Alert]:
+    """Every alert due at ``now`` (aware) for ``events`` under ``schedule``; see the module."""
+    return _shift_alerts(events, schedule, now) + _session_alerts(events, schedule, now)

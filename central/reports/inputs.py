@@ -1,0 +1,44 @@
+"""What ``kiosk report`` and ``kiosk alerts`` read besides the schedule: the receiver database.
+
+Every problem is a :class:`~common.errors.KioskError` with one line naming the file and what
+is wrong with it (for a schedule, the number of problems and the first one), so the CLI prints
+it and exits 1.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from central.receiver.store import ReceiverStore
+from common.errors import KioskError
+from models.messages import CheckInEvent
+
+EVENTS_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+"""Earliest capture time read when all events are wanted."""
+
+
+def open_store(db_path: Path) -> ReceiverStore:
+    """The existing receiver database at ``db_path`` (a report never creates one)."""
+    if not db_path.is_file():
+        raise KioskError(f"{db_path}: no such receiver database (run kiosk receive --db first)")
+    return ReceiverStore(db_path)
+
+
+def load_events(
+    db_path: Path, start: datetime = EVENTS_FROM, end: datetime | None = None
+) -> list[CheckInEvent]:
+    """The events of the receiver database captured in ``[start, end)`` (default: all)."""
+    store = open_store(db_path)
+    try:
+        return store.events_between(start, end or datetime.now(UTC) + timedelta(days=366))
+    finally:
+        store.close()
+
+
+def parse_day(value: str, option: str) -> date:
+    """``YYYY-MM-DD`` as a date; a one-line error naming ``option`` otherwise."""
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise KioskError(f"{option} {value!r}: not a date, use YYYY-MM-DD") from None

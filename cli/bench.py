@@ -1,0 +1,220 @@
+"""``kiosk bench``: recognition, QR, liveness and sync, each beside its naive baseline."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli.main import CliContext, pass_cli
+
+DEFAULT_FACES = Path("../shared/faces")
+
+
+def _default_faces() -> Path:
+    value = os.environ.get("KIOSK_TEST_FACES")
+    return Path(value) if value else DEFAULT_FACES
+
+
+def _figure(value: Any, unit: str) -> str:
+    return "-" if value is None else f"{value:.4g} {unit}"
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    """A few readable lines: each figure for the pipeline and the naive loop side by side."""
+    host = result["host"]
+    lines = [f"host: {host['cpu_count']} CPUs, {host['machine']}, quick={result['quick']}"]
+    rows = [
+        ("clip fps", ("fps", "fps"), "fps"),
+        ("latency p50", ("latency_s", "p50"), "s"),
+        ("latency p95", ("latency_s", "p95"), "s"),
+        ("CPU/check-in", ("latency_s", "cpu_s_per_checkin"), "CPU-s"),
+        ("idle CPU", ("idle", "cpu_s_per_min"), "CPU-s/min"),
+        ("idle CPU", ("idle", "percent_of_one_core"), "% core"),
+    ]
+    for label, (group, key), unit in rows:
+        pipeline, naive = result["pipeline"][group][key], result["naive"][group][key]
+        lines.append(
+            f"{label:<14} pipeline {_figure(pipeline, unit):<18} naive {_figure(naive, unit)}"
+        )
+    for size, pipeline_ms in result["pipeline"]["matching_ms_per_probe"].items():
+        naive_ms = result["naive"]["matching_ms_per_probe"][size]
+        label = f"match {size}"
+        lines.append(
+            f"{label:<14} pipeline {_figure(pipeline_ms, 'ms'):<18} naive {_figure(naive_ms, 'ms')}"
+        )
+    pipeline_mb, naive_mb = result["pipeline"]["peak_rss_mb"], result["naive"]["peak_rss_mb"]
+    lines.append(
+        f"{'peak RSS':<14} pipeline {_figure(pipeline_mb, 'MiB'):<18} naive "
+        f"{_figure(naive_mb, 'MiB')}"
+    )
+    return lines
+
+
+def _faces_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--faces",
+        type=click.Path(path_type=Path, file_okay=False, exists=True),
+        default=_default_faces,
+        show_default="$KIOSK_TEST_FACES or ../shared/faces",
+        help=f"Face data folder ({what}).",
+    )
+
+
+@click.group("bench")
+def bench_group() -> None:
+    """Measure the terminal on this machine."""
+
+
+@bench_group.command("recognition")
+@_faces_option("people/<identity>/*.jpg and video/short_hamilton_clip.mp4")
+@click.option(
+    "--engine",
+    type=click.Choice(["dlib", "sface"]),
+    help="The pipeline's face engine (default: the configured one); the naive loop is dlib.",
+)
+@click.option("--quick", is_flag=True, help="Tiny inputs (under a minute): a CI smoke test.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@pass_cli
+def recognition(
+    ctx: CliContext, faces: Path, engine: str | None, quick: bool, as_json: bool
+) -> None:
+    """Pipeline vs face_recognition's naive webcam loop: fps, latency, idle CPU, matching, RSS.
+
+    Both are measured in the same run, each in its own process; only their ratio is
+    meaningful on a busy machine. The pipeline uses the configured [recognition] settings.
+    """
+    from devtools.bench.recognition import run_benchmark
+
+    settings = ctx.config.recognition
+    if engine is not None:
+        settings = settings.model_copy(update={"engine": engine})
+    result = run_benchmark(faces, quick, settings)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo("\n".join(summary_lines(result)))
+
+
+@bench_group.command("qr")
+@click.option(
+    "--samples", type=click.IntRange(1, 1000), default=40, show_default=True,
+    help="Frames per condition.",
+)  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def qr(samples: int, as_json: bool) -> None:
+    """pyzbar (ZBar) against zxing-cpp on the same generated frames: decode rate and cost."""
+    from devtools.bench.qr import bench_qr
+    from drivers.qr.pyzbar_decoder import PyzbarDecoder
+    from drivers.qr.zxing_decoder import ZxingDecoder
+
+    result = bench_qr({"pyzbar": PyzbarDecoder(), "zxing": ZxingDecoder()}, samples)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    for name, figures in result["decoders"].items():
+        click.echo(
+            f"{name:<7} decoded {figures['decode_rate']:.1%} of frames,"
+            f" {figures['empty_frame_ms']} ms per empty frame"
+        )
+
+
+@bench_group.command("ui")
+@click.option(
+    "--results", type=click.IntRange(2, 1000), default=30, show_default=True,
+    help="Results pushed to each page.",
+)  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def ui(results: int, as_json: bool) -> None:
+    """Decision to screen: the kiosk page (pushed) against a page polling every 500 ms."""
+    from devtools.bench.ui import bench_ui
+
+    result = bench_ui(results)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    for name in ("kiosk_page_sse", "naive_poll_500ms"):
+        figures = result[name]
+        click.echo(
+            f"{name:<17} p50 {figures.get('p50_ms')} ms, p95 {figures.get('p95_ms')} ms,"
+            f" max {figures.get('max_ms')} ms ({figures['results_shown']} results)"
+        )
+
+
+@bench_group.command("liveness")
+@_faces_option("people/ photos and video/phone_pair_*.mp4")
+@click.option(
+    "--east-asian",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="East Asian data folder (nuaa_printed_photo_attacks/, nuaa_webcam/).",
+)
+@click.option("--quick", is_flag=True, help="A few inputs (under a minute): a CI smoke test.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@pass_cli
+def liveness(
+    ctx: CliContext, faces: Path, east_asian: Path | None, quick: bool, as_json: bool
+) -> None:
+    """Head-turn requests against photo and replay attacks and real people: APCER beside the
+    kiosk without liveness, and how far real and fake faces move sideways."""
+    from devtools.bench.liveness import run_liveness_benchmark
+    from terminal.checkin.engines import create_engine
+
+    engine = create_engine(ctx.config)
+    result = run_liveness_benchmark(engine, ctx.config.liveness, faces, east_asian, quick)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    for kind, figures in result["attacks"].items():
+        click.echo(
+            f"{kind:<16} APCER {figures['apcer']} ({figures['passed']}/{figures['requests']}"
+            f" requests) vs {figures['apcer_without_liveness']} without liveness;"
+            f" peak sideways p95 {figures['peak_sideways']['p95']}"
+        )
+    for name, figures in result["bona_fide_unprompted"].items():
+        click.echo(
+            f"{name:<22} turns left {figures['peak_sideways_left']},"
+            f" right {figures['peak_sideways_right']}"
+        )
+
+
+def sync_summary_lines(result: dict[str, Any]) -> list[str]:
+    """A few readable lines: the kiosk's sync beside the naive loop, then the backlog memory."""
+    lines = [f"host: {result['host']['cpu_count']} CPUs, {result['events']} events per side"]
+    for side in ("kiosk", "naive"):
+        figures = result[side]
+        rate, drain = _figure(figures["events_per_s"], "events/s"), _figure(figures["drain_s"], "s")
+        peak = _figure(figures["peak_rss_mb"], "MiB")
+        lines.append(f"{side:<6} {rate:<16} drained in {drain:<10} peak RSS {peak}")
+    lines.append(f"speedup {_figure(result['speedup'], 'x')}")
+    for size, figures in (result["backlog_memory"] or {}).items():
+        lines.append(f"backlog {size:>9}: peak RSS {_figure(figures['peak_rss_mb'], 'MiB')}")
+    return lines
+
+
+@bench_group.command("sync")
+@click.option(
+    "--events", type=click.IntRange(100, 1_000_000), default=100_000, show_default=True,
+    help="Events each side drains.",
+)  # fmt: skip
+@click.option(
+    "--batch-size", type=click.IntRange(1, 500), default=100, show_default=True,
+    help="The kiosk's [mqtt] batch_size.",
+)  # fmt: skip
+@click.option("--quick", is_flag=True, help="1,000 events, no backlog memory (a CI smoke test).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def sync(events: int, batch_size: int, quick: bool, as_json: bool) -> None:
+    """The kiosk's sync against the naive one-publish-per-event loop: draining a backlog to a
+    local mosquitto and the reference receiver (events/s, time, peak RSS), and memory while
+    holding 10,000 and 1,000,000 events. About 8-12 minutes on 2 cores; --quick a few seconds."""
+    from devtools.bench.sync import run_benchmark
+
+    result = run_benchmark(events, quick, batch_size)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo("\n".join(sync_summary_lines(result)))

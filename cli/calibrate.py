@@ -1,0 +1,237 @@
+"""``kiosk calibrate``: how well the configured face engine separates the people of a photo set.
+
+The engine is the config's ``[recognition] engine`` (``--engine`` overrides it for one run);
+tolerance and margin are ``--tolerance``/``--margin``, else the config's, else the engine's
+defaults. ``--json`` prints one object with the keys
+
+- ``engine``: ``name``, ``model_digest``, ``tolerance``, ``margin``;
+- ``set``: ``folder``, ``include``, ``photos``, ``embedded``, ``people``, ``no_face`` (paths),
+  ``unreadable`` (one ``path: reason`` line each);
+- ``genuine`` / ``impostor``: pair distance distributions (``count``, ``min``, ``p1``...``p99``,
+  ``max``);
+- ``thresholds``: one operating point per ``--far`` (``far_target``, ``threshold``,
+  ``false_accepts``, ``far``, ``true_accepts``, ``tar``; null without impostor pairs);
+- ``at_tolerance``: the same at the tolerance in use;
+- ``open_set``: null, or with ``--open-set``: ``seed``, ``enroll_per_person``, ``strangers``,
+  ``result`` (at the tolerance in use) and ``sweep`` (a list of results), each result with
+  ``tolerance``, ``margin``, ``enrolled_people``, ``templates``, ``genuine_probes``,
+  ``genuine_correct``, ``correct_rate``, ``genuine_wrong``, ``genuine_rejected``,
+  ``stranger_probes``, ``strangers_accepted``, ``stranger_accept_rate``, ``mistakes``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli.main import CliContext, pass_cli
+from common.errors import KioskError
+from devtools.calibration import (
+    DEFAULT_FARS,
+    EmbeddedSet,
+    OperatingPoint,
+    describe,
+    embed_labelled_set,
+    operating_point,
+    pair_distances,
+    read_labelled_set,
+    threshold_at_far,
+)
+from devtools.open_set import (
+    OpenSetOutcome,
+    default_sweep,
+    evaluate_open_set,
+    split_open_set,
+    sweep_tolerances,
+)
+from terminal.checkin.engines import create_engine, effective_tolerance
+
+PROGRESS_EVERY = 50
+
+
+def _outcome(outcome: OpenSetOutcome) -> dict[str, Any]:
+    record = dataclasses.asdict(outcome)
+    record["mistakes"] = list(outcome.mistakes)
+    record["correct_rate"] = outcome.correct_rate
+    record["genuine_rejected"] = outcome.genuine_rejected
+    record["stranger_accept_rate"] = outcome.stranger_accept_rate
+    return record
+
+
+def _point(point: OperatingPoint | None) -> dict[str, Any] | None:
+    return None if point is None else dataclasses.asdict(point)
+
+
+def _progress(done: int, total: int) -> None:
+    if done % PROGRESS_EVERY == 0 or done == total:
+        click.echo(f"embedded {done}/{total} photos", err=True)
+
+
+def _set_summary(
+    folder: Path, include: tuple[str, ...], photos: int, embedded: EmbeddedSet
+) -> dict[str, Any]:
+    return {
+        "folder": str(folder),
+        "include": list(include),
+        "photos": photos,
+        "embedded": len(embedded.photos),
+        "people": embedded.people,
+        "no_face": embedded.no_face,
+        "unreadable": embedded.unreadable,
+    }
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{part}/{whole} ({100 * part / whole:.2f} %)" if whole else "-"
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    engine, photo_set = report["engine"], report["set"]
+    click.echo(
+        f"engine {engine['name']} (model {engine['model_digest'][:12]}):"
+        f" tolerance {engine['tolerance']}, margin {engine['margin']}"
+    )
+    click.echo(
+        f"set {' '.join([photo_set['folder'], *photo_set['include']])}: {photo_set['photos']}"
+        f" photos, {photo_set['embedded']} embedded, {photo_set['people']} people;"
+        f" {len(photo_set['no_face'])} without a face, {len(photo_set['unreadable'])} unreadable"
+    )
+    for path in photo_set["no_face"]:
+        click.echo(f"  no face: {path}")
+    for line in photo_set["unreadable"]:
+        click.echo(f"  unreadable: {line}")
+    columns = ["count", "min", "p1", "p5", "p25", "p50", "p75", "p95", "p99", "max"]
+    click.echo("\npairs     " + "".join(f"{name:>8}" for name in columns))
+    for kind in ("genuine", "impostor"):
+        values = report[kind]
+        click.echo(f"{kind:<10}" + "".join(f"{values.get(name, '-'):>8}" for name in columns))
+    click.echo(f"\n{'operating point':<22}{'threshold':>10}  {'false accepts (FAR)':<28}TAR")
+    rows = [(f"FAR <= {point['far_target']:g}", point) for point in report["thresholds"] if point]
+    rows.append(("tolerance in use", report["at_tolerance"]))
+    impostors, genuines = report["impostor"]["count"], report["genuine"]["count"]
+    for label, point in rows:
+        click.echo(
+            f"{label:<22}{point['threshold']:>10.4f}  "
+            f"{_percent(point['false_accepts'], impostors):<28}"
+            f"{_percent(point['true_accepts'], genuines)}"
+        )
+    if report["open_set"]:
+        _print_open_set(report["open_set"])
+
+
+def _print_open_set(open_set: dict[str, Any]) -> None:
+    result = open_set["result"]
+    click.echo(
+        f"\nopen set (seed {open_set['seed']}, {open_set['enroll_per_person']} photo(s) enrolled"
+        f" per person): {result['enrolled_people']} people enrolled ({result['templates']}"
+        f" templates), {len(open_set['strangers'])} strangers: {', '.join(open_set['strangers'])}"
+    )
+    click.echo(
+        f"{'tolerance':>9} {'margin':>6}  {'right person':<22}{'wrong person':>12}  "
+        "strangers accepted"
+    )
+    for outcome in open_set["sweep"]:
+        strangers = _percent(outcome["strangers_accepted"], outcome["stranger_probes"])
+        if outcome["tolerance"] == result["tolerance"]:
+            strangers = f"{strangers:<22}<- in use"
+        click.echo(
+            f"{outcome['tolerance']:>9.4f} {outcome['margin']:>6.3f}  "
+            f"{_percent(outcome['genuine_correct'], outcome['genuine_probes']):<22}"
+            f"{outcome['genuine_wrong']:>12}  {strangers}"
+        )
+    for line in result["mistakes"]:
+        click.echo(f"  mistake at {result['tolerance']:.4f}: {line}")
+
+
+@click.command()
+@click.option(
+    "--faces",
+    "folder",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Folder with labels.csv (path,identity) or <identity>/<photo> subfolders.",
+)
+@click.option("--include", multiple=True, metavar="PREFIX", help="Only paths starting so.")
+@click.option(
+    "--far",
+    "fars",
+    multiple=True,
+    type=click.FloatRange(0, 1),
+    help="Target false-accept rate for a threshold (default: 0.001 and 0).",
+)
+@click.option("--open-set", is_flag=True, help="Also simulate the kiosk: enrolled + strangers.")
+@click.option("--enroll-per-person", default=1, type=click.IntRange(1, 100), show_default=True)
+@click.option("--seed", default=0, show_default=True, help="Chooses the strangers.")
+@click.option("--tolerance", type=click.FloatRange(0, 2, min_open=True), help="Default: config.")
+@click.option("--margin", type=click.FloatRange(0, 1), help="Default: config.")
+@click.option("--sweep", multiple=True, type=float, help="Open-set tolerances to try.")
+@click.option(
+    "--engine", "engine_name", type=click.Choice(["dlib", "sface"]), help="Default: config."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_cli
+def calibrate(
+    ctx: CliContext,
+    folder: Path,
+    include: tuple[str, ...],
+    fars: tuple[float, ...],
+    open_set: bool,
+    enroll_per_person: int,
+    seed: int,
+    tolerance: float | None,
+    margin: float | None,
+    sweep: tuple[float, ...],
+    engine_name: str | None,
+    as_json: bool,
+) -> None:
+    """Measure the face engine on a labelled photo set: pair distances, FAR/TAR thresholds
+    and (with --open-set) the kiosk's identification errors."""
+    config = ctx.config
+    if engine_name is not None:
+        recognition = config.recognition.model_copy(update={"engine": engine_name})
+        config = config.model_copy(update={"recognition": recognition})
+    engine = create_engine(config)
+    if tolerance is None:
+        tolerance = effective_tolerance(config, engine)
+    if margin is None:
+        configured = config.recognition.margin
+        margin = configured if configured is not None else engine.default_margin
+    photos = read_labelled_set(folder, include)
+    embedded = embed_labelled_set(engine, photos, progress=_progress)
+    if not embedded.photos:
+        raise KioskError(f"{folder}: no face found in any of the {len(photos)} photos")
+    pairs = pair_distances(engine, embedded)
+    report: dict[str, Any] = {
+        "engine": {
+            "name": engine.name,
+            "model_digest": engine.model_digest,
+            "tolerance": tolerance,
+            "margin": margin,
+        },
+        "set": _set_summary(folder, include, len(photos), embedded),
+        "genuine": describe(pairs.genuine),
+        "impostor": describe(pairs.impostor),
+        "thresholds": [_point(threshold_at_far(pairs, far)) for far in fars or DEFAULT_FARS],
+        "at_tolerance": _point(operating_point(pairs, tolerance)),
+        "open_set": None,
+    }
+    if open_set:
+        split = split_open_set(embedded, enroll_per_person, seed)
+        tried = [*(sweep or default_sweep(tolerance)), tolerance]
+        report["open_set"] = {
+            "seed": seed,
+            "enroll_per_person": enroll_per_person,
+            "strangers": split.strangers,
+            "result": _outcome(evaluate_open_set(engine, embedded, split, tolerance, margin)),
+            "sweep": [
+                _outcome(o) for o in sweep_tolerances(engine, embedded, split, tried, margin)
+            ],
+        }
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        _print_report(report)

@@ -1,0 +1,196 @@
+"""Frames in, decisions out: QR codes and faces become check-ins committed to the outbox.
+
+What counts as proof of identity is the terminal's ``[verification] mode``:
+
+- ``face_or_qr`` (default): a face recognised among everyone enrolled, or a QR code;
+- ``face``: faces only (a QR code shown is refused, once per sighting);
+- ``qr``: QR codes only (the face engine is not even loaded);
+- ``face_and_qr``: the code says who, and that person's face must confirm it 1:1
+  (:mod:`terminal.face.pairing_rules`).
+
+Per frame: QR codes are decoded (:mod:`terminal.checkin.qr_codes`); faces are looked for only
+while something moves in view or a face is being seen (:mod:`terminal.checkin.presence`), and only
+when someone has face templates (:mod:`terminal.face.frames`). Nobody is checked in twice
+within ``repeat_window_s``, whatever the method. The pipeline never touches the network: a
+check-in is done when the outbox has committed it (:mod:`terminal.checkin.desk`); when the
+store refuses (disk full), the decision says so.
+
+The enrolled people are held in memory; the pipeline checks the gallery's revision every
+:data:`GALLERY_CHECK_S` seconds and reloads after ``kiosk enroll`` or ``kiosk people remove``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import sqlite_utils
+
+from common.errors import StoreError
+from drivers.camera.base import Frame
+from drivers.face.base import FaceEngine
+from drivers.qr.base import QrDecoder
+from terminal.checkin.attendance import Attendance
+from terminal.checkin.code_checker import CodeChecker
+from terminal.checkin.decisions import Decision, ThrottledLog
+from terminal.checkin.desk import CheckInDesk, CodeSource
+from terminal.checkin.engines import build_matcher, build_qr_decoder, create_engine
+from terminal.checkin.presence import PresenceGate
+from terminal.checkin.qr_codes import QrCheckIns
+from terminal.checkin.rules import RepeatGuard
+from terminal.config import Config, check_verification_mode
+from terminal.face.frames import FaceFrames
+from terminal.face.identify import IdentifiedFaces
+from terminal.face.liveness import HeadTurnLiveness
+from terminal.face.pairing import PairedFaces
+from terminal.face.requests import LivenessRequests
+from terminal.store.gallery import Gallery
+from terminal.store.outbox import Outbox
+
+__all__ = ["GALLERY_CHECK_S", "Decision", "Pipeline", "build_pipeline"]
+
+log = logging.getLogger(__name__)
+
+GALLERY_CHECK_S = 2.0
+
+
+class Pipeline:
+    """Turns frames into check-ins. Not thread-safe: one pipeline per camera thread.
+
+    ``engine`` and ``qr`` are None when faces or codes are not read at all; ``codes`` judges
+    the codes read (default: a :class:`~terminal.checkin.code_checker.CodeChecker`: static badges
+    and
+    signed codes, as ``[qr]`` allows).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        outbox: Outbox,
+        gallery: Gallery,
+        engine: FaceEngine | None,
+        qr: QrDecoder | None,
+        clock_synced: Callable[[], bool],
+        liveness: HeadTurnLiveness | None = None,
+        codes: CodeSource | None = None,
+    ) -> None:
+        self.config = config
+        self.mode = config.verification.mode
+        self.outbox = outbox
+        self.gallery = gallery
+        self.engine = engine
+        self.throttled = ThrottledLog(log)
+        repeats = RepeatGuard(config.recognition.repeat_window_s)
+        self.desk = CheckInDesk(
+            outbox,
+            repeats,
+            codes or CodeChecker(config.qr, outbox.db, clock_synced),
+            clock_synced,
+            self.throttled,
+            Attendance.from_config(config.attendance, config.terminal.id, outbox.db),
+        )
+        self.presence = PresenceGate.from_config(config.recognition)
+        requests = LivenessRequests(liveness) if liveness is not None else None
+        self.faces: FaceFrames | None = None
+        self.pairing: PairedFaces | None = None
+        if engine is not None and self.mode == "face_and_qr":
+            self.faces = self.pairing = PairedFaces(engine, self.desk, config, requests)
+        elif engine is not None:
+            self.faces = IdentifiedFaces(engine, self.desk, config.recognition, requests)
+        self.qr_checkins: QrCheckIns | None = None
+        if qr is not None:
+            pair = self.pairing.pair if self.pairing is not None else None
+            self.qr_checkins = QrCheckIns(qr, self.mode, self.desk, self.throttled, pair)
+        self._revision = -1
+        self._checked_at = float("-inf")
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the enrolled people and templates again."""
+        self._revision = self.gallery.revision()
+        self.desk.names = self.gallery.names()
+        people = 0
+        if self.faces is not None:
+            self.faces.matcher = build_matcher(self.config, self.gallery, self.faces.engine)
+            people = self.faces.matcher.people
+        log.info("%d people enrolled, %d with face templates", len(self.desk.names), people)
+
+    def process(self, frame: Frame) -> list[Decision]:
+        """Every decision for this frame (an empty list when nothing was seen)."""
+        self._reload_if_changed(frame.monotonic)
+        decisions: list[Decision] = []
+        if self.pairing is not None:
+            decisions.extend(self.pairing.expire(frame))
+        if self.qr_checkins is not None:
+            decisions.extend(self.qr_checkins.process(frame))
+        faces = self.faces
+        if (
+            faces is not None
+            and faces.matcher is not None
+            and faces.matcher.people
+            and self.presence.admit(frame)
+        ):
+            found = faces.process(frame)
+            if found:
+                self.presence.face_seen(frame.monotonic)
+            decisions.extend(found)
+        return decisions
+
+    def _reload_if_changed(self, now: float) -> None:
+        if abs(now - self._checked_at) < GALLERY_CHECK_S:
+            return
+        self._checked_at = now
+        try:
+            changed = self.gallery.revision() != self._revision
+            if changed:
+                self.reload()
+        except StoreError as exc:
+            message = f"cannot reload enrolled people: {exc}"
+            self.throttled.log(logging.ERROR, "reload", message, now)
+
+
+def build_pipeline(
+    config: Config,
+    outbox: Outbox,
+    clock_synced: Callable[[], bool],
+    *,
+    db: sqlite_utils.Database | None = None,
+    engine: FaceEngine | None = None,
+    qr: QrDecoder | None = None,
+    liveness: HeadTurnLiveness | None = None,
+    codes: CodeSource | None = None,
+) -> Pipeline:
+    """The pipeline for ``config``: the face engine and QR decoder are loaded when the config
+    and the verification mode use them (pass them to reuse loaded ones; pass ``liveness`` to
+    choose its randomness; pass ``codes`` to judge QR codes otherwise than as static badges).
+    The enrolled people are read from ``db``, by default the outbox's own connection.
+
+    Raises :class:`~common.errors.ConfigError` when the verification mode needs a part
+    that is switched off, :class:`~common.errors.FaceEngineError` or a KioskError when an
+    enabled part cannot be loaded.
+    """
+    check_verification_mode(config)
+    mode = config.verification.mode
+    reads_faces = config.recognition.enabled and mode != "qr"
+    if reads_faces and engine is None:
+        engine = create_engine(config)
+    if config.qr.enabled and qr is None:
+        qr = build_qr_decoder(config)
+    uses_liveness = reads_faces and config.liveness.mode == "head_turn"
+    pipeline = Pipeline(
+        config,
+        outbox,
+        Gallery(db if db is not None else outbox.db),
+        engine if reads_faces else None,
+        qr if config.qr.enabled else None,
+        clock_synced,
+        (liveness or HeadTurnLiveness(config.liveness)) if uses_liveness else None,
+        codes,
+    )
+    if pipeline.pairing is not None:
+        tolerance = pipeline.pairing.pair_tolerance
+        log.info("verification mode %s (pair tolerance %.4g, window %g s)", mode, tolerance,
+                 config.verification.pair_window_s)  # fmt: skip
+    else:
+        log.info("verification mode %s", mode)
+    return pipeline

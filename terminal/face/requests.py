@@ -1,0 +1,63 @@
+"""The pipeline's side of the liveness request: ask, judge the frames after, count walk-aways.
+
+A request belongs to the face's track (:class:`~terminal.face.tracks.FaceTrack`), so only the
+face that was asked can answer it, and a track that is lost takes its request with it, as a
+failure: hiding a photo or a replay and showing it again does not buy unlimited tries.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from drivers.face.base import Box
+from models.messages import Method
+from terminal.checkin.decisions import Decision
+from terminal.face.liveness import Challenge, HeadTurnLiveness
+from terminal.face.matcher import Match
+from terminal.face.tracks import FaceTrack
+
+
+class LivenessRequests:
+    """Issues head-turn requests to recognised faces and follows them to a verdict."""
+
+    def __init__(self, liveness: HeadTurnLiveness) -> None:
+        self.liveness = liveness
+
+    def forget_lost(self, asked: list[FaceTrack], alive: list[FaceTrack], now: float) -> None:
+        """Fail the requests of tracks in ``asked`` that are no longer ``alive``."""
+        for track in asked:
+            if track not in alive and track.challenge is not None:
+                self.liveness.abandon(track.challenge, now)
+                track.challenge = None
+
+    def ask(
+        self, track: FaceTrack, match: Match, box: Box, marks: np.ndarray, now: float
+    ) -> Decision:
+        """Ask the recognised face on ``track`` to turn (or refuse it while locked out)."""
+        assert match.person_id is not None
+        person_id = match.person_id
+        if self.liveness.locked_out(person_id, now):
+            reason = "liveness: too many failed requests"
+            return Decision("refused", person_id, match.name, Method.FACE, match.distance, box,
+                            reason=reason)  # fmt: skip
+        challenge = self.liveness.ask(person_id, match.name, match.distance, marks, now)
+        track.challenge = challenge
+        return Decision("challenge", person_id, match.name, Method.FACE, match.distance, box,
+                        reason=f"turn_{challenge.direction}")  # fmt: skip
+
+    def answer(
+        self, track: FaceTrack, box: Box, marks: np.ndarray | None, now: float
+    ) -> Decision | Challenge:
+        """One more frame of the asked face: the request passed (returned, for the caller to
+        check the person in), or a decision (still asked, or refused)."""
+        asked = track.challenge
+        assert asked is not None
+        verdict = self.liveness.observe(asked, marks, now)
+        if verdict == "waiting":
+            return Decision("challenge", asked.person_id, asked.name, Method.FACE,
+                            asked.distance, box, reason=f"turn_{asked.direction}")  # fmt: skip
+        track.challenge = None
+        if verdict == "failed":
+            return Decision("refused", asked.person_id, asked.name, Method.FACE,
+                            asked.distance, box, reason=f"liveness: {asked.reason}")  # fmt: skip
+        return asked

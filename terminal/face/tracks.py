@@ -1,0 +1,92 @@
+"""Following faces across frames, so a face already recognised is not embedded again.
+
+A track is a face box that overlaps (intersection over union) the box of the previous frame.
+Once a track's face has been recognised as a person who is checked in, the pipeline reports it
+as a repeat without embedding it again, until ``reverify_s`` has passed. A resolved track never
+produces a check-in, so a mix-up (someone stepping into another's place within one frame) can
+only delay a check-in, never record a wrong one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from drivers.face.base import Box
+
+if TYPE_CHECKING:
+    from terminal.face.liveness import Challenge
+
+MIN_IOU = 0.3
+MAX_GAP_S = 0.5
+REVERIFY_S = 5.0
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two (top, right, bottom, left) boxes."""
+    top, bottom = max(a[0], b[0]), min(a[2], b[2])
+    left, right = max(a[3], b[3]), min(a[1], b[1])
+    inter = max(0, bottom - top) * max(0, right - left)
+    area_a = (a[2] - a[0]) * (a[1] - a[3])
+    area_b = (b[2] - b[0]) * (b[1] - b[3])
+    union = area_a + area_b - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass
+class FaceTrack:
+    """One face followed across frames, and whom it was last recognised as."""
+
+    box: Box
+    last_seen: float
+    person_id: str | None = None
+    name: str | None = None
+    resolved_at: float = field(default=float("-inf"))
+    challenge: Challenge | None = None
+    """The liveness request this face is answering, if any."""
+
+
+class FaceTracker:
+    """Assigns each frame's boxes to tracks; forgets tracks not seen for ``max_gap_s``."""
+
+    def __init__(
+        self, min_iou: float = MIN_IOU, max_gap_s: float = MAX_GAP_S, reverify_s: float = REVERIFY_S
+    ) -> None:
+        self.min_iou = min_iou
+        self.max_gap_s = max_gap_s
+        self.reverify_s = reverify_s
+        self.tracks: list[FaceTrack] = []
+
+    def assign(self, boxes: list[Box], now: float) -> list[FaceTrack]:
+        """The track of each box (greedy by overlap; new tracks for unmatched boxes)."""
+        alive = [t for t in self.tracks if 0 <= now - t.last_seen <= self.max_gap_s]
+        pairs = [
+            (iou(box, track.box), b, t)
+            for b, box in enumerate(boxes)
+            for t, track in enumerate(alive)
+        ]
+        pairs.sort(key=lambda pair: pair[0], reverse=True)
+        chosen: dict[int, FaceTrack] = {}
+        used: set[int] = set()
+        for overlap, b, t in pairs:
+            if overlap < self.min_iou:
+                break
+            if b not in chosen and t not in used:
+                chosen[b] = alive[t]
+                used.add(t)
+        result = []
+        for b, box in enumerate(boxes):
+            track = chosen.get(b) or FaceTrack(box, now)
+            track.box, track.last_seen = box, now
+            result.append(track)
+        # Tracks not seen in this frame live on until max_gap_s has passed.
+        self.tracks = alive + [track for track in result if track not in alive]
+        return result
+
+    def known(self, track: FaceTrack, now: float) -> bool:
+        """Whether the track's identity is settled (recognised within ``reverify_s``)."""
+        return track.person_id is not None and 0 <= now - track.resolved_at < self.reverify_s
+
+    def resolve(self, track: FaceTrack, person_id: str, name: str | None, now: float) -> None:
+        """Record that the track's face is ``person_id`` (who is now checked in)."""
+        track.person_id, track.name, track.resolved_at = person_id, name, now

@@ -1,0 +1,191 @@
+"""What the screen says: the pipeline's decisions become :class:`ResultView` values.
+
+The pipeline decides every frame, so the same decision comes many times a second while
+someone stands there. :class:`ScreenFeed` turns that stream into the few results a person
+should see: a result is shown once and held; the same one again is not a new result (no new
+tone) until it has been on screen for :data:`SAME_AGAIN_S`; a request or hint (``prompt``)
+never covers a check-in or a refusal in its first :data:`PROMPT_YIELDS_S`; and the "already
+checked in" that follows every check-in while the person is still in view is not shown over
+their own success. Every text comes from :data:`terminal.output.announcements.CATALOGUE`.
+
+A check-in's title follows its direction (签到成功 / Checked in, 签退成功 / Checked out; at a
+training-room door 进入：<session> / Entered: <session>, 离开：<session> / Left: <session>) and
+its detail line is the time and the verdict the event carries (准时, 迟到 4 分钟, 早退 12 分钟,
+时钟未同步，未判定).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from drivers.display.base import Icon, ResultKind, ResultView, Sound, StatusView
+from models.messages import CheckInEvent, Direction
+from terminal.checkin.badges import RefusalCode
+from terminal.checkin.decisions import Decision
+from terminal.config import Config
+from terminal.output.announcements import CATALOGUE, Language, announce, is_phrase
+
+SAME_AGAIN_S = 3.0
+PROMPT_YIELDS_S = 2.0
+
+_QR_REFUSALS: dict[str, str] = {
+    RefusalCode.EXPIRED: "qr_expired",
+    RefusalCode.NOT_YET_VALID: "qr_not_yet_valid",
+    RefusalCode.STATIC_DISABLED: "static_badge_off",
+    RefusalCode.CLOCK_NOT_SYNCHRONISED: "clock_unsynced_code",
+    RefusalCode.REPLAYED: "code_used",
+    "not_enrolled": "not_enrolled",
+}
+_HINTS = ("move_closer", "look_at_camera", "hold_still", "center_face")
+
+
+@dataclass
+class _Shown:
+    view: ResultView
+    key: tuple[str, str | None, str]
+    at: float
+
+
+class ScreenFeed:
+    """Turns decisions into the results to show (``None``: nothing new to show)."""
+
+    def __init__(self, config: Config, clock: Callable[[], float] = time.monotonic) -> None:
+        self.language: Language = config.terminal.language
+        self.hold_s = config.ui.result_hold_s
+        self.speak = config.ui.spoken_prompts
+        self.clock = clock
+        self._shown: _Shown | None = None
+        self._sequence = 0
+
+    def on_decision(self, decision: Decision) -> ResultView | None:
+        """The result to show for ``decision`` now, or None."""
+        made = self._view(decision)
+        if made is None:
+            return None
+        view, key = made
+        now = self.clock()
+        shown = self._shown
+        if shown is not None and now - shown.at < self.hold_s:
+            age = now - shown.at
+            if key == shown.key and age < SAME_AGAIN_S:
+                return None
+            if view.kind == "prompt" and shown.view.kind != "prompt" and age < PROMPT_YIELDS_S:
+                return None
+            own_success = shown.view.kind == "success" and shown.key[1] == key[1]
+            if view.kind == "repeat" and own_success:
+                return None
+        self._sequence += 1
+        view = dataclasses.replace(view, sequence=self._sequence)
+        self._shown = _Shown(view, key, now)
+        return view
+
+    def _view(self, d: Decision) -> tuple[ResultView, tuple[str, str | None, str]] | None:
+        name = d.name or d.person_id
+        key = (d.kind, d.person_id, d.refusal or d.reason)
+        if d.kind == "checked_in" and d.event is not None:
+            title, detail, spoken = self._success(d.event, d.session_title, name or "")
+            return self._result("success", title, name, detail, "ok", "success", spoken), key
+        if d.kind == "repeat":
+            detail = self._say("screen_repeat_detail")
+            title = self._say("screen_repeat")
+            return self._result("repeat", title, name, detail, "info", "none", None), key
+        if d.kind == "unknown":
+            return self._refusal("unknown", None), key
+        if d.kind == "refused":
+            return self._refusal(self._phrase_of(d), name), key
+        if d.kind in ("challenge", "paired") or (d.kind == "adjust" and d.reason in _HINTS):
+            title = announce(d.reason, self.language, name=name or "")
+            sound: Sound = "none" if d.kind == "adjust" else "prompt"
+            return self._result("prompt", title, None, "", "info", sound, title), key
+        return None  # pending, confirming: nothing to say yet
+
+    def _success(self, event: CheckInEvent, session: str | None, name: str) -> tuple[str, str, str]:
+        """Title, detail line and spoken sentence of a committed check-in."""
+        at = event.captured_at
+        out = event.direction is Direction.OUT
+        if session is not None:
+            title = announce("session_left" if out else "session_entered", self.language,
+                             title=session)  # fmt: skip
+            spoken = f"{title} {name}"
+        else:
+            title = self._say("screen_checked_out" if out else "screen_checked_in")
+            spoken = announce("checked_out" if out else "checked_in", self.language, name=name,
+                              at=at)  # fmt: skip
+        detail = at.astimezone().strftime("%H:%M:%S")
+        if event.verdict is not None:
+            verdict = announce(f"verdict_{event.verdict.value}", self.language,
+                               minutes=event.verdict_minutes)  # fmt: skip
+            detail = f"{detail} · {verdict}"
+            spoken = f"{spoken} {verdict}"
+        return title, detail, spoken
+
+    def _phrase_of(self, d: Decision) -> str:
+        """The catalogue key that says why ``d`` was refused."""
+        if d.refusal is not None:
+            return _QR_REFUSALS.get(d.refusal, "qr_invalid")
+        if is_phrase(d.reason):
+            return d.reason
+        if d.reason.startswith("liveness"):
+            return "liveness_failed"
+        if "disk full" in d.reason:
+            return "store_full"
+        return "store_error"
+
+    def _refusal(self, phrase: str, name: str | None) -> ResultView:
+        title = announce(phrase, self.language, name=name or "")
+        return self._result("refused", title, name, "", "error", "failure", title)
+
+    def _result(
+        self,
+        kind: ResultKind,
+        title: str,
+        name: str | None,
+        detail: str,
+        icon: Icon,
+        sound: Sound,
+        spoken: str | None,
+    ) -> ResultView:
+        return ResultView(
+            kind=kind,
+            title=title,
+            name=name,
+            detail=detail,
+            icon=icon,
+            sound=sound,
+            speak=spoken if self.speak else None,
+            hold_s=self.hold_s,
+            decided_at=time.time(),
+        )
+
+    def _say(self, key: str) -> str:
+        return announce(key, self.language)
+
+
+def status_view(
+    config: Config, online: bool | None, backlog: int, clock_synced: bool, camera_ok: bool
+) -> StatusView:
+    """The status line and idle texts in the kiosk's language."""
+    language: Language = config.terminal.language
+    labels = {
+        "idle": announce(f"idle_{config.verification.mode}", language),
+        "online": announce("status_online", language),
+        "offline": announce("status_offline", language),
+        "offline_only": announce("status_offline_only", language),
+        "backlog": CATALOGUE["status_backlog"][language],  # the page fills in {count}
+        "clock": announce("status_clock", language),
+        "camera": announce("camera_missing", language),
+        "title": announce("screen_title", language),
+    }
+    return StatusView(
+        online=online,
+        backlog=backlog,
+        clock_synced=clock_synced,
+        camera_ok=camera_ok,
+        labels=labels,
+        language=language,
+        terminal_id=config.terminal.id,
+        site=config.terminal.site,
+    )

@@ -1,0 +1,243 @@
+"""Opening the terminal's SQLite database: durability settings, schema, damage handling.
+
+One file (``kiosk.db``) holds the outbox of check-ins and the enrolled people. Every thread
+opens its own connection with :func:`open_database`. Writes are durable when they return:
+WAL journal with ``synchronous=FULL``.
+
+The schema is created on open; a database made by an earlier version is brought up to date there
+too (:func:`_migrate`: columns added, never dropped), so an upgraded kiosk keeps its outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import sqlite_utils
+
+from common.errors import StoreCorruptError, StoreError
+from common.sqlite import classify, immediate_transaction
+
+log = logging.getLogger(__name__)
+
+SCHEMA_USER_VERSION = 2
+BUSY_TIMEOUT_MS = 10_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    person_id TEXT NOT NULL,
+    method TEXT NOT NULL,
+    captured_at TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'acked')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    committed_at TEXT NOT NULL,
+    sent_at TEXT,
+    acked_at TEXT,
+    direction TEXT,
+    schedule_ref TEXT,
+    verdict TEXT,
+    verdict_minutes INTEGER
+);
+CREATE INDEX IF NOT EXISTS events_state_seq ON events (state, seq);
+CREATE TABLE IF NOT EXISTS people (
+    person_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS templates (
+    id INTEGER PRIMARY KEY,
+    person_id TEXT NOT NULL REFERENCES people (person_id) ON DELETE CASCADE,
+    engine TEXT NOT NULL,
+    model_digest TEXT NOT NULL,
+    dim INTEGER NOT NULL,
+    embedding BLOB NOT NULL,
+    source TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS templates_person ON templates (person_id);
+CREATE TABLE IF NOT EXISTS used_codes (
+    key_id TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at TEXT NOT NULL,
+    PRIMARY KEY (key_id, nonce)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS used_codes_expiry ON used_codes (expires_at);
+CREATE TABLE IF NOT EXISTS used_codes_horizon (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    horizon INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', '0');
+"""
+
+_ADDED_COLUMNS = {
+    "events": (
+        ("direction", "TEXT"),
+        ("schedule_ref", "TEXT"),
+        ("verdict", "TEXT"),
+        ("verdict_minutes", "INTEGER"),
+    ),
+}
+"""Columns added since schema 1 (attendance, schema 2), added to older databases on open."""
+
+_ADDED_INDEXES = "CREATE INDEX IF NOT EXISTS events_captured ON events (captured_at);"
+"""For a person's check-ins since a time (:meth:`terminal.store.outbox.Outbox.checkins_of`). On
+``captured_at`` alone, which only grows, so new entries go at its end like the rows themselves:
+an index by person would take each check-in to the middle, where a full store may still have
+room for it after the table had none."""
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+    )
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    # Deleted people, templates and purged events are overwritten, not just unlinked.
+    conn.execute("PRAGMA secure_delete = ON")
+    return conn
+
+
+def quarantine(path: Path) -> Path:
+    """Move a damaged database (and its WAL/SHM files) aside; return where it went."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(str(path) + suffix)
+        if source.exists():
+            source.rename(Path(str(target) + suffix))
+    return target
+
+
+def limit_size(conn: sqlite3.Connection, max_size_mb: float | None) -> None:
+    """Cap what this connection may grow the database to (``PRAGMA max_page_count``).
+
+    A write past the cap fails as "database or disk is full", like a full disk. SQLite keeps
+    the cap at least at the current size, so a smaller cap never damages a larger file.
+    """
+    if max_size_mb is None:
+        return
+    (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+    conn.execute(f"PRAGMA max_page_count = {max(1, int(max_size_mb * 2**20 // page_size))}")
+
+
+def open_database(path: Path, max_size_mb: float | None = None) -> sqlite_utils.Database:
+    """Open (creating if needed) the terminal database at ``path``, at most ``max_size_mb``.
+
+    A file that is not a database or fails SQLite's quick check raises
+    :class:`StoreCorruptError`; nothing is overwritten.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{path.parent}: cannot create data directory: {exc.strerror}") from None
+    try:
+        conn = _connect(path)
+        check = conn.execute("PRAGMA quick_check").fetchone()
+        if check is None or check[0] != "ok":
+            conn.close()
+            raise StoreCorruptError(f"{path}: database failed its integrity check ({check})")
+        conn.executescript(_SCHEMA)
+        _migrate(conn)
+        conn.executescript(_ADDED_INDEXES)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_USER_VERSION}")
+        limit_size(conn, max_size_mb)
+    except sqlite3.Error as exc:
+        raise classify(exc, path) from None
+    return sqlite_utils.Database(conn)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns of :data:`_ADDED_COLUMNS` a database made by an earlier version lacks.
+
+    Checked and altered in one write transaction, so two processes opening the same old file
+    at once do not both add a column.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns:
+                if name not in have:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+                    log.info("database: added column %s.%s", table, name)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _salvage_last_seq(damaged: Path) -> int:
+    """The highest seq readable from a damaged database, or a time-based floor.
+
+    The floor (milliseconds since the epoch) is above any seq a terminal can have reached, so
+    seq stays strictly increasing and the central side sees a gap, which is the truth: events
+    may be stranded in the damaged file.
+    """
+    floor = int(time.time() * 1000)
+    try:
+        conn = sqlite3.connect(f"file:{damaged}?mode=ro", uri=True)
+        try:
+            row = conn.execute(
+                "SELECT max(CAST(value AS INTEGER)) FROM meta WHERE key = 'last_seq'"
+            ).fetchone()
+            top = conn.execute("SELECT max(seq) FROM events").fetchone()
+        finally:
+            conn.close()
+        found = max(int(row[0] or 0), int(top[0] or 0))
+    except sqlite3.Error:
+        return floor
+    return found if found > 0 else floor
+
+
+def open_or_quarantine(
+    path: Path, max_size_mb: float | None = None
+) -> tuple[sqlite_utils.Database, Path | None]:
+    """Open the database; if it is damaged, move it aside and start a new one.
+
+    Returns the database and, when a damaged file was quarantined, where it went. The new
+    database continues ``seq`` after the damaged one, so no sequence number is ever reused.
+    """
+    try:
+        return open_database(path, max_size_mb), None
+    except StoreCorruptError as exc:
+        log.critical("%s", exc)
+    moved = quarantine(path)
+    last_seq = _salvage_last_seq(moved)
+    db = open_database(path, max_size_mb)
+    with write_transaction(db) as conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (str(last_seq),))
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('quarantined', ?)", (str(moved),)
+        )
+    log.critical(
+        "damaged database moved to %s (kept for recovery, never deleted); started a new one,"
+        " seq continues after %d",
+        moved,
+        last_seq,
+    )
+    return db, moved
+
+
+def write_transaction(db: sqlite_utils.Database) -> AbstractContextManager[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error; sqlite errors become StoreErrors."""
+    return immediate_transaction(db.conn, db_path(db))
+
+
+def db_path(db: sqlite_utils.Database) -> str:
+    """The file name behind a database connection (for messages)."""
+    row = db.conn.execute("PRAGMA database_list").fetchone()
+    return str(row[2]) if row else "<memory>"

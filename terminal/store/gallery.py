@@ -1,0 +1,224 @@
+"""Enrolled people and their face templates, kept in the terminal database.
+
+A person may have several templates (one per enrollment photo). Enrolling an id that exists
+adds the new templates to the old ones and updates the name: enroll again with more photos to
+make recognition more robust; ``kiosk people remove`` then enroll to start over. A person with
+no templates can still check in with a QR badge.
+
+Every change bumps ``meta.gallery_rev`` in the same transaction, so a running pipeline notices
+enrollments made by another process with one cheap query.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import sqlite_utils
+
+from common.errors import EnrollmentError, StoreError, UnknownPersonError
+from common.sqlite import classify
+from models.messages import format_rfc3339
+from terminal.store.database import db_path, write_transaction
+from terminal.store.roster_tables import forget_in_schedules
+
+log = logging.getLogger(__name__)
+
+PERSON_ID_MAX = 64
+NAME_MAX = 128
+_REVISION_KEY = "gallery_rev"
+_PEOPLE_SQL = (
+    "SELECT p.person_id, p.name, count(t.id), p.created_at FROM people p"
+    " LEFT JOIN templates t ON t.person_id = p.person_id"
+)
+
+
+@dataclass(frozen=True)
+class Person:
+    """An enrolled person and how many face templates they have (of any engine)."""
+
+    person_id: str
+    name: str
+    templates: int
+    created_at: str
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in text)
+
+
+def check_person_id(person_id: str) -> str:
+    """Return ``person_id`` if valid (1-64 characters, no control characters or edge spaces)."""
+    if not 1 <= len(person_id) <= PERSON_ID_MAX or _has_control(person_id):
+        raise EnrollmentError(
+            f"person id {person_id!r} must be 1-{PERSON_ID_MAX} characters, no control characters"
+        )
+    if person_id != person_id.strip():
+        raise EnrollmentError(f"person id {person_id!r} must not start or end with a space")
+    return person_id
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` stripped if valid (1-128 characters, no control characters)."""
+    cleaned = name.strip()
+    if not 1 <= len(cleaned) <= NAME_MAX or _has_control(cleaned):
+        raise EnrollmentError(
+            f"name {name!r} must be 1-{NAME_MAX} characters without control characters"
+        )
+    return cleaned
+
+
+class Gallery:
+    """People and face templates in one database connection."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def add_person(
+        self,
+        person_id: str,
+        name: str,
+        embeddings: list[np.ndarray],
+        engine: str,
+        model_digest: str,
+        sources: list[str],
+    ) -> Person:
+        """Create or update a person and add one template per embedding, in one transaction."""
+        check_person_id(person_id)
+        name = check_name(name)
+        if len(sources) != len(embeddings):
+            raise ValueError("one source per embedding")
+        blobs = [_to_blob(embedding) for embedding in embeddings]
+        if len({len(blob) for blob in blobs}) > 1:
+            raise ValueError("embeddings of different lengths")
+        now = format_rfc3339(datetime.now(UTC))
+        with write_transaction(self.db) as conn:
+            conn.execute(
+                "INSERT INTO people (person_id, name, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (person_id) DO UPDATE SET name = excluded.name",
+                (person_id, name, now),
+            )
+            conn.executemany(
+                "INSERT INTO templates (person_id, engine, model_digest, dim, embedding, source,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (person_id, engine, model_digest, len(blob) // 4, blob, source, now)
+                    for blob, source in zip(blobs, sources, strict=True)
+                ],
+            )
+            bump_revision(conn)
+        person = self.get(person_id)
+        assert person is not None
+        return person
+
+    def remove(
+        self, person_id: str, also: Callable[[sqlite3.Connection, Person], None] | None = None
+    ) -> Person:
+        """Delete a person and all their templates (and roster QR key ids, and their id in the
+        roster's schedule), leaving nothing of them in the database files;
+        :class:`UnknownPersonError` if absent.
+
+        The connection's ``secure_delete`` overwrites the freed content; the WAL, which still
+        holds the old pages, is then checkpointed and truncated (best effort: a reader holding
+        it open delays that until the next checkpoint). ``also`` runs inside the deleting
+        transaction (a remote command records its result there, so it is done exactly once).
+        """
+        person = self.get(person_id)
+        if person is None:
+            raise UnknownPersonError(f"{person_id!r} is not enrolled (see: kiosk people list)")
+        with write_transaction(self.db) as conn:
+            conn.execute("DELETE FROM templates WHERE person_id = ?", (person_id,))
+            conn.execute("DELETE FROM people WHERE person_id = ?", (person_id,))
+            forget_in_schedules(conn, person_id)
+            bump_revision(conn)
+            if also is not None:
+                also(conn, person)
+        try:
+            self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error as exc:
+            log.warning("after removing %s: WAL not truncated yet (%s)", person_id, exc)
+        return person
+
+    def people(self) -> list[Person]:
+        """Everyone enrolled, ordered by id."""
+        rows = self._read(_PEOPLE_SQL + " GROUP BY p.person_id ORDER BY p.person_id")
+        return [Person(str(r[0]), str(r[1]), int(r[2]), str(r[3])) for r in rows]
+
+    def get(self, person_id: str) -> Person | None:
+        """One person, or None."""
+        rows = self._read(_PEOPLE_SQL + " WHERE p.person_id = ? GROUP BY p.person_id", (person_id,))
+        return (
+            Person(str(rows[0][0]), str(rows[0][1]), int(rows[0][2]), str(rows[0][3]))
+            if rows
+            else None
+        )
+
+    def name_of(self, person_id: str) -> str | None:
+        """The person's name, or None when not enrolled."""
+        rows = self._read("SELECT name FROM people WHERE person_id = ?", (person_id,))
+        return str(rows[0][0]) if rows else None
+
+    def names(self) -> dict[str, str]:
+        """Every enrolled person's name by id."""
+        return {str(r[0]): str(r[1]) for r in self._read("SELECT person_id, name FROM people")}
+
+    def matrix(self, engine: str, model_digest: str) -> tuple[np.ndarray, list[str]]:
+        """Templates of this engine and model as a float32 ``[n, dim]`` matrix, and their owners.
+
+        Templates of other engines or models are left out (they are not comparable).
+        """
+        rows = self._read(
+            "SELECT person_id, dim, embedding FROM templates WHERE engine = ? AND model_digest = ?"
+            " ORDER BY person_id, id",
+            (engine, model_digest),
+        )
+        if not rows:
+            return np.zeros((0, 0), dtype=np.float32), []
+        dims = {int(row[1]) for row in rows}
+        if len(dims) != 1 or any(len(row[2]) != 4 * int(row[1]) for row in rows):
+            raise StoreError(f"{db_path(self.db)}: templates of {engine} have inconsistent sizes")
+        (dim,) = dims
+        data = b"".join(row[2] for row in rows)
+        matrix = np.frombuffer(data, dtype="<f4").reshape(len(rows), dim).astype(np.float32)
+        return matrix, [str(row[0]) for row in rows]
+
+    def foreign_templates(self, engine: str, model_digest: str) -> int:
+        """How many templates were made by another engine or model (unusable until re-enrolled)."""
+        rows = self._read(
+            "SELECT count(*) FROM templates WHERE NOT (engine = ? AND model_digest = ?)",
+            (engine, model_digest),
+        )
+        return int(rows[0][0])
+
+    def revision(self) -> int:
+        """A number that changes whenever people or templates change."""
+        rows = self._read("SELECT value FROM meta WHERE key = ?", (_REVISION_KEY,))
+        return int(rows[0][0]) if rows else 0
+
+    def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return list(self.db.conn.execute(sql, params).fetchall())
+        except sqlite3.Error as exc:
+            raise classify(exc, db_path(self.db)) from None
+
+
+def _to_blob(embedding: np.ndarray) -> bytes:
+    vector = np.asarray(embedding, dtype="<f4")
+    if vector.ndim != 1 or vector.size == 0 or not np.all(np.isfinite(vector)):
+        raise ValueError("an embedding must be a non-empty finite vector")
+    return vector.tobytes()
+
+
+def bump_revision(conn: sqlite3.Connection) -> None:
+    """Mark people or templates as changed (inside the write transaction that changed them)."""
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, '1')"
+        " ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+        (_REVISION_KEY,),
+    )

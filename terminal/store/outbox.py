@@ -1,0 +1,272 @@
+"""The outbox: check-ins committed durably, then handed to the sync for delivery.
+
+The pipeline writes with :meth:`Outbox.commit_checkin`; the sync reads with
+:meth:`Outbox.due`, marks with :meth:`Outbox.mark_sent` and :meth:`Outbox.mark_acked`. This
+table is their only hand-off. States: ``pending`` (not yet published on this connection),
+``sent`` (published, waiting for the central acknowledgement), ``acked`` (stored centrally).
+Only ``acked`` events are ever deleted (:meth:`Outbox.purge_acked`, by age); ``seq`` is kept in
+the ``meta`` table, not derived from the rows, so deleting events never lets a ``seq`` be reused.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from common.errors import StoreError, StoreFullError
+from common.sqlite import classify
+from models.messages import CheckInEvent, Direction, Method, Verdict, format_rfc3339
+from terminal.store.database import db_path, open_database, write_transaction
+
+log = logging.getLogger(__name__)
+
+STATES = ("pending", "sent", "acked")
+ROOM_CHUNK = 500
+"""Acknowledged events deleted at once when a full store needs room for a check-in."""
+
+
+@dataclass(frozen=True)
+class CheckInDraft:
+    """What the pipeline knows about a check-in before it is committed (the attendance fields:
+    see :mod:`terminal.checkin.attendance`)."""
+
+    person_id: str
+    method: Method
+    captured_at: datetime
+    distance: float | None = None
+    direction: Direction | None = None
+    schedule_ref: str | None = None
+    verdict: Verdict | None = None
+    verdict_minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One event in the outbox with its delivery state."""
+
+    event: CheckInEvent
+    state: str
+    attempts: int
+    committed_at: str
+    sent_at: str | None
+    acked_at: str | None
+
+
+def _now() -> str:
+    return format_rfc3339(datetime.now(UTC))
+
+
+class Outbox:
+    """Durable, ordered store of check-ins for one terminal."""
+
+    def __init__(self, db: sqlite_utils.Database, terminal_id: str, site: str) -> None:
+        self.db = db
+        self.terminal_id = terminal_id
+        self.site = site
+
+    @classmethod
+    def open(
+        cls, path: Path, terminal_id: str, site: str, max_size_mb: float | None = None
+    ) -> Outbox:
+        """Open the outbox in the database file at ``path`` (its own connection), capped at
+        ``max_size_mb`` (see :func:`~terminal.store.database.limit_size`)."""
+        return cls(open_database(path, max_size_mb), terminal_id, site)
+
+    def close(self) -> None:
+        """Close this connection."""
+        self.db.conn.close()
+
+    def commit_checkin(self, draft: CheckInDraft, clock_synced: bool) -> CheckInEvent:
+        """Assign the next ``seq`` and a new ``event_id`` and commit; durable on return.
+
+        When the store is full, acknowledged events (already safe at the central side) are
+        deleted early, oldest first, to make room. Raises
+        :class:`~common.errors.StoreFullError` when there is still no room (nothing is
+        half-written, nothing unacknowledged is deleted) and other
+        :class:`~common.errors.StoreError` on database failures.
+        """
+        try:
+            return self._commit(draft, clock_synced)
+        except StoreFullError:
+            if not self._make_room():
+                raise
+        return self._commit(draft, clock_synced)
+
+    def _make_room(self) -> int:
+        try:
+            deleted = self.purge_acked(0, limit=ROOM_CHUNK)
+        except StoreError:
+            return 0
+        if deleted:
+            log.warning(
+                "store full: deleted %d acknowledged events early to make room"
+                " (they are already at the central side)",
+                deleted,
+            )
+        return deleted
+
+    def _commit(self, draft: CheckInDraft, clock_synced: bool) -> CheckInEvent:
+        with write_transaction(self.db) as conn:
+            (last,) = conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
+            seq = int(last) + 1
+            event = CheckInEvent(
+                event_id=uuid.uuid4(),
+                seq=seq,
+                terminal_id=self.terminal_id,
+                site=self.site,
+                person_id=draft.person_id,
+                method=draft.method,
+                distance=None if draft.distance is None else round(draft.distance, 4),
+                captured_at=draft.captured_at,
+                clock_synced=clock_synced,
+                direction=draft.direction,
+                schedule_ref=draft.schedule_ref,
+                verdict=draft.verdict,
+                verdict_minutes=draft.verdict_minutes,
+            )
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (str(seq),))
+            conn.execute(
+                "INSERT INTO events (seq, event_id, person_id, method, captured_at, payload,"
+                " committed_at, direction, schedule_ref, verdict, verdict_minutes)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    seq,
+                    str(event.event_id),
+                    event.person_id,
+                    event.method.value,
+                    format_rfc3339(event.captured_at),
+                    event.model_dump_json(),
+                    _now(),
+                    None if event.direction is None else event.direction.value,
+                    event.schedule_ref,
+                    None if event.verdict is None else event.verdict.value,
+                    event.verdict_minutes,
+                ),
+            )
+        return event
+
+    def due(self, limit: int, exclude_sent: bool = True) -> list[CheckInEvent]:
+        """Oldest events not yet acknowledged; only ``pending`` ones when ``exclude_sent``."""
+        states = ("pending",) if exclude_sent else ("pending", "sent")
+        marks = ",".join("?" for _ in states)
+        rows = self._read(
+            f"SELECT payload FROM events WHERE state IN ({marks}) ORDER BY seq LIMIT ?",
+            (*states, limit),
+        )
+        return [CheckInEvent.model_validate_json(row[0]) for row in rows]
+
+    def checkins_of(self, person_id: str, since: datetime) -> list[CheckInEvent]:
+        """``person_id``'s committed check-ins captured at or after ``since``, oldest first
+        (whatever their delivery state; acknowledged ones purged by retention are gone)."""
+        rows = self._read(
+            "SELECT payload FROM events WHERE person_id = ? AND captured_at >= ? ORDER BY seq",
+            (person_id, format_rfc3339(since)),
+        )
+        return [CheckInEvent.model_validate_json(row[0]) for row in rows]
+
+    def mark_sent(self, seqs: Iterable[int]) -> None:
+        """Record that these events were published (and count the attempt)."""
+        seq_list = list(seqs)
+        if not seq_list:
+            return
+        now = _now()
+        with write_transaction(self.db) as conn:
+            conn.executemany(
+                "UPDATE events SET state = 'sent', attempts = attempts + 1, sent_at = ?"
+                " WHERE seq = ? AND state != 'acked'",
+                [(now, seq) for seq in seq_list],
+            )
+
+    def requeue(self, seqs: Iterable[int] | None = None) -> int:
+        """Put ``sent`` events back to ``pending`` (all of them when ``seqs`` is None)."""
+        with write_transaction(self.db) as conn:
+            if seqs is None:
+                cursor = conn.execute("UPDATE events SET state = 'pending' WHERE state = 'sent'")
+                return cursor.rowcount
+            cursor = conn.executemany(
+                "UPDATE events SET state = 'pending' WHERE seq = ? AND state = 'sent'",
+                [(seq,) for seq in seqs],
+            )
+            return cursor.rowcount
+
+    def mark_acked(self, event_ids: Iterable[str]) -> int:
+        """Record central acknowledgements; return how many events changed to ``acked``."""
+        ids = [str(event_id) for event_id in event_ids]
+        if not ids:
+            return 0
+        now = _now()
+        with write_transaction(self.db) as conn:
+            cursor = conn.executemany(
+                "UPDATE events SET state = 'acked', acked_at = ?"
+                " WHERE event_id = ? AND state != 'acked'",
+                [(now, event_id) for event_id in ids],
+            )
+            return cursor.rowcount
+
+    def purge_acked(
+        self,
+        older_than: timedelta | float,
+        limit: int | None = None,
+        now: datetime | None = None,
+    ) -> int:
+        """Delete ``acked`` events acknowledged more than ``older_than`` (seconds or timedelta)
+        before ``now`` (default: the current time); return how many were deleted.
+
+        ``pending`` and ``sent`` events are never deleted, whatever their age. At most ``limit``
+        events go (oldest ``seq`` first), all in one write transaction, so a caller can purge a
+        large backlog in short steps without holding up the pipeline's commits.
+        """
+        age = older_than if isinstance(older_than, timedelta) else timedelta(seconds=older_than)
+        cutoff = format_rfc3339((now or datetime.now(UTC)) - age)
+        select = "SELECT seq FROM events WHERE state = 'acked' AND acked_at < ? ORDER BY seq"
+        params: tuple[object, ...] = (cutoff,)
+        if limit is not None:
+            select += " LIMIT ?"
+            params = (cutoff, limit)
+        with write_transaction(self.db) as conn:
+            cursor = conn.execute(
+                f"DELETE FROM events WHERE state = 'acked' AND seq IN ({select})", params
+            )
+            return cursor.rowcount
+
+    def counts(self) -> dict[str, int]:
+        """Number of events in each state (every state present, zero when none)."""
+        counts = dict.fromkeys(STATES, 0)
+        for state, count in self._read("SELECT state, count(*) FROM events GROUP BY state"):
+            counts[str(state)] = int(count)
+        return counts
+
+    def backlog(self) -> int:
+        """Events committed but not yet acknowledged centrally."""
+        rows = self._read("SELECT count(*) FROM events WHERE state IN ('pending', 'sent')")
+        return int(rows[0][0])
+
+    def rows(self, state: str | None = None, limit: int | None = None) -> list[OutboxRow]:
+        """Events with their delivery state, oldest first, optionally of one state."""
+        sql = "SELECT payload, state, attempts, committed_at, sent_at, acked_at FROM events"
+        params: list[object] = []
+        if state is not None:
+            sql += " WHERE state = ?"
+            params.append(state)
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [
+            OutboxRow(CheckInEvent.model_validate_json(r[0]), r[1], r[2], r[3], r[4], r[5])
+            for r in self._read(sql, tuple(params))
+        ]
+
+    def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return list(self.db.conn.execute(sql, params).fetchall())
+        except sqlite3.Error as exc:
+            raise classify(exc, db_path(self.db)) from None

@@ -1,0 +1,153 @@
+"""The tables of rosters, besides ``people`` and ``templates`` (see :mod:`terminal.store.database`).
+
+``person_qr_keys`` holds the QR key ids a roster lists per person (deleted with the person).
+``roster_staging`` has one row per chunk received of a version not yet applied;
+``roster_staging_people`` and ``roster_staging_templates`` hold those chunks' people and
+templates as rows, so applying a roster is a few set-based statements (see
+:mod:`terminal.store.rosters`). ``roster_staging_schedule`` holds the schedule chunk 0 of a
+version carried, if it did; ``roster_schedule`` (one row at most) the schedule of the roster in
+force, replaced or removed in the transaction that applies a roster (read by
+:mod:`terminal.store.roster_schedule`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+from common.sqlite import classify
+from models.messages import format_rfc3339
+from models.roster import RosterChunk
+from terminal.store.database import db_path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS person_qr_keys (
+    person_id TEXT NOT NULL REFERENCES people (person_id) ON DELETE CASCADE,
+    key_id TEXT NOT NULL,
+    PRIMARY KEY (person_id, key_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS roster_staging (
+    roster_version INTEGER NOT NULL,
+    chunk_index INTEGER NOT NULL,
+    chunk_count INTEGER NOT NULL,
+    key_id TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (roster_version, chunk_index)
+);
+CREATE TABLE IF NOT EXISTS roster_staging_people (
+    roster_version INTEGER NOT NULL,
+    person_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    qr_key_ids TEXT NOT NULL,
+    PRIMARY KEY (roster_version, person_id)
+);
+CREATE TABLE IF NOT EXISTS roster_staging_templates (
+    roster_version INTEGER NOT NULL,
+    person_id TEXT NOT NULL,
+    engine TEXT NOT NULL,
+    model_digest TEXT NOT NULL,
+    dim INTEGER NOT NULL,
+    embedding BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS roster_staging_schedule (
+    roster_version INTEGER PRIMARY KEY,
+    schedule TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS roster_schedule (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    roster_version INTEGER NOT NULL,
+    schedule TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+);
+"""
+STAGING_TABLES = (
+    "roster_staging",
+    "roster_staging_people",
+    "roster_staging_templates",
+    "roster_staging_schedule",
+)
+
+
+def create_tables(db: sqlite_utils.Database) -> None:
+    """Create the roster tables if they are missing."""
+    try:
+        db.conn.executescript(SCHEMA)
+    except sqlite3.Error as exc:
+        raise classify(exc, db_path(db)) from None
+
+
+def insert_chunk(conn: sqlite3.Connection, chunk: RosterChunk, key_id: str) -> None:
+    """Stage one chunk: a row for it, one per person, one per template, one for a schedule."""
+    version = chunk.roster_version
+    conn.execute(
+        "INSERT INTO roster_staging (roster_version, chunk_index, chunk_count, key_id,"
+        " issued_at, received_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            version,
+            chunk.chunk_index,
+            chunk.chunk_count,
+            key_id,
+            format_rfc3339(chunk.issued_at),
+            format_rfc3339(datetime.now(UTC)),
+        ),
+    )
+    conn.executemany(
+        "INSERT INTO roster_staging_people (roster_version, person_id, name, qr_key_ids)"
+        " VALUES (?, ?, ?, ?)",
+        [(version, p.person_id, p.name, json.dumps(p.qr_key_ids)) for p in chunk.people],
+    )
+    conn.executemany(
+        "INSERT INTO roster_staging_templates (roster_version, person_id, engine,"
+        " model_digest, dim, embedding) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (version, p.person_id, t.engine, t.model_digest, t.dim, t.embedding)
+            for p in chunk.people
+            for t in p.templates
+        ],
+    )
+    if chunk.schedule is not None:
+        conn.execute(
+            "INSERT INTO roster_staging_schedule (roster_version, schedule) VALUES (?, ?)",
+            (version, chunk.schedule.model_dump_json()),
+        )
+
+
+@contextmanager
+def secure_delete(conn: sqlite3.Connection) -> Iterator[None]:
+    """Deleted content is overwritten with zeros while the block runs."""
+    (previous,) = conn.execute("PRAGMA secure_delete").fetchone()
+    conn.execute("PRAGMA secure_delete = ON")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA secure_delete = {int(previous)}")
+
+
+def forget_in_schedules(conn: sqlite3.Connection, person_id: str) -> None:
+    """Take ``person_id`` out of the stored roster schedules (in force and staged): shift
+    people, group members and session participants, so that deleting a person leaves nothing
+    of them in the database. Run inside the deleting transaction; without roster tables (no
+    roster ever applied) there is nothing to do."""
+    for table, key in (("roster_schedule", "id"), ("roster_staging_schedule", "roster_version")):
+        try:
+            rows = conn.execute(f"SELECT {key}, schedule FROM {table}").fetchall()
+        except sqlite3.OperationalError:
+            continue  # the table does not exist: no roster has brought a schedule
+        for row_key, text in rows:
+            document = json.loads(text)
+            lists = [shift.get("people", []) for shift in document.get("shifts", [])]
+            lists += [s.get("participants", []) for s in document.get("sessions", [])]
+            lists += list(document.get("groups", {}).values())
+            if not any(person_id in members for members in lists):
+                continue
+            for members in lists:
+                while person_id in members:
+                    members.remove(person_id)
+            scrubbed = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+            conn.execute(f"UPDATE {table} SET schedule = ? WHERE {key} = ?", (scrubbed, row_key))
