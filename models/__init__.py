@@ -1,7 +1,7 @@
 """The wire and storage contract of the attendance terminal.
 
 Everything another system may read (MQTT payloads, exported JSON Schemas) is declared here as
-pydantic types. This package imports nothing from ``terminal`` or ``drivers``.
+pydantic types. This package imports nothing of ours (checked by ``lint-imports``).
 """
 
 from models.messages import (

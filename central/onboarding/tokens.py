@@ -4,7 +4,8 @@ SQLite in WAL mode with ``synchronous=FULL``. A token's first use records the te
 SHA-256 fingerprint of the requesting key (its SubjectPublicKeyInfo DER), the certificate
 issued for it and who asked (MQTT client id, host name, software). A repeated request with the
 same key gets that certificate again, so a kiosk that missed the reply can simply ask again; a
-request with another key is refused: whoever used the token first owns it.
+request with another key is refused: whoever used the token first owns it. The table
+``token_uses`` is made on open by :mod:`central.onboarding.token_schema`.
 """
 
 from __future__ import annotations
@@ -17,21 +18,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
+from central.onboarding.token_schema import MIGRATIONS
 from common.sqlite import classify, immediate_transaction, open_central_db
 from models.messages import format_rfc3339
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS token_uses (
-    jti TEXT PRIMARY KEY,
-    terminal_id TEXT NOT NULL,
-    key_sha256 TEXT NOT NULL,
-    certificate TEXT NOT NULL,
-    client_id TEXT NOT NULL,
-    hostname TEXT NOT NULL,
-    software TEXT NOT NULL,
-    used_at TEXT NOT NULL
-);
-"""
 
 _COLUMNS = "jti, terminal_id, key_sha256, certificate, client_id, hostname, software, used_at"
 
@@ -74,7 +63,7 @@ class TokenStore:
 
     def __init__(self, db_path: Path) -> None:
         self.path = db_path
-        self._conn = open_central_db(db_path, _SCHEMA, "token database")
+        self._conn = open_central_db(db_path, MIGRATIONS, "token database")
 
     def close(self) -> None:
         """Close the connection."""

@@ -6,9 +6,9 @@ is counted as a duplicate (per terminal), never stored twice. Messages that cann
 kept in ``rejects`` with the reason, so nothing disappears silently.
 
 The schedule fields of an event (direction, schedule_ref, verdict, verdict_minutes) have their
-own columns; a database created before them gets them on open (``ALTER TABLE ... ADD COLUMN``,
-NULL for the events already stored). :meth:`ReceiverStore.events_between` is what the reports
-read.
+own columns (NULL for events stored before they existed). The tables are made, and a database
+of an earlier release brought up to date, on open by :mod:`central.receiver.schema`.
+:meth:`ReceiverStore.events_between` is what the reports read.
 """
 
 from __future__ import annotations
@@ -21,47 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from central.receiver.schema import MIGRATIONS
 from common.sqlite import classify, immediate_transaction, open_central_db
 from models.messages import CheckInEvent, format_rfc3339
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    event_id TEXT PRIMARY KEY,
-    terminal_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    site TEXT NOT NULL,
-    person_id TEXT NOT NULL,
-    method TEXT NOT NULL,
-    distance REAL,
-    captured_at TEXT NOT NULL,
-    clock_synced INTEGER NOT NULL,
-    received_at TEXT NOT NULL,
-    direction TEXT,
-    schedule_ref TEXT,
-    verdict TEXT,
-    verdict_minutes INTEGER
-);
-CREATE INDEX IF NOT EXISTS events_terminal_seq ON events (terminal_id, seq);
-CREATE TABLE IF NOT EXISTS terminals (
-    terminal_id TEXT PRIMARY KEY,
-    duplicates INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS rejects (
-    id INTEGER PRIMARY KEY,
-    received_at TEXT NOT NULL,
-    topic TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    payload_head TEXT NOT NULL
-);
-"""
-
-_ADDED_COLUMNS = {
-    "direction": "TEXT",
-    "schedule_ref": "TEXT",
-    "verdict": "TEXT",
-    "verdict_minutes": "INTEGER",
-}
-"""Columns added after the first release; older databases get them on open (NULL: not known)."""
 
 _COLUMNS = (
     "event_id, terminal_id, seq, site, person_id, method, distance, captured_at, clock_synced,"
@@ -115,25 +77,7 @@ class ReceiverStore:
 
     def __init__(self, db_path: Path) -> None:
         self.path = db_path
-        self._conn = open_central_db(db_path, _SCHEMA, "receiver database")
-        try:
-            self._migrate()
-        except sqlite3.Error as exc:
-            raise classify(exc, db_path) from None
-
-    def _migrate(self) -> None:
-        """Add the columns a database created by an older version lacks."""
-        present = {row[1] for row in self._conn.execute("PRAGMA table_info(events)")}
-        for name, kind in _ADDED_COLUMNS.items():
-            if name not in present:
-                try:
-                    self._conn.execute(f"ALTER TABLE events ADD COLUMN {name} {kind}")
-                except sqlite3.OperationalError as exc:  # another process added it just now
-                    if "duplicate column" not in str(exc):
-                        raise
-        self._conn.execute(
-            "CREATE INDEX IF NOT EXISTS events_captured ON events (captured_at, terminal_id, seq)"
-        )
+        self._conn = open_central_db(db_path, MIGRATIONS, "receiver database")
 
     def close(self) -> None:
         """Close the connection."""

@@ -8,17 +8,17 @@ public_keys_dir``), signature, validity not longer than ``max_validity_s``, the 
 (key id, nonce) was never used. Right after the signature verifies, the key must also be one
 the roster allows for that person: a person for whom the roster lists ``qr_key_ids`` (table
 ``person_qr_keys``, see :mod:`terminal.store.rosters`) is accepted only with codes signed by one
-of those keys (else ``key_not_allowed``); a person with none listed, or a database without the
-table (no roster received yet), takes any trusted key. The table is read on every signed code
-(one primary-key lookup), so a new roster applies from the next code. Before committing the
-check-in, the pipeline must call :meth:`CodeChecker.consume`, which records the nonce durably
-(a second use, also after a restart, is refused as ``replayed``; two sightings racing for one
-code: only one consumes it).
+of those keys (else ``key_not_allowed``); a person with none listed (as everyone before the
+first roster) takes any trusted key. The table is read on every signed code (one primary-key
+lookup), so a new roster applies from the next code. Before committing the check-in, the
+pipeline must call :meth:`CodeChecker.consume`, which records the nonce durably (a second use,
+also after a restart, is refused as ``replayed``; two sightings racing for one code: only one
+consumes it).
 A crash between ``consume`` and the commit burns the code without a check-in: the employee
 shows a fresh one, which is the safe side.
 
 Used nonces live in the table ``used_codes`` of the terminal's database (created with the
-database by :mod:`terminal.store.database`, so a full disk cannot keep the kiosk from starting),
+database by :mod:`terminal.store.schema`, so a full disk cannot keep the kiosk from starting),
 purged once they can no longer verify (expiry + skew passed). So that a clock set back cannot
 revive a purged code, the purge horizon is kept too (table ``used_codes_horizon``): a code
 that expired before it is refused whatever the clock says.
@@ -171,14 +171,9 @@ class CodeChecker:
 
     def _allowed_key_ids(self, person_id: str) -> set[str]:
         """The key ids the roster lists for ``person_id``; empty: any trusted key."""
-        try:
-            rows = self.db.conn.execute(
-                "SELECT key_id FROM person_qr_keys WHERE person_id = ?", (person_id,)
-            ).fetchall()
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):  # no roster yet: created with the first one
-                return set()
-            raise
+        rows = self.db.conn.execute(
+            "SELECT key_id FROM person_qr_keys WHERE person_id = ?", (person_id,)
+        ).fetchall()
         return {str(row[0]) for row in rows}
 
     def _used(self, code: SignedCode) -> bool:

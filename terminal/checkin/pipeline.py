@@ -6,7 +6,7 @@ What counts as proof of identity is the terminal's ``[verification] mode``:
 - ``face``: faces only (a QR code shown is refused, once per sighting);
 - ``qr``: QR codes only (the face engine is not even loaded);
 - ``face_and_qr``: the code says who, and that person's face must confirm it 1:1
-  (:mod:`terminal.face.pairing_rules`).
+  (:mod:`terminal.face.pairing`).
 
 Per frame: QR codes are decoded (:mod:`terminal.checkin.qr_codes`); faces are looked for only
 while something moves in view or a face is being seen (:mod:`terminal.checkin.presence`), and only
@@ -42,8 +42,8 @@ from terminal.config import Config, check_verification_mode
 from terminal.face.frames import FaceFrames
 from terminal.face.identify import IdentifiedFaces
 from terminal.face.liveness import HeadTurnLiveness
+from terminal.face.liveness_requests import LivenessRequests
 from terminal.face.pairing import PairedFaces
-from terminal.face.requests import LivenessRequests
 from terminal.store.gallery import Gallery
 from terminal.store.outbox import Outbox
 

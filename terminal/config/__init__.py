@@ -1,5 +1,10 @@
 """The terminal's configuration: declared once here, validated strictly at start.
 
+This package holds the top level (``load_config``, :class:`Config`) here and one module per
+larger section (:mod:`~terminal.config.mqtt`, :mod:`~terminal.config.ui`, ...). It may import
+:mod:`common` and :mod:`models`, and the provisioning state and central settings that complete
+a config (:mod:`terminal.provisioning.state`, :mod:`terminal.store.settings`).
+
 The file is TOML. Unknown keys and bad values are rejected with one line that names the key.
 Secrets are never written in the TOML: the config names files that hold them.
 """

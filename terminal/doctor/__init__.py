@@ -5,6 +5,10 @@ else can be checked without it. Then every other check runs in its own thread, a
 and each gets its own time limit: a check that has not answered by then (a hung camera or DNS
 lookup) is reported as a failure and left behind, so the command never hangs. Checks only
 read: nothing is created, written or repaired.
+
+One module per check family (machine, database, broker, security, ...). May import every
+kiosk package but the pipeline and the sync, and :mod:`drivers`; the sync gets
+:func:`diagnostics` from the daemon rather than importing it.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 Faces at least ``min_face_px`` tall are detected (only the largest few: the person at the
 kiosk is the closest one) and followed from frame to frame (:mod:`terminal.face.tracks`). A
-face asked to turn its head is judged on its landmarks (:mod:`terminal.face.requests`); a face
-not fit to recognise (cut off, turned away, blurred) gets a hint instead of a guess; a face
-already recognised and checked in is only followed; the rest are embedded and handed to
+face asked to turn its head is judged on its landmarks
+(:mod:`terminal.face.liveness_requests`); a face not fit to recognise (cut off, turned away,
+blurred) gets a hint instead of a guess; a face already recognised and checked in is only
+followed; the rest are embedded and handed to
 :meth:`FaceFrames.decide`, which says what they mean: who they are among everyone
 (:mod:`terminal.face.identify`) or whether they confirm a QR code (:mod:`terminal.face.pairing`).
 """
@@ -24,9 +25,9 @@ from terminal.checkin.decisions import Decision
 from terminal.checkin.desk import CheckInDesk
 from terminal.config import RecognitionSection
 from terminal.face.liveness import Challenge
+from terminal.face.liveness_requests import LivenessRequests
 from terminal.face.matcher import Matcher
 from terminal.face.quality import assess
-from terminal.face.requests import LivenessRequests
 from terminal.face.tracks import FaceTrack, FaceTracker
 
 

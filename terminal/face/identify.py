@@ -19,8 +19,8 @@ from terminal.checkin.rules import FaceConfirmation
 from terminal.config import RecognitionSection
 from terminal.face.frames import FaceFrames, SeenFace
 from terminal.face.liveness import Challenge
+from terminal.face.liveness_requests import LivenessRequests
 from terminal.face.matcher import Match
-from terminal.face.requests import LivenessRequests
 from terminal.face.tracks import FaceTrack
 
 MAX_FACES_PER_FRAME = 2

@@ -1,16 +1,17 @@
 """Commands carried out, in the terminal database: what makes a command run only once.
 
-``commands_done`` has one row per command id this terminal has answered after verifying its
-signature: the kind, the exact JSON of the result it published, when, and until when the
-command was valid. A second delivery of the same command (the broker redelivers what was not
-acknowledged, or the central side asks again) finds the row and gets the same result back,
-without running anything. The row is written in the same transaction as the command's effect
-when that effect is in the database (``remove_person``); see :mod:`terminal.sync.commands`.
+``commands_done`` (created with the database: see :mod:`terminal.store.schema`) has one row per
+command id this terminal has answered after verifying its signature: the kind, the exact JSON of
+the result it published, when, and until when the command was valid. A second delivery of the
+same command (the broker redelivers what was not acknowledged, or the central side asks again)
+finds the row and gets the same result back, without running anything. The row is written in the
+same transaction as the command's effect when that effect is in the database
+(``remove_person``); see :mod:`terminal.sync.commands`.
 
 Rows are kept :data:`KEEP_AFTER_EXPIRY` past the command's expiry, then purged, but only while
 the clock is synchronised (a command past its expiry is refused anyway, so forgetting it is
-safe; a clock running ahead must not purge too early). Unverified messages are never recorded:
-a forged message must not be able to claim a command id before the real command arrives.
+safe; a clock running ahead must not purge too early). Unverified messages are never recorded: a
+forged message must not be able to claim a command id before the real command arrives.
 """
 
 from __future__ import annotations
@@ -28,26 +29,11 @@ from terminal.store.database import db_path, write_transaction
 
 KEEP_AFTER_EXPIRY = timedelta(days=30)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS commands_done (
-    command_id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    result TEXT NOT NULL,
-    done_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL
-);
-"""
-
-
 class CommandStore:
     """The ``commands_done`` table on one connection (the sync's)."""
 
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
-        try:
-            db.conn.executescript(SCHEMA)
-        except sqlite3.Error as exc:
-            raise classify(exc, db_path(db)) from None
 
     def result_of(self, command_id: UUID) -> bytes | None:
         """The result published for ``command_id``, or None if it was never carried out."""

@@ -4,8 +4,9 @@ One file (``kiosk.db``) holds the outbox of check-ins and the enrolled people. E
 opens its own connection with :func:`open_database`. Writes are durable when they return:
 WAL journal with ``synchronous=FULL``.
 
-The schema is created on open; a database made by an earlier version is brought up to date there
-too (:func:`_migrate`: columns added, never dropped), so an upgraded kiosk keeps its outbox.
+The schema is made on open by the numbered migrations of :mod:`terminal.store.schema`, which
+also bring a database made by an earlier release up to date (tables and columns added, never
+dropped), so an upgraded kiosk keeps its outbox. Once open, every table exists.
 """
 
 from __future__ import annotations
@@ -19,83 +20,15 @@ from pathlib import Path
 import sqlite_utils
 
 from common.errors import StoreCorruptError, StoreError
-from common.sqlite import classify, immediate_transaction
+from common.sqlite import classify, immediate_transaction, migrate, refuse_newer
+from terminal.store.schema import LATEST, MIGRATIONS
 
 log = logging.getLogger(__name__)
 
-SCHEMA_USER_VERSION = 2
+_WHAT = "kiosk database"
+SCHEMA_USER_VERSION = LATEST
+"""The schema version this release makes (see :mod:`terminal.store.schema`)."""
 BUSY_TIMEOUT_MS = 10_000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY,
-    event_id TEXT NOT NULL UNIQUE,
-    person_id TEXT NOT NULL,
-    method TEXT NOT NULL,
-    captured_at TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'acked')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    committed_at TEXT NOT NULL,
-    sent_at TEXT,
-    acked_at TEXT,
-    direction TEXT,
-    schedule_ref TEXT,
-    verdict TEXT,
-    verdict_minutes INTEGER
-);
-CREATE INDEX IF NOT EXISTS events_state_seq ON events (state, seq);
-CREATE TABLE IF NOT EXISTS people (
-    person_id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS templates (
-    id INTEGER PRIMARY KEY,
-    person_id TEXT NOT NULL REFERENCES people (person_id) ON DELETE CASCADE,
-    engine TEXT NOT NULL,
-    model_digest TEXT NOT NULL,
-    dim INTEGER NOT NULL,
-    embedding BLOB NOT NULL,
-    source TEXT,
-    created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS templates_person ON templates (person_id);
-CREATE TABLE IF NOT EXISTS used_codes (
-    key_id TEXT NOT NULL,
-    nonce TEXT NOT NULL,
-    person_id TEXT NOT NULL,
-    expires_at INTEGER NOT NULL,
-    used_at TEXT NOT NULL,
-    PRIMARY KEY (key_id, nonce)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS used_codes_expiry ON used_codes (expires_at);
-CREATE TABLE IF NOT EXISTS used_codes_horizon (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    horizon INTEGER NOT NULL
-);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', '0');
-"""
-
-_ADDED_COLUMNS = {
-    "events": (
-        ("direction", "TEXT"),
-        ("schedule_ref", "TEXT"),
-        ("verdict", "TEXT"),
-        ("verdict_minutes", "INTEGER"),
-    ),
-}
-"""Columns added since schema 1 (attendance, schema 2), added to older databases on open."""
-
-_ADDED_INDEXES = "CREATE INDEX IF NOT EXISTS events_captured ON events (captured_at);"
-"""For a person's check-ins since a time (:meth:`terminal.store.outbox.Outbox.checkins_of`). On
-``captured_at`` alone, which only grows, so new entries go at its end like the rows themselves:
-an index by person would take each check-in to the middle, where a full store may still have
-room for it after the table had none."""
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -103,12 +36,16 @@ def _connect(path: Path) -> sqlite3.Connection:
         str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
     )
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    """The connection's settings; on a file already in WAL mode none of them writes."""
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
     # Deleted people, templates and purged events are overwritten, not just unlinked.
     conn.execute("PRAGMA secure_delete = ON")
-    return conn
 
 
 def quarantine(path: Path) -> Path:
@@ -137,8 +74,10 @@ def limit_size(conn: sqlite3.Connection, max_size_mb: float | None) -> None:
 def open_database(path: Path, max_size_mb: float | None = None) -> sqlite_utils.Database:
     """Open (creating if needed) the terminal database at ``path``, at most ``max_size_mb``.
 
-    A file that is not a database or fails SQLite's quick check raises
-    :class:`StoreCorruptError`; nothing is overwritten.
+    The schema is brought up to date (:mod:`terminal.store.schema`); an up-to-date file is only
+    read, so it opens on a full disk. A file that is not a database or fails SQLite's quick
+    check raises :class:`StoreCorruptError`; one made by a newer release (a schema version this
+    one does not know) raises :class:`StoreError`. Neither is changed.
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -146,38 +85,23 @@ def open_database(path: Path, max_size_mb: float | None = None) -> sqlite_utils.
         raise StoreError(f"{path.parent}: cannot create data directory: {exc.strerror}") from None
     try:
         conn = _connect(path)
-        check = conn.execute("PRAGMA quick_check").fetchone()
-        if check is None or check[0] != "ok":
-            conn.close()
-            raise StoreCorruptError(f"{path}: database failed its integrity check ({check})")
-        conn.executescript(_SCHEMA)
-        _migrate(conn)
-        conn.executescript(_ADDED_INDEXES)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_USER_VERSION}")
-        limit_size(conn, max_size_mb)
     except sqlite3.Error as exc:
         raise classify(exc, path) from None
-    return sqlite_utils.Database(conn)
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Add the columns of :data:`_ADDED_COLUMNS` a database made by an earlier version lacks.
-
-    Checked and altered in one write transaction, so two processes opening the same old file
-    at once do not both add a column.
-    """
-    conn.execute("BEGIN IMMEDIATE")
     try:
-        for table, columns in _ADDED_COLUMNS.items():
-            have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-            for name, kind in columns:
-                if name not in have:
-                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-                    log.info("database: added column %s.%s", table, name)
-        conn.execute("COMMIT")
+        check = conn.execute("PRAGMA quick_check").fetchone()
+        if check is None or check[0] != "ok":
+            raise StoreCorruptError(f"{path}: database failed its integrity check ({check})")
+        refuse_newer(conn, path, LATEST, _WHAT)  # before WAL: a newer file is not touched
+        _configure(conn)
+        migrate(conn, path, MIGRATIONS, _WHAT)
+        limit_size(conn, max_size_mb)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise classify(exc, path) from None
     except BaseException:
-        conn.execute("ROLLBACK")
+        conn.close()
         raise
+    return sqlite_utils.Database(conn)
 
 
 def _salvage_last_seq(damaged: Path) -> int:

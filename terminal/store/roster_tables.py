@@ -1,4 +1,5 @@
-"""The tables of rosters, besides ``people`` and ``templates`` (see :mod:`terminal.store.database`).
+"""The tables of rosters, besides ``people`` and ``templates`` (all created with the database:
+see :mod:`terminal.store.schema`).
 
 ``person_qr_keys`` holds the QR key ids a roster lists per person (deleted with the person).
 ``roster_staging`` has one row per chunk received of a version not yet applied;
@@ -20,52 +21,9 @@ from datetime import UTC, datetime
 
 import sqlite_utils
 
-from common.sqlite import classify
 from models.messages import format_rfc3339
 from models.roster import RosterChunk
-from terminal.store.database import db_path
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS person_qr_keys (
-    person_id TEXT NOT NULL REFERENCES people (person_id) ON DELETE CASCADE,
-    key_id TEXT NOT NULL,
-    PRIMARY KEY (person_id, key_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS roster_staging (
-    roster_version INTEGER NOT NULL,
-    chunk_index INTEGER NOT NULL,
-    chunk_count INTEGER NOT NULL,
-    key_id TEXT NOT NULL,
-    issued_at TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    PRIMARY KEY (roster_version, chunk_index)
-);
-CREATE TABLE IF NOT EXISTS roster_staging_people (
-    roster_version INTEGER NOT NULL,
-    person_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    qr_key_ids TEXT NOT NULL,
-    PRIMARY KEY (roster_version, person_id)
-);
-CREATE TABLE IF NOT EXISTS roster_staging_templates (
-    roster_version INTEGER NOT NULL,
-    person_id TEXT NOT NULL,
-    engine TEXT NOT NULL,
-    model_digest TEXT NOT NULL,
-    dim INTEGER NOT NULL,
-    embedding BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS roster_staging_schedule (
-    roster_version INTEGER PRIMARY KEY,
-    schedule TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS roster_schedule (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    roster_version INTEGER NOT NULL,
-    schedule TEXT NOT NULL,
-    applied_at TEXT NOT NULL
-);
-"""
 STAGING_TABLES = (
     "roster_staging",
     "roster_staging_people",
@@ -75,11 +33,9 @@ STAGING_TABLES = (
 
 
 def create_tables(db: sqlite_utils.Database) -> None:
-    """Create the roster tables if they are missing."""
-    try:
-        db.conn.executescript(SCHEMA)
-    except sqlite3.Error as exc:
-        raise classify(exc, db_path(db)) from None
+    """Nothing to do: the roster tables exist once the database is open (they are created by
+    :mod:`terminal.store.schema`). Kept for callers written before; do not call it in new code."""
+    del db
 
 
 def insert_chunk(conn: sqlite3.Connection, chunk: RosterChunk, key_id: str) -> None:
@@ -132,13 +88,9 @@ def secure_delete(conn: sqlite3.Connection) -> Iterator[None]:
 def forget_in_schedules(conn: sqlite3.Connection, person_id: str) -> None:
     """Take ``person_id`` out of the stored roster schedules (in force and staged): shift
     people, group members and session participants, so that deleting a person leaves nothing
-    of them in the database. Run inside the deleting transaction; without roster tables (no
-    roster ever applied) there is nothing to do."""
+    of them in the database. Run inside the deleting transaction."""
     for table, key in (("roster_schedule", "id"), ("roster_staging_schedule", "roster_version")):
-        try:
-            rows = conn.execute(f"SELECT {key}, schedule FROM {table}").fetchall()
-        except sqlite3.OperationalError:
-            continue  # the table does not exist: no roster has brought a schedule
+        rows = conn.execute(f"SELECT {key}, schedule FROM {table}").fetchall()
         for row_key, text in rows:
             document = json.loads(text)
             lists = [shift.get("people", []) for shift in document.get("shifts", [])]

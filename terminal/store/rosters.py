@@ -37,7 +37,7 @@ from models.messages import format_rfc3339
 from models.roster import RosterChunk
 from terminal.store.database import db_path, write_transaction
 from terminal.store.gallery import bump_revision
-from terminal.store.roster_tables import STAGING_TABLES, create_tables, insert_chunk, secure_delete
+from terminal.store.roster_tables import STAGING_TABLES, insert_chunk, secure_delete
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,6 @@ class RosterStore:
 
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
-        create_tables(db)
 
     def current_version(self) -> int | None:
         """The roster version in force, or None before the first roster."""

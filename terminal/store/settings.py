@@ -2,13 +2,14 @@
 
 Under systemd the kiosk's ``/etc`` is read-only (``ProtectSystem=strict``), so a setting the
 central system changes is stored in ``kiosk.db`` (table ``settings_override``: key, JSON value,
-when, by which command) and laid over the TOML config whenever the config is loaded
-(:func:`terminal.config.load_config` calls :func:`apply_overrides`): ``kiosk run`` after the
-restart a ``set_setting`` triggers, and ``kiosk config check`` and ``kiosk doctor`` too, so they
-show what the kiosk really runs with. Only :data:`~models.command.SETTABLE_KEYS` can be set;
-each override is validated with the config's own model, one at a time, and one that does not
-validate (a TOML edited since, a damaged row) is ignored with a warning, never a crash. The
-database is read strictly read-only here; a database that cannot be read is a warning too.
+when, by which command; created with the database, see :mod:`terminal.store.schema`) and laid
+over the TOML config whenever the config is loaded (:func:`terminal.config.load_config` calls
+:func:`apply_overrides`): ``kiosk run`` after the restart a ``set_setting`` triggers, and
+``kiosk config check`` and ``kiosk doctor`` too, so they show what the kiosk really runs with.
+Only :data:`~models.command.SETTABLE_KEYS` can be set; each override is validated with the
+config's own model, one at a time, and one that does not validate (a TOML edited since, a
+damaged row) is ignored with a warning, never a crash. The database is read strictly read-only
+here; a database that cannot be read is a warning too.
 """
 
 from __future__ import annotations
@@ -25,24 +26,13 @@ import sqlite_utils
 from pydantic import ValidationError
 
 from common.errors import ConfigError
-from common.sqlite import classify
 from models.command import SETTABLE_KEYS, Scalar
 from models.messages import format_rfc3339
 from terminal.config import Config, check_verification_mode
 from terminal.config.base import describe
-from terminal.store.database import db_path, write_transaction
+from terminal.store.database import write_transaction
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS settings_override (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL,
-    set_at TEXT NOT NULL,
-    command_id TEXT
-);
-"""
-
 
 def with_setting(config: Config, key: str, value: Any) -> Config:
     """A copy of ``config`` with ``key`` (``section.name``) set; :class:`ConfigError` if the key
@@ -69,10 +59,6 @@ def store_setting(
 ) -> None:
     """Store an override (replacing the key's previous one) and run ``also`` in the same
     transaction (the command's result is recorded with it)."""
-    try:
-        db.conn.executescript(SCHEMA)
-    except sqlite3.Error as exc:
-        raise classify(exc, db_path(db)) from None
     with write_transaction(db) as conn:
         conn.execute(
             "INSERT INTO settings_override (key, value, set_at, command_id) VALUES (?, ?, ?, ?)"
@@ -91,6 +77,7 @@ def read_overrides(path: Path) -> list[tuple[str, str]]:
     uri = path.absolute().as_uri() + ("?mode=ro" if in_use else "?mode=ro&immutable=1")
     conn = sqlite3.connect(uri, uri=True, timeout=5.0, isolation_level=None)
     try:
+        # Read-only, so a file of an earlier release is read as it is, maybe without the table.
         found = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'settings_override'"
         ).fetchone()

@@ -35,7 +35,6 @@ from terminal.config import Config
 from terminal.store.commands_done import CommandStore
 from terminal.store.gallery import Gallery, Person
 from terminal.store.outbox import Outbox
-from terminal.store.roster_tables import create_tables
 from terminal.store.settings import store_setting, with_setting
 
 DIAGNOSTICS_LIMIT_S = 10.0
@@ -75,7 +74,6 @@ class Kinds:
         self.store = store
         self.answer = answer
         self.diagnose = diagnose
-        create_tables(db)  # person_qr_keys, whose rows remove_person counts
 
     def sync_now(self, command: Command, outbox: Outbox) -> Outcome:
         """Resend every unacknowledged event and publish a status (after recording)."""

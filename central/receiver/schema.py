@@ -1,0 +1,78 @@
+"""The schema of the reference receiver's database: its numbered migrations, the only place its
+tables are created.
+
+:data:`MIGRATIONS` is applied by :func:`common.sqlite.migrate` when
+:class:`central.receiver.store.ReceiverStore` opens the file: migration N takes a file at
+``PRAGMA user_version`` N-1 to N, and a file at :data:`LATEST` is only read.
+
+Releases before these migrations never set ``user_version``, so every receiver file in the
+field is at 0, in one of the shapes they made: the first release's ``events`` (without the
+schedule columns, without the index ``events_captured``); the schedule release's, created with
+the columns or given them by ``ALTER TABLE`` on open, one at a time, so a file may have only
+some of them. Migration 1 takes any of these (``CREATE ... IF NOT EXISTS``, a column added only
+if missing) to version 1, the same in every file. Migrations from 2 on are plain: they may
+assume version N-1 exactly.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from common.sqlite import Migration, add_missing_columns, execute_script
+
+SCHEDULE_COLUMNS = (
+    ("direction", "TEXT"),
+    ("schedule_ref", "TEXT"),
+    ("verdict", "TEXT"),
+    ("verdict_minutes", "INTEGER"),
+)
+"""The schedule fields of an event, added to ``events`` after the first release (NULL in the
+events stored before them: not known)."""
+
+
+def _baseline(conn: sqlite3.Connection) -> None:
+    execute_script(
+        conn,
+        """
+        CREATE TABLE IF NOT EXISTS events (
+            event_id TEXT PRIMARY KEY,
+            terminal_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            site TEXT NOT NULL,
+            person_id TEXT NOT NULL,
+            method TEXT NOT NULL,
+            distance REAL,
+            captured_at TEXT NOT NULL,
+            clock_synced INTEGER NOT NULL,
+            received_at TEXT NOT NULL,
+            direction TEXT,
+            schedule_ref TEXT,
+            verdict TEXT,
+            verdict_minutes INTEGER
+        );
+        CREATE INDEX IF NOT EXISTS events_terminal_seq ON events (terminal_id, seq);
+        CREATE TABLE IF NOT EXISTS terminals (
+            terminal_id TEXT PRIMARY KEY,
+            duplicates INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE IF NOT EXISTS rejects (
+            id INTEGER PRIMARY KEY,
+            received_at TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            payload_head TEXT NOT NULL
+        );
+        """,
+    )
+    add_missing_columns(conn, "events", SCHEDULE_COLUMNS)
+    # The order reports read events in (ReceiverStore.events_between).
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS events_captured ON events (captured_at, terminal_id, seq)"
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_baseline,)
+"""Migration N (1-based) takes the receiver's file from ``user_version`` N-1 to N. Append only."""
+
+LATEST = len(MIGRATIONS)
+"""The schema version this release makes and expects."""
