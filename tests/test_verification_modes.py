@@ -18,7 +18,7 @@ from terminal.checkin.pipeline import build_pipeline
 from terminal.config import Config
 from terminal.daemon import Daemon, RunOptions
 from terminal.face.liveness import HeadTurnLiveness
-from terminal.face.pairing_rules import MISS_FRAMES
+from terminal.face.pairing import MISS_FRAMES
 from terminal.output.announcements import announce
 from terminal.store.outbox import Outbox
 from tests.recognition_tools import ScriptedChoices, video_frames, write_image
