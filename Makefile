@@ -1,10 +1,18 @@
 # Two commands for a fresh Debian 12 / Raspberry Pi OS machine: `make demo` and `make test`.
 # Each installs what it needs: apt packages when run as root (otherwise it prints the apt
-# line to run), a virtual environment in .venv, and the Python packages from PyPI.
+# line to run), a virtual environment in .venv, and the Python packages of uv.lock from PyPI.
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
+# The Python packages: exactly those of uv.lock (versions and sha256 hashes for Linux x86-64 and
+# aarch64, CPython 3.11 to 3.13), installed by uv. uv is pinned, as another version may read or
+# write the lock differently; `make lock` updates uv.lock after pyproject.toml has changed.
+UV_VERSION := 0.13.9
+UV := $(VENV)/bin/uv
+UV_STAMP := $(VENV)/.uv-$(UV_VERSION)
+# uv installs into the venv made by python3 below and never downloads a Python of its own.
+export UV_PYTHON_DOWNLOADS := never
 APT_PACKAGES := mosquitto libzbar0 libgl1 libglib2.0-0 python3-venv faketime
 TEST_APT_PACKAGES := chromium fonts-noto-cjk libatomic1
 # Shared test data (never copied into the repository); .ci/run sets these too.
@@ -12,7 +20,8 @@ KIOSK_TEST_FACES ?= $(abspath $(wildcard ../shared/faces))
 KIOSK_TEST_FACES_EAST_ASIAN ?= $(abspath $(wildcard ../shared/faces_east_asian))
 export KIOSK_TEST_FACES KIOSK_TEST_FACES_EAST_ASIAN
 
-.PHONY: all test demo deps system-deps test-system-deps lint typecheck schemas clean
+.PHONY: all test test-fast demo deps system-deps test-system-deps lint typecheck schemas \
+	check-roles lock lock-upgrade clean
 
 all: test
 
@@ -40,15 +49,19 @@ system-deps:
 test-system-deps: system-deps
 	$(call apt_install,$(TEST_APT_PACKAGES))
 
-# dlib: face_recognition declares a dependency on "dlib", which pip compiles from source
-# (about 9 minutes and 1.4 GB of RAM). We install the prebuilt dlib-bin wheel instead
-# (x86-64, aarch64) and face_recognition itself with --no-deps; see README.
-$(VENV)/.installed: pyproject.toml
+$(UV_STAMP):
 	python3 -m venv $(VENV)
-	$(PIP) install --upgrade pip
-	$(PIP) install -e '.[dev,demo]'
-	$(PY) -c "import dlib" 2>/dev/null || $(PIP) install dlib
-	$(PIP) install --no-deps 'face_recognition==1.3.0'
+	$(PIP) install 'uv==$(UV_VERSION)'
+	touch $@
+
+# Exactly the locked versions of every extra that `make test` and `make demo` need (kiosk,
+# central, demo, dev) and this project, editable. --locked: stop if uv.lock no longer matches
+# pyproject.toml (then run `make lock`); --inexact: keep uv itself, installed with pip above.
+# dlib: face_recognition declares a dependency on "dlib", which would be compiled from source
+# (about 9 minutes and 1.4 GB of RAM); pyproject.toml's [tool.uv] override-dependencies drops
+# it, and the prebuilt dlib-bin wheel (x86-64, aarch64) provides the same `dlib` module.
+$(VENV)/.installed: pyproject.toml uv.lock $(UV_STAMP)
+	UV_PROJECT_ENVIRONMENT=$(abspath $(VENV)) $(UV) sync --locked --inexact --all-extras
 	$(VENV)/bin/kiosk models install
 	touch $@
 
@@ -57,6 +70,7 @@ deps: system-deps $(VENV)/.installed
 lint: deps
 	$(VENV)/bin/ruff check terminal central common devtools cli drivers models tests
 	$(VENV)/bin/ruff format --check terminal central common devtools cli drivers models tests
+	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: deps
 	$(VENV)/bin/mypy
@@ -67,8 +81,65 @@ schemas: deps
 test: deps test-system-deps lint typecheck
 	KIOSK_TEST_BROWSER=1 $(VENV)/bin/pytest
 
+# The unit tests alone: seconds, no broker, browser or photos.
+test-fast: deps
+	$(VENV)/bin/pytest tests/unit
+
 demo: deps
 	$(VENV)/bin/kiosk demo
+
+# uv.lock after pyproject.toml has changed: only what the change needs moves. lock-upgrade:
+# every package to its newest release within pyproject.toml's bounds. Either way, read the
+# diff of uv.lock, then run `make check-roles test`.
+lock: $(UV_STAMP)
+	$(UV) lock
+
+lock-upgrade: $(UV_STAMP)
+	$(UV) lock --upgrade
+
+# Slow (a minute), and not part of `make test`: for each role a fresh venv in $(ROLES_DIR) with
+# only its extra from the lock and the project not editable, as on a real machine (README,
+# "Installing a kiosk or a central machine"). Fails if a venv holds the other side's packages
+# or one of its own commands cannot start.
+ROLES_DIR := build/check-roles
+KIOSK_FORBIDDEN := matplotlib openpyxl mypy ruff playwright
+CENTRAL_FORBIDDEN := opencv-python opencv-python-headless dlib dlib-bin face-recognition
+KIOSK_IMPORTS := terminal.daemon cv2 dlib zxingcpp pyzbar.pyzbar aiohttp gpiozero PIL
+CENTRAL_COMMANDS := receive report report,shifts alerts roster onboard keys command
+CENTRAL_IMPORTS := central.receiver.service central.reports.export matplotlib openpyxl jsonschema
+# What `kiosk CMD --help` shows for a command whose module lacks a package (cli/main.py).
+MISSING_STUB := is not installed\)|which this install lacks
+
+# check_role: a venv for extra $(1) that holds none of $(2) (normalised names), in which
+# `kiosk --help` and `kiosk ARGS --help` for each ARGS in $(3) (commas for spaces) exit 0 and
+# show no missing-package stub, and the modules $(4) import.
+define check_role
+	@set -e; dir=$(abspath $(ROLES_DIR))/$(1); rm -rf "$$dir"; \
+	echo "== [$(1)] a fresh venv in $$dir with uv.lock's [$(1)]"; \
+	python3 -m venv --without-pip "$$dir"; \
+	UV_PROJECT_ENVIRONMENT="$$dir" $(abspath $(UV)) sync --locked --no-editable --extra $(1) --quiet; \
+	$(UV) pip list --quiet --python "$$dir/bin/python"; \
+	names=$$($(UV) pip list --quiet --python "$$dir/bin/python" --format freeze | sed 's/==.*//' | tr 'A-Z_.' 'a-z--'); \
+	bad=""; for p in $(2); do if echo "$$names" | grep -qx "$$p"; then bad="$$bad $$p"; fi; done; \
+	if [ -n "$$bad" ]; then echo "FAIL: the [$(1)] venv holds:$$bad"; exit 1; fi; \
+	echo "ok: none of $(2)"; \
+	for args in "" $(3); do \
+	  cmd=$$(echo kiosk $$args --help | tr , ' '); \
+	  if ! out=$$(cd "$$dir" && bin/$$cmd 2>&1); then echo "$$out"; echo "FAIL: $$cmd exited non-zero"; exit 1; fi; \
+	  if echo "$$out" | grep -Eq '$(MISSING_STUB)'; then \
+	    if [ -z "$$args" ]; then echo "   (other side's commands, as expected:)"; echo "$$out" | grep -E '$(MISSING_STUB)'; \
+	    else echo "$$out"; echo "FAIL: $$cmd shows a missing-package stub"; exit 1; fi; \
+	  fi; \
+	  echo "ok: $$cmd"; \
+	done; \
+	(cd "$$dir" && bin/python -c 'import importlib, sys; list(map(importlib.import_module, sys.argv[1:]))' $(4)); \
+	echo "ok: import $(4)"
+endef
+
+check-roles: system-deps $(UV_STAMP)
+	$(call check_role,kiosk,$(KIOSK_FORBIDDEN),run doctor enroll qr models,$(KIOSK_IMPORTS))
+	$(call check_role,central,$(CENTRAL_FORBIDDEN),$(CENTRAL_COMMANDS),$(CENTRAL_IMPORTS))
+	@echo "check-roles: both roles install from uv.lock and start their commands"
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -1,8 +1,8 @@
 """``kiosk keys generate`` and ``kiosk qr issue``: signing keys and signed codes from the shell.
 
 The private key belongs to the HR system (the issuer); kiosks only get ``<key id>.pub`` in
-their ``[qr] public_keys_dir``. ``qr issue`` is a sub-command of the ``qr`` group that
-``cli/people.py`` owns (next to ``qr badge``).
+their ``[qr] public_keys_dir``. ``qr issue`` sits in the ``qr`` group of :mod:`cli.main`,
+next to ``qr badge`` (:mod:`cli.people`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from cli.people import qr as qr_group
 from common.errors import KioskError
 from models.signed_code import DEFAULT_TTL_S, KEY_ID_PATTERN, issue_code, load_private_key
 
@@ -72,7 +71,7 @@ def generate(out_dir: Path, key_id: str) -> None:
     click.echo(f"wrote {public_path} (copy it into each kiosk's [qr] public_keys_dir)")
 
 
-@qr_group.command("issue")
+@click.command("issue")
 @click.option("--id", "person_id", required=True, help="The person's id.")
 @click.option(
     "--key",
@@ -90,7 +89,9 @@ def generate(out_dir: Path, key_id: str) -> None:
     help="Seconds the code is valid (kiosks refuse more than [qr] max_validity_s).",
 )
 @click.option("--png", type=click.Path(path_type=Path, dir_okay=False), help="Also write a PNG.")
-def issue(person_id: str, key_path: Path, key_id: str | None, ttl: int, png: Path | None) -> None:
+def qr_issue(
+    person_id: str, key_path: Path, key_id: str | None, ttl: int, png: Path | None
+) -> None:
     """Print a signed short-lived code for a person (and write it as a QR PNG)."""
     try:
         pem = key_path.read_bytes()

@@ -11,6 +11,7 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -38,52 +39,121 @@ class CliContext:
 pass_cli = click.make_pass_decorator(CliContext)
 
 
-class LazyGroup(click.Group):
-    """A click group that imports a sub-command's module only when the command is wanted.
+LazyTable = dict[str, tuple[str, str, str]]
+"""Sub-command name: (module, attribute, the install extra the module needs)."""
 
-    A command whose module needs packages this install lacks (a kiosk-only install asked for
-    ``kiosk report``) becomes a stub that says which extra to install, as one error line.
-    """
+COMMANDS: LazyTable = {
+    # name: (module, attribute, the install extra it needs). Modules are imported only when
+    # their command runs (or `kiosk --help` lists it), so a kiosk-only or central-only install
+    # runs its own commands without the other side's packages.
+    "run": ("cli.run", "run", "kiosk"),
+    "demo": ("cli.run", "demo", "demo"),
+    "config": ("cli.run", "config_group", "kiosk"),
+    "events": ("cli.events", "events", "kiosk"),
+    "enroll": ("cli.people", "enroll", "kiosk"),
+    "people": ("cli.people", "people", "kiosk"),
+    "identify": ("cli.people", "identify", "kiosk"),
+    "keys": ("cli.codes", "keys", "central"),
+    "receive": ("cli.receive", "receive", "central"),
+    "models": ("cli.model_files", "models", "kiosk"),
+    "calibrate": ("cli.calibrate", "calibrate", "kiosk"),
+    "bench": ("cli.bench", "bench_group", "dev"),
+    "loadgen": ("cli.loadgen", "loadgen", "kiosk"),
+    "provision": ("cli.provision", "provision", "kiosk"),
+    "doctor": ("cli.doctor", "doctor", "kiosk"),
+    "roster": ("cli.roster", "roster", "central"),
+    "command": ("cli.command", "command", "central"),
+    "onboard": ("cli.onboard", "onboard", "central"),
+    "report": ("cli.report", "report", "central"),
+    "alerts": ("cli.alerts", "alerts", "central"),
+}
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        """Every command name, without importing any command module."""
-        return sorted({*super().list_commands(ctx), *COMMANDS})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        """The command called ``cmd_name``, its module imported now."""
-        if cmd_name not in COMMANDS:
-            return super().get_command(ctx, cmd_name)
-        module_name, attribute, extra = COMMANDS[cmd_name]
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if (exc.name or "").split(".")[0] in OUR_PACKAGES:
-                raise
-            return _missing_packages(cmd_name, extra, exc.name or str(exc))
-        command = getattr(module, attribute)
-        assert isinstance(command, click.Command)
-        return command
-
+QR_COMMANDS: LazyTable = {
+    "badge": ("cli.people", "qr_badge", "kiosk"),
+    "issue": ("cli.codes", "qr_issue", "central"),
+}
 
 OUR_PACKAGES = frozenset({"cli", "central", "common", "devtools", "drivers", "models", "terminal"})
 
 
-def _missing_packages(name: str, extra: str, missing: str) -> click.Command:
+class LazyGroup(click.Group):
+    """A click group that imports a sub-command's module only when the command is wanted
+    (click's documented lazy-loading pattern), from a :data:`LazyTable`.
+
+    A command whose module needs packages this install lacks (a kiosk-only install asked for
+    ``kiosk report``), or that reaches for one while it runs (``kiosk report --png`` without
+    matplotlib), ends with one error line naming the extra to install, not a traceback.
+    """
+
+    def __init__(self, *args: Any, lazy_subcommands: LazyTable, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_subcommands = lazy_subcommands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, without importing any command module."""
+        return sorted({*super().list_commands(ctx), *self.lazy_subcommands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command called ``cmd_name``, its module imported now."""
+        if cmd_name not in self.lazy_subcommands:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute, extra = self.lazy_subcommands[cmd_name]
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if _ours(exc):
+                raise
+            return _missing_packages(f"{ctx.command_path} {cmd_name}", extra, _missing(exc))
+        command = getattr(module, attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the sub-command; a package missing while it runs becomes one error line."""
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as exc:
+            name = ctx.invoked_subcommand
+            if name is None or name not in self.lazy_subcommands or _ours(exc):
+                raise
+            extra = self.lazy_subcommands[name][2]
+            raise KioskError(
+                _missing_message(f"{ctx.command_path} {name}", extra, _missing(exc))
+            ) from None
+
+
+def _ours(exc: ModuleNotFoundError) -> bool:
+    return (exc.name or "").split(".")[0] in OUR_PACKAGES
+
+
+def _missing(exc: ModuleNotFoundError) -> str:
+    return exc.name or str(exc)
+
+
+def _missing_message(command: str, extra: str, missing: str) -> str:
+    return (
+        f"{command} needs the package {missing!r}, which this install lacks:"
+        f" install kiosk-terminal[{extra}]"
+    )
+
+
+def _missing_packages(command: str, extra: str, missing: str) -> click.Command:
     def refuse() -> None:
-        raise KioskError(
-            f"kiosk {name} needs the package {missing!r}, which this install lacks:"
-            f" install kiosk-terminal[{extra}]"
-        )
+        raise KioskError(_missing_message(command, extra, missing))
 
     return click.Command(
-        name,
+        command.rsplit(" ", 1)[-1],
         callback=refuse,
         help=f"(needs kiosk-terminal[{extra}]: {missing} is not installed)",
         context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
     )
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    lazy_subcommands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--config",
     "config_path",
@@ -110,32 +180,9 @@ def cli(ctx: click.Context, config_path: Path | None, data_dir: Path | None, ver
     ctx.obj = CliContext(config_path, data_dir)
 
 
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    # name: (module, attribute, the install extra it needs). Modules are imported only when
-    # their command runs (or `kiosk --help` lists it), so a kiosk-only or central-only install
-    # runs its own commands without the other side's packages.
-    "run": ("cli.run", "run", "kiosk"),
-    "demo": ("cli.run", "demo", "demo"),
-    "config": ("cli.run", "config_group", "kiosk"),
-    "events": ("cli.events", "events", "kiosk"),
-    "enroll": ("cli.people", "enroll", "kiosk"),
-    "people": ("cli.people", "people", "kiosk"),
-    "identify": ("cli.people", "identify", "kiosk"),
-    "qr": ("cli.codes", "qr_group", "kiosk"),
-    "keys": ("cli.codes", "keys", "central"),
-    "receive": ("cli.receive", "receive", "central"),
-    "models": ("cli.model_files", "models", "kiosk"),
-    "calibrate": ("cli.calibrate", "calibrate", "kiosk"),
-    "bench": ("cli.bench", "bench_group", "dev"),
-    "loadgen": ("cli.loadgen", "loadgen", "kiosk"),
-    "provision": ("cli.provision", "provision", "kiosk"),
-    "doctor": ("cli.doctor", "doctor", "kiosk"),
-    "roster": ("cli.roster", "roster", "central"),
-    "command": ("cli.command", "command", "central"),
-    "onboard": ("cli.onboard", "onboard", "central"),
-    "report": ("cli.report", "report", "central"),
-    "alerts": ("cli.alerts", "alerts", "central"),
-}
+@cli.group(cls=LazyGroup, lazy_subcommands=QR_COMMANDS)
+def qr() -> None:
+    """QR codes: static badges (kiosk) and signed short-lived codes (the HR side)."""
 
 
 def main(argv: list[str] | None = None) -> int:

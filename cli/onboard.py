@@ -27,6 +27,7 @@ from cli.central_options import (
     stop_on_signals,
 )
 from cli.codes import write_code_png
+from common.code_keys import PublicKeys
 from common.errors import KioskError
 from common.mqtt.types import LinkOptions
 from models.provisioning_code import (
@@ -36,7 +37,6 @@ from models.provisioning_code import (
     ca_fingerprint,
     issue_provisioning_code,
 )
-from terminal.checkin.code_keys import PublicKeys
 
 EXISTING_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 _CA_KEYS = (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)

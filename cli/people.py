@@ -115,12 +115,7 @@ def identify(ctx: CliContext, photos: tuple[Path, ...]) -> None:
         raise ImageError(f"{failed} of {len(photos)} images could not be read")
 
 
-@click.group()
-def qr() -> None:
-    """QR badges."""
-
-
-@qr.command("badge")
+@click.command("badge")
 @click.option("--id", "person_id", required=True, help="Enrolled person's id.")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
 @click.option("--name", help="Name printed under the code (default: the enrolled name).")

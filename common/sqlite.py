@@ -95,8 +95,8 @@ def migrate(
 def execute_script(conn: sqlite3.Connection, script: str) -> None:
     """Run each statement of ``script`` on ``conn`` in the caller's transaction.
 
-    Unlike :meth:`sqlite3.Connection.executescript`, which commits any open transaction first,
-    so a migration's statements stay in :func:`migrate`'s transaction.
+    :meth:`sqlite3.Connection.executescript` commits any open transaction first; this keeps a
+    migration's statements inside :func:`migrate`'s transaction.
     """
     pending = ""
     for part in script.split(";")[:-1]:

@@ -5,9 +5,8 @@ Playwright's own browser download needs the internet, so the system Chromium is 
 instead (``KIOSK_CHROMIUM`` to point elsewhere). When it is missing the tests using it are
 skipped, or fail when ``KIOSK_TEST_BROWSER=1`` (``make test`` and CI set it).
 
-Use from a test module::
-
-    from tests.browser_tools import browser_fixture  # noqa: F401  (the "browser" fixture)
+The ``browser`` fixture (one Chromium per test module) is :func:`browser_fixture`, which
+``tests/system/conftest.py`` provides to every test under ``tests/system/``::
 
     def test_page(browser: Browser) -> None:
         with kiosk_page(browser, display.url, (800, 480)) as page:

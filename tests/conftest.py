@@ -1,4 +1,5 @@
-"""Shared fixtures: real data from ../shared (through environment variables), a real broker."""
+"""Shared fixtures: real data from ../shared (through environment variables), a real broker, the
+reference receiver on it, a CA for TLS."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.delivery_tools import broker_readable_dir
+from central.receiver.store import ReceiverStore
+from tests.delivery_tools import broker_readable_dir, running_receiver
 from tests.mosquitto import Mosquitto
 from tests.tls_tools import Pki, kiosk_broker
 
@@ -46,6 +48,15 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
         yield server
     finally:
         server.kill()
+
+
+@pytest.fixture
+def receiver(broker: Mosquitto, tmp_path: Path) -> Iterator[ReceiverStore]:
+    """The reference receiver on ``broker`` (client id ``central-test``), subscribed, in a thread
+    until the end of the test; yields its store, ``tmp_path/central.db``."""
+    central = tmp_path / "central.db"
+    with running_receiver(broker.url, central, "central-test"):
+        yield ReceiverStore(central)
 
 
 @pytest.fixture

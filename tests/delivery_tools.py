@@ -1,4 +1,5 @@
-"""Helpers for the delivery tests: threads sharing a stop event, waiting, a test MQTT client."""
+"""Helpers for the delivery tests: threads sharing a stop event, waiting, a test MQTT client,
+the reference receiver in a thread."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from central.receiver.service import Receiver
 from common.errors import StoreFullError
 from common.mqtt.broker_url import BrokerAddress
 from models.messages import CheckInEvent, Method
@@ -169,3 +171,44 @@ class Probe:
         """Disconnect and stop paho's thread."""
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class ReceiverThread:
+    """The reference receiver in a thread, stopped and started again with the same persistent
+    session (client id), so batches published while it is down wait at the broker."""
+
+    def __init__(self, url: str, db: Path, client_id: str = "central-kill") -> None:
+        self.url, self.db, self.client_id = url, db, client_id
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start receiving; return once subscribed."""
+        receiver = Receiver(self.url, self.db, client_id=self.client_id)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=receiver.run, args=(self._stop,), name="receiver", daemon=True
+        )
+        self._thread.start()
+        assert receiver.ready.wait(15), "the receiver did not subscribe"
+
+    def stop(self) -> None:
+        """Stop receiving (a no-op when not running)."""
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join(timeout=15)
+        assert not self._thread.is_alive(), "the receiver did not stop"
+        self._thread = None
+
+
+@contextmanager
+def running_receiver(url: str, db: Path, client_id: str) -> Iterator[ReceiverThread]:
+    """The reference receiver (persistent session ``client_id``) in a thread, subscribed when
+    the block starts, stopped when it ends."""
+    receiver = ReceiverThread(url, db, client_id)
+    receiver.start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()

@@ -1,5 +1,6 @@
-"""Helpers for the kill -9 tests: ``kiosk loadgen`` as a real process, a restartable receiver,
-and a look into an outbox that writes nothing (so the test never does the kiosk's recovery)."""
+"""Helpers for the kill -9 tests: ``kiosk loadgen`` as a real process, and a look into an outbox
+that writes nothing (so the test never does the kiosk's recovery). The restartable receiver is
+:class:`tests.delivery_tools.ReceiverThread`."""
 
 from __future__ import annotations
 
@@ -7,10 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-import threading
 from pathlib import Path
-
-from central.receiver.service import Receiver
 
 CONFIG = """\
 [terminal]
@@ -97,32 +95,3 @@ def outbox_state(db: Path) -> dict[str, int]:
     finally:
         conn.close()
     return state
-
-
-class ReceiverThread:
-    """The reference receiver in a thread, stopped and started again with the same persistent
-    session (client id), so batches published while it is down wait at the broker."""
-
-    def __init__(self, url: str, db: Path, client_id: str = "central-kill") -> None:
-        self.url, self.db, self.client_id = url, db, client_id
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Start receiving; return once subscribed."""
-        receiver = Receiver(self.url, self.db, client_id=self.client_id)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=receiver.run, args=(self._stop,), name="receiver", daemon=True
-        )
-        self._thread.start()
-        assert receiver.ready.wait(15), "the receiver did not subscribe"
-
-    def stop(self) -> None:
-        """Stop receiving (a no-op when not running)."""
-        if self._thread is None:
-            return
-        self._stop.set()
-        self._thread.join(timeout=15)
-        assert not self._thread.is_alive(), "the receiver did not stop"
-        self._thread = None

@@ -20,13 +20,13 @@ from cryptography.x509.oid import NameOID
 from central.onboarding.serve import EnrollServer
 from central.onboarding.service import EnrollService
 from central.onboarding.tokens import TokenStore
+from common.code_keys import PublicKeys
 from common.mqtt.broker_url import TlsOptions
 from common.mqtt.link import MqttLink
 from common.mqtt.types import LinkEvent, LinkOptions, Message, PublishResult, Subscribed
 from devtools.local_broker import Mosquitto
 from models.enrollment import DeviceInfo, EnrollReply, EnrollRequest, reply_topic, request_topic
 from models.provisioning_code import ca_fingerprint, issue_provisioning_code
-from terminal.checkin.code_keys import PublicKeys
 from tests.delivery_tools import Threads, wait_for
 from tests.signed_code_tools import hr_keys
 from tests.tls_tools import Identity, Pki, kiosk_broker, link

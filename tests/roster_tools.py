@@ -126,6 +126,12 @@ def last_status(probe: Probe, terminal_id: str = "kiosk-01") -> TerminalStatus |
     return TerminalStatus.model_validate_json(payloads[-1]) if payloads else None
 
 
+def roster_error(probe: Probe, terminal_id: str = "kiosk-01") -> str:
+    """The roster refusal in the latest status from ``terminal_id`` ("" when there is none)."""
+    status = last_status(probe, terminal_id)
+    return (status.roster_error if status else None) or ""
+
+
 def wait_online(probe: Probe, terminal_id: str = "kiosk-01") -> None:
     """Wait for an ``online`` status: the terminal has subscribed (same connection, earlier)."""
 

@@ -21,11 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from central.alerts.due import due_alerts
+from central.receiver.schema import MIGRATIONS
 from central.reports.inputs import load_events
 from common.errors import BrokerError
 from common.mqtt.link import MqttLink
 from common.mqtt.types import Disconnected, LinkOptions, PublishResult
-from common.sqlite import classify
+from common.sqlite import classify, open_central_db
 from models.alert import Alert
 from models.messages import format_rfc3339
 from models.schedule import Schedule
@@ -33,16 +34,6 @@ from models.schedule import Schedule
 log = logging.getLogger(__name__)
 
 IDLE_POLL_S = 0.2
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS alerts_sent (
-    alert_id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    ref TEXT NOT NULL,
-    person_id TEXT,
-    sent_at TEXT NOT NULL
-);
-"""
 
 
 def alerts_topic(prefix: str) -> str:
@@ -55,15 +46,7 @@ class SentAlerts:
 
     def __init__(self, db_path: Path) -> None:
         self.path = db_path
-        try:
-            self._conn = sqlite3.connect(
-                str(db_path), isolation_level=None, check_same_thread=False, timeout=10.0
-            )
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = FULL")
-            self._conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise classify(exc, db_path) from None
+        self._conn = open_central_db(db_path, MIGRATIONS, "central database")
 
     def ids(self) -> set[str]:
         """Every alert id sent so far."""

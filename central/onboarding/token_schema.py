@@ -18,6 +18,7 @@ from common.sqlite import Migration
 
 
 def _baseline(conn: sqlite3.Connection) -> None:
+    """1: ``token_uses``, kept as it is in a file of an earlier release."""
     conn.execute(
         """
         CREATE TABLE IF NOT EXISTS token_uses (

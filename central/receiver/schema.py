@@ -9,9 +9,10 @@ Releases before these migrations never set ``user_version``, so every receiver f
 field is at 0, in one of the shapes they made: the first release's ``events`` (without the
 schedule columns, without the index ``events_captured``); the schedule release's, created with
 the columns or given them by ``ALTER TABLE`` on open, one at a time, so a file may have only
-some of them. Migration 1 takes any of these (``CREATE ... IF NOT EXISTS``, a column added only
-if missing) to version 1, the same in every file. Migrations from 2 on are plain: they may
-assume version N-1 exactly.
+some of them; ``kiosk alerts`` added ``alerts_sent`` (the alerts the broker acknowledged) to
+the same file when it first ran. Migration 1 takes any of these (``CREATE ... IF NOT EXISTS``,
+a column added only if missing) to version 1, the same in every file. Migrations from 2 on are
+plain: they may assume version N-1 exactly.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ events stored before them: not known)."""
 
 
 def _baseline(conn: sqlite3.Connection) -> None:
+    """1: every table, column and index, from any shape an earlier release left."""
     execute_script(
         conn,
         """
@@ -61,6 +63,13 @@ def _baseline(conn: sqlite3.Connection) -> None:
             topic TEXT NOT NULL,
             reason TEXT NOT NULL,
             payload_head TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS alerts_sent (
+            alert_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            ref TEXT NOT NULL,
+            person_id TEXT,
+            sent_at TEXT NOT NULL
         );
         """,
     )

@@ -13,6 +13,7 @@ before detection; see :meth:`DlibEngine.detect_factor`.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import math
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,6 +28,28 @@ CNN_MIN_FACE_PX = 40
 MAX_DETECT_FACTOR = 4.0
 MAX_DETECT_SIDE = 3840
 _READ_CHUNK = 1 << 20
+
+
+DLIB_MODEL_FILES = {
+    "landmarks": "shape_predictor_5_face_landmarks.dat",
+    "encoder": "dlib_face_recognition_resnet_model_v1.dat",
+    "cnn_detector": "mmod_human_face_detector.dat",
+}
+"""The files of ``face_recognition_models`` this engine uses, by role."""
+
+
+def dlib_model_files() -> dict[str, Path] | None:
+    """Where the installed ``face_recognition_models`` keeps :data:`DLIB_MODEL_FILES`, or None
+    when it is not installed.
+
+    Found without importing the package: its ``__init__`` imports ``pkg_resources``, which
+    setuptools no longer ships.
+    """
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "models"
+    return {role: folder / name for role, name in DLIB_MODEL_FILES.items()}
 
 
 def _file_digest(paths: list[Path]) -> str:
@@ -64,18 +87,19 @@ class DlibEngine(FaceEngine):
         self.model = model
         try:
             import dlib
-            import face_recognition_models as models
         except ImportError as exc:
             raise FaceEngineUnavailable(f"dlib face engine not installed: {exc}") from None
-        self._model_files = [
-            Path(models.pose_predictor_five_point_model_location()),
-            Path(models.face_recognition_model_location()),
-        ]
+        files = dlib_model_files()
+        if files is None:
+            raise FaceEngineUnavailable(
+                "dlib face engine: face_recognition_models is not installed"
+            )
+        self._model_files = [files["landmarks"], files["encoder"]]
         try:
             self._predictor: Any = dlib.shape_predictor(str(self._model_files[0]))
             self._encoder: Any = dlib.face_recognition_model_v1(str(self._model_files[1]))
             if model == "cnn":
-                cnn_file = models.cnn_face_detector_model_location()
+                cnn_file = str(files["cnn_detector"])
                 self._detector: Any = dlib.cnn_face_detection_model_v1(cnn_file)
             else:
                 self._detector = dlib.get_frontal_face_detector()

@@ -42,9 +42,9 @@ from datetime import UTC, datetime
 
 import sqlite_utils
 
+from common.code_keys import PublicKeys
 from models.signed_code import PREFIX, CodeFormatError, SignedCode, parse_code, verify_signature
 from terminal.checkin.badges import QrClaim, QrRefusal, RefusalCode, parse_qr
-from terminal.checkin.code_keys import PublicKeys
 from terminal.config import QrSection
 from terminal.store.database import write_transaction
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from drivers.camera import CameraUnavailable, open_camera
+from drivers.face.dlib_engine import dlib_model_files
 from terminal.config import Config
 from terminal.doctor.result import CheckResult, Findings, Status, failed, mib, passed
 from terminal.face.model_files import check_models, models_dir
@@ -96,14 +97,10 @@ def _dlib_models() -> CheckResult:
     hint = "install dlib-bin and face_recognition_models (README: How dlib is installed)"
     if importlib.util.find_spec("dlib") is None:
         return failed("models", "dlib: the dlib module is not installed", hint)
-    try:
-        import face_recognition_models as files
-    except ImportError:
+    files = dlib_model_files()
+    if files is None:
         return failed("models", "dlib: face_recognition_models is not installed", hint)
-    needed = [
-        Path(files.pose_predictor_five_point_model_location()),
-        Path(files.face_recognition_model_location()),
-    ]
+    needed = [files["landmarks"], files["encoder"]]
     missing = [path.name for path in needed if not path.is_file()]
     if missing:
         return failed("models", f"dlib: missing {', '.join(missing)}", hint)

@@ -21,8 +21,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
+from common.code_keys import MAX_KEY_FILE_BYTES, SUFFIX
 from models.signed_code import KEY_ID_PATTERN, load_public_key
-from terminal.checkin.code_keys import MAX_KEY_FILE_BYTES, SUFFIX
 from terminal.config import Config
 from terminal.doctor.result import CheckResult, Findings, Status, failed, passed
 
@@ -197,7 +197,7 @@ def check_credentials(config: Config) -> CheckResult:
 
 
 def _key_problem(path: Path) -> str | None:
-    """Why the kiosk would skip this key file (the rules of terminal.checkin.code_keys), or None."""
+    """Why the kiosk would skip this key file (the rules of common.code_keys), or None."""
     if not re.fullmatch(KEY_ID_PATTERN, path.name.removesuffix(SUFFIX)):
         return "the key id (file name) must be 1-16 characters of A-Z a-z 0-9 _ -"
     try:

@@ -6,7 +6,7 @@ while it is held up, so a text is looked at again only after :data:`REPEAT_S`. T
 - not ``ATT1:P:``: a person's check-in code or badge (``ATT1:...``) is told "this kiosk is not
   set up yet"; anything else is told to show a provisioning code;
 - a provisioning code is verified with the organisation's keys
-  (``[provisioning] org_keys_dir``, :class:`~terminal.checkin.code_keys.PublicKeys`) and refused
+  (``[provisioning] org_keys_dir``, :class:`~common.code_keys.PublicKeys`) and refused
   with
   its reason (``bad_signature``, ``unknown_key``, ``expired``, ...), or ``already_applied``
   when its ``jti`` was applied on this kiosk
@@ -34,8 +34,8 @@ from typing import Literal
 
 import jwt
 
+from common.code_keys import PublicKeys
 from models.provisioning_code import PREFIX, ProvisioningCodeError, read_provisioning_code
-from terminal.checkin.code_keys import PublicKeys
 from terminal.config import Config
 from terminal.output.announcements import announce
 from terminal.provisioning.certificate_client import EnrollmentResult, enroll

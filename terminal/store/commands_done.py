@@ -29,6 +29,7 @@ from terminal.store.database import db_path, write_transaction
 
 KEEP_AFTER_EXPIRY = timedelta(days=30)
 
+
 class CommandStore:
     """The ``commands_done`` table on one connection (the sync's)."""
 

@@ -85,10 +85,6 @@ class RosterSchedule:
             row = self.db.conn.execute(
                 "SELECT roster_version, schedule FROM roster_schedule WHERE id = 1"
             ).fetchone()
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):
-                return None  # no roster yet: the roster tables are created with the first one
-            raise classify(exc, db_path(self.db)) from None
         except sqlite3.Error as exc:
             raise classify(exc, db_path(self.db)) from None
         return None if row is None else (int(row[0]), str(row[1]))

@@ -19,8 +19,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-import sqlite_utils
-
 from models.messages import format_rfc3339
 from models.roster import RosterChunk
 
@@ -30,12 +28,6 @@ STAGING_TABLES = (
     "roster_staging_templates",
     "roster_staging_schedule",
 )
-
-
-def create_tables(db: sqlite_utils.Database) -> None:
-    """Nothing to do: the roster tables exist once the database is open (they are created by
-    :mod:`terminal.store.schema`). Kept for callers written before; do not call it in new code."""
-    del db
 
 
 def insert_chunk(conn: sqlite3.Connection, chunk: RosterChunk, key_id: str) -> None:

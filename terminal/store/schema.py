@@ -32,6 +32,7 @@ from common.sqlite import Migration, add_missing_columns, execute_script
 
 
 def _first_release(conn: sqlite3.Connection) -> None:
+    """1: the tables of the first release, and ``meta.last_seq``."""
     execute_script(
         conn,
         """
@@ -75,6 +76,7 @@ def _first_release(conn: sqlite3.Connection) -> None:
 
 
 def _codes_and_attendance(conn: sqlite3.Connection) -> None:
+    """2: the used-code tables, the attendance columns of ``events`` and their index."""
     execute_script(
         conn,
         """
@@ -111,6 +113,7 @@ def _codes_and_attendance(conn: sqlite3.Connection) -> None:
 
 
 def _tables_made_lazily(conn: sqlite3.Connection) -> None:
+    """3: the roster, command and setting tables, created lazily by earlier releases."""
     execute_script(
         conn,
         """

@@ -34,6 +34,7 @@ from terminal.store.database import write_transaction
 
 log = logging.getLogger(__name__)
 
+
 def with_setting(config: Config, key: str, value: Any) -> Config:
     """A copy of ``config`` with ``key`` (``section.name``) set; :class:`ConfigError` if the key
     may not be set this way or the result is not a valid config."""

@@ -1,0 +1,100 @@
+"""Config validation: strict keys, one readable line naming the bad key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cli.main import main
+from common.errors import ConfigError
+from terminal.config import load_config, parse_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_issue_example_config_is_valid() -> None:
+    config = parse_config(
+        """
+        [terminal]
+        id = "kiosk-01"
+        site = "hq"
+        [camera]
+        source = "0"
+        fps = 15
+        loop = false
+        [mqtt]
+        url = "mqtt://127.0.0.1:1883"
+        topic_prefix = "attendance/v1"
+        [storage]
+        data_dir = "/var/lib/kiosk"
+        """
+    )
+    assert config.terminal.id == "kiosk-01"
+    assert config.mqtt is not None and config.mqtt.topic_prefix == "attendance/v1"
+    assert config.database_path == Path("/var/lib/kiosk/kiosk.db")
+
+
+def test_shipped_example_config_is_valid() -> None:
+    config = load_config(REPO / "systemd" / "kiosk.example.toml")
+    assert config.terminal.language == "zh"
+
+
+def test_defaults_are_the_measured_choices() -> None:
+    config = parse_config("")
+    assert config.recognition.engine == "sface"  # kiosk calibrate: see README
+    assert config.qr.decoder == "zxing"  # kiosk bench qr: see README
+    assert config.recognition.tolerance is None  # the engine's calibrated default
+
+
+def test_no_mqtt_section_means_offline_only() -> None:
+    assert parse_config('[terminal]\nid = "k1"\n').mqtt is None
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ('[terminal]\nid = "k1"\ncolour = "red"\n', "unknown key 'terminal.colour'"),
+        ("[cameras]\nfps = 3\n", "unknown key 'cameras'"),
+        ('[mqtt]\nurl = "http://broker"\n', "mqtt.url"),
+        ('[mqtt]\nurl = "mqtt://broker:99999"\n', "mqtt.url"),
+        ('[mqtt]\ntopic_prefix = "a/#"\n', "mqtt.topic_prefix"),
+        ("[camera]\nfps = 0\n", "camera.fps"),
+        ('[camera]\nfps = "fast"\n', "camera.fps"),
+        ('[terminal]\nid = "kiosk/01"\n', "terminal.id"),
+        ('[terminal]\nlanguage = "fr"\n', "terminal.language"),
+        ("[terminal\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_names_the_key(text: str, named: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "kiosk.toml")
+    message = str(caught.value)
+    assert named in message
+    assert message.startswith("kiosk.toml")
+    assert "\n" not in message
+
+
+def test_data_dir_option_overrides_config(tmp_path: Path) -> None:
+    path = tmp_path / "kiosk.toml"
+    path.write_text('[storage]\ndata_dir = "/nonexistent"\n')
+    assert load_config(path, tmp_path / "d").database_path == tmp_path / "d" / "kiosk.db"
+
+
+def test_cli_reports_bad_config_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "kiosk.toml"
+    path.write_text('[mqtt]\nurl = "mqtt://x"\nretries = 3\n')
+    status = main(["--config", str(path), "events", "count"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err == f"kiosk: error: {path}: unknown key 'mqtt.retries'\n"
+
+
+def test_cli_reports_missing_config_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["--config", str(tmp_path / "absent.toml"), "config", "check"])
+    assert status == 1
+    assert "cannot read config" in capsys.readouterr().err
