@@ -13,6 +13,9 @@ UV := $(VENV)/bin/uv
 UV_STAMP := $(VENV)/.uv-$(UV_VERSION)
 # uv installs into the venv made by python3 below and never downloads a Python of its own.
 export UV_PYTHON_DOWNLOADS := never
+# uv trusts the system's CA store (ca-certificates), as pip and apt do, not only its own bundled
+# roots: a site whose HTTPS goes through an inspecting proxy installs all the same.
+export UV_SYSTEM_CERTS := 1
 APT_PACKAGES := mosquitto libzbar0 libgl1 libglib2.0-0 python3-venv faketime
 TEST_APT_PACKAGES := chromium fonts-noto-cjk libatomic1
 # Shared test data (never copied into the repository); .ci/run sets these too.
@@ -79,7 +82,9 @@ schemas: deps
 	$(PY) -m models.schema_export
 
 test: deps test-system-deps lint typecheck
-	KIOSK_TEST_BROWSER=1 $(VENV)/bin/pytest
+	# Two workers on a 2-core machine (pytest-xdist); --dist loadfile keeps each file in one
+	# worker, so its module fixtures (Chromium, face engines) are built once, in file order.
+	KIOSK_TEST_BROWSER=1 $(VENV)/bin/pytest -n auto --dist loadfile
 
 # The unit tests alone: seconds, no broker, browser or photos.
 test-fast: deps
