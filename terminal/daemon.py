@@ -29,6 +29,7 @@ from terminal.output.kiosk_output import KioskOutput
 from terminal.provisioning.capture_loop import ProvisioningLoop
 from terminal.provisioning.scan import ProvisioningScanner, ScanOutcome
 from terminal.provisioning.state import needs_provisioning
+from terminal.store.data_dir_lock import DataDirLock
 from terminal.store.database import open_or_quarantine
 from terminal.store.outbox import Outbox
 from terminal.sync.uplink import SyncWorker
@@ -84,10 +85,14 @@ class Daemon:
         """Start everything in order, run the capture loop until stopped, shut down; exit code
         (0, or :data:`RESTART_EXIT` when a setting changed by the central system needs it).
         An unprovisioned kiosk only waits for a provisioning code (:data:`RESTART_EXIT` once
-        applied)."""
+        applied). The data directory's lock is held throughout: one kiosk per data directory."""
         self._install_signal_handlers()
-        if needs_provisioning(self.config):
-            return self._run_unprovisioned()
+        with DataDirLock(self.config.storage.data_dir):
+            if needs_provisioning(self.config):
+                return self._run_unprovisioned()
+            return self._run_provisioned()
+
+    def _run_provisioned(self) -> int:
         self._open_store()
         self._start_sync()
         self._build_pipeline()

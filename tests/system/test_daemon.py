@@ -189,3 +189,26 @@ def _acked(data: Path) -> int:
         return outbox.counts()["acked"]
     finally:
         outbox.close()
+
+
+def test_a_second_daemon_on_the_same_data_directory_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    config = _write_config(tmp_path / "k.toml", data, tmp_path / "no-such.mp4", None)
+    lock = data / "kiosk.lock"
+    first = _kiosk(config)
+    try:
+        _wait_for(lambda: lock.exists() and lock.read_text().strip() == str(first.pid))
+        second = _kiosk(config)
+        out, _ = second.communicate(timeout=60)
+        text = out.decode("utf-8", "replace")
+        assert second.returncode == 1, text
+        assert text.count("\n") == 1 and text.startswith("kiosk: error: "), text
+        assert f"another kiosk is already running on this data directory (pid {first.pid})" in text
+        assert first.poll() is None, "the first daemon must go on running"
+    finally:
+        first.kill()  # kill -9: the kernel drops the lock, nothing stale is left behind
+        first.communicate(timeout=60)
+    third = _kiosk(config)
+    _wait_for(lambda: lock.read_text().strip() == str(third.pid))
+    third.send_signal(signal.SIGTERM)
+    _finish(third)
