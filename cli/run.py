@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from cli.main import CliContext, pass_cli
+from terminal.config import check_runnable
 from terminal.daemon import Daemon, RunOptions
 from terminal.output.announcements import Language
 
@@ -58,5 +59,6 @@ def config_group() -> None:
 @config_group.command("check")
 @pass_cli
 def config_check(ctx: CliContext) -> None:
-    """Validate the config file and print the effective settings as JSON."""
+    """Validate the config file as `kiosk run` does and print the effective settings as JSON."""
+    check_runnable(ctx.config)
     click.echo(json.dumps(ctx.config.model_dump(mode="json"), indent=2, ensure_ascii=False))

@@ -22,7 +22,7 @@ from drivers.display.base import Display
 from terminal import __version__
 from terminal.camera_loop import CameraLoop
 from terminal.checkin.pipeline import Decision, Pipeline, build_pipeline
-from terminal.config import Config
+from terminal.config import Config, check_runnable
 from terminal.doctor import diagnostics
 from terminal.output.announcements import announce
 from terminal.output.kiosk_output import KioskOutput
@@ -93,6 +93,7 @@ class Daemon:
             return self._run_provisioned()
 
     def _run_provisioned(self) -> int:
+        check_runnable(self.config)
         self._open_store()
         self._start_sync()
         self._build_pipeline()

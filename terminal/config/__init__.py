@@ -281,6 +281,15 @@ def check_verification_mode(config: Config) -> None:
         raise ConfigError(f"verification.mode = {mode!r} needs qr.enabled = true")
 
 
+def check_runnable(config: Config) -> None:
+    """What ``kiosk run`` refuses at start beyond the file's own validation: a verification
+    mode that needs a part switched off, a secret file that cannot be read. ``kiosk config
+    check`` runs the same checks, so a config it passes is one the kiosk starts with."""
+    check_verification_mode(config)
+    if config.mqtt is not None and config.mqtt.password_file is not None:
+        read_secret(config.mqtt.password_file)
+
+
 def load_config(path: Path | None, data_dir: Path | None = None) -> Config:
     """Load the config file (defaults when ``path`` is None); ``data_dir`` overrides storage.
 
@@ -299,6 +308,12 @@ def load_config(path: Path | None, data_dir: Path | None = None) -> Config:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            line = path.read_bytes()[: exc.start].count(b"\n") + 1
+            raise ConfigError(
+                f"{path}: line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x});"
+                " save the file as UTF-8"
+            ) from None
         config = parse_config(text, str(path))
     if data_dir is not None:
         config.storage.data_dir = data_dir

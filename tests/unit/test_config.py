@@ -8,7 +8,7 @@ import pytest
 
 from cli.main import main
 from common.errors import ConfigError
-from terminal.config import load_config, parse_config
+from terminal.config import check_runnable, load_config, parse_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -98,3 +98,42 @@ def test_cli_reports_missing_config_file(
     status = main(["--config", str(tmp_path / "absent.toml"), "config", "check"])
     assert status == 1
     assert "cannot read config" in capsys.readouterr().err
+
+
+def test_a_config_that_is_not_utf8_is_one_line_naming_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "kiosk.toml"
+    path.write_bytes('[terminal]\nid = "k1"\nsite = "食堂"\n'.encode("gb18030"))
+    status = main(["--config", str(path), "config", "check"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.startswith(f"kiosk: error: {path}: line 3: not UTF-8 text") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[terminal]\nid = "k1"\n[qr]\nenabled = false\n[verification]\nmode = "qr"\n',
+            "verification.mode = 'qr' needs qr.enabled = true",
+        ),
+        (
+            '[terminal]\nid = "k1"\n[mqtt]\nurl = "mqtt://127.0.0.1"\nusername = "k1"\n'
+            'password_file = "{missing}"\n',
+            "cannot read secret file",
+        ),
+    ],
+)
+def test_config_check_refuses_what_kiosk_run_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
+    path = tmp_path / "kiosk.toml"
+    path.write_text(text.replace("{missing}", str(tmp_path / "no-such-password")))
+    status = main(["--config", str(path), "config", "check"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.startswith("kiosk: error: ") and message in err and err.count("\n") == 1, err
+    config = load_config(path)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        check_runnable(config)
