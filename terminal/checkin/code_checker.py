@@ -88,25 +88,30 @@ class CodeChecker:
         return self._check_signed(code, _seconds(now))
 
     def consume(self, claim: QrClaim, now: datetime | None = None) -> bool:
-        """Record a signed claim's nonce as used; False if it already was (a racing replay).
+        """:meth:`consume_in` in a transaction of its own (for callers that commit no event)."""
+        with write_transaction(self.db) as conn:
+            return self.consume_in(conn, claim, now)
 
-        Static claims are not consumed (True). Call right before committing the check-in; a
-        :class:`~common.errors.StoreError` means nothing was recorded: refuse the check-in.
-        """
+    def consume_in(
+        self, conn: sqlite3.Connection, claim: QrClaim, now: datetime | None = None
+    ) -> bool:
+        """Record a signed claim's nonce as used, in the caller's open transaction (the one
+        that commits its check-in, so the code is burned if and only if the check-in is
+        stored); False if it already was (a racing replay). Static claims are not consumed
+        (True)."""
         if claim.kind == "static":
             return True
         if claim.key_id is None or claim.nonce is None or claim.expires_at is None:
             raise ValueError("a signed claim needs its key id, nonce and expiry")
         moment = now or datetime.now(UTC)
         expires = int(claim.expires_at.timestamp())
-        with write_transaction(self.db) as conn:
-            added = conn.execute(
-                "INSERT OR IGNORE INTO used_codes (key_id, nonce, person_id, expires_at, used_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (claim.key_id, claim.nonce, claim.person_id, expires, moment.isoformat()),
-            ).rowcount
-            if self.clock_synced():
-                self._purge(conn, int(moment.timestamp() - self.qr.clock_skew_s))
+        added = conn.execute(
+            "INSERT OR IGNORE INTO used_codes (key_id, nonce, person_id, expires_at, used_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (claim.key_id, claim.nonce, claim.person_id, expires, moment.isoformat()),
+        ).rowcount
+        if self.clock_synced():
+            self._purge(conn, int(moment.timestamp() - self.qr.clock_skew_s))
         if not added:
             log.warning("signed code %s/%s was used twice at once", claim.key_id, claim.nonce)
         return bool(added)

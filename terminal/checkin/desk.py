@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
@@ -37,9 +38,11 @@ class CodeSource(Protocol):
         refusal with its reason; ``now`` is the frame's wall-clock time."""
         ...
 
-    def consume(self, claim: QrClaim, now: datetime | None = None) -> bool:
-        """Record ``claim``'s code as used, right before its check-in is committed; False when
-        it already was (a replay: refuse the check-in)."""
+    def consume_in(
+        self, conn: sqlite3.Connection, claim: QrClaim, now: datetime | None = None
+    ) -> bool:
+        """Record ``claim``'s code as used in ``conn``'s open transaction, the one that commits
+        its check-in; False when it already was (a replay: refuse the check-in)."""
         ...
 
 
@@ -90,16 +93,19 @@ class CheckInDesk:
         box: Box | None = None,
         claim: QrClaim | None = None,
     ) -> Decision:
-        """Commit a check-in (consuming ``claim`` first), or say why not (repeat, refused)."""
+        """Commit a check-in, consuming ``claim`` in the same transaction (a crash or a full
+        disk loses neither the check-in alone nor the code alone), or say why not."""
         repeat = self.repeat(person_id, method, frame, distance, box)
         if repeat is not None:
             return repeat
         name = self.names.get(person_id)
+        codes = self.codes
+
+        def burn_code(conn: sqlite3.Connection) -> None:
+            if claim is not None and not codes.consume_in(conn, claim, frame.wall):
+                raise _CodeUsed
+
         try:
-            if claim is not None and not self.codes.consume(claim, frame.wall):
-                log.warning("code of %s shown again after it was used: refused", person_id)
-                return Decision("refused", person_id, name, method, distance, box,
-                                reason="code_used")  # fmt: skip
             synced = self.clock_synced()
             marking = self._mark(person_id, frame, synced)
             draft = CheckInDraft(person_id, method, frame.wall, distance)
@@ -111,7 +117,11 @@ class CheckInDesk:
                     verdict=marking.verdict,
                     verdict_minutes=marking.verdict_minutes,
                 )
-            event = self.outbox.commit_checkin(draft, clock_synced=synced)
+            event = self.outbox.commit_checkin(draft, clock_synced=synced, also=burn_code)
+        except _CodeUsed:
+            log.warning("code of %s shown again after it was used: refused", person_id)
+            return Decision("refused", person_id, name, method, distance, box,
+                            reason="code_used")  # fmt: skip
         except StoreError as exc:
             key = f"store:{type(exc).__name__}"
             self.throttled.log(logging.ERROR, key, str(exc), frame.monotonic)
@@ -150,3 +160,7 @@ def _attendance_note(event: CheckInEvent) -> str:
     if event.verdict_minutes is not None:
         note += f" {event.verdict_minutes} min"
     return note
+
+
+class _CodeUsed(Exception):
+    """Raised inside the check-in's transaction when its code was already used: rolls it back."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,8 +84,16 @@ class Outbox:
         """Close this connection."""
         self.db.conn.close()
 
-    def commit_checkin(self, draft: CheckInDraft, clock_synced: bool) -> CheckInEvent:
+    def commit_checkin(
+        self,
+        draft: CheckInDraft,
+        clock_synced: bool,
+        also: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> CheckInEvent:
         """Assign the next ``seq`` and a new ``event_id`` and commit; durable on return.
+
+        ``also`` runs inside the same transaction first (the pipeline burns the check-in's
+        single-use code there); whatever it raises rolls the whole check-in back and is raised.
 
         When the store is full, acknowledged events (already safe at the central side) are
         deleted early, oldest first, to make room. Raises
@@ -94,11 +102,11 @@ class Outbox:
         :class:`~common.errors.StoreError` on database failures.
         """
         try:
-            return self._commit(draft, clock_synced)
+            return self._commit(draft, clock_synced, also)
         except StoreFullError:
             if not self._make_room():
                 raise
-        return self._commit(draft, clock_synced)
+        return self._commit(draft, clock_synced, also)
 
     def _make_room(self) -> int:
         try:
@@ -113,8 +121,15 @@ class Outbox:
             )
         return deleted
 
-    def _commit(self, draft: CheckInDraft, clock_synced: bool) -> CheckInEvent:
+    def _commit(
+        self,
+        draft: CheckInDraft,
+        clock_synced: bool,
+        also: Callable[[sqlite3.Connection], None] | None,
+    ) -> CheckInEvent:
         with write_transaction(self.db) as conn:
+            if also is not None:
+                also(conn)
             (last,) = conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
             seq = int(last) + 1
             event = CheckInEvent(

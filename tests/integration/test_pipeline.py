@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 
@@ -147,7 +148,7 @@ def test_enrollment_by_another_process_is_picked_up(
 class OncePerBadge:
     """Static badges that can each be used once: a single-use code source, as signed codes.
     With ``refuse_used`` its check already refuses a used badge (as the signed-code checker
-    does); without, only :meth:`consume` finds out (as when two sightings race)."""
+    does); without, only :meth:`consume_in` finds out (as when two sightings race)."""
 
     def __init__(self, qr: QrSection, refuse_used: bool) -> None:
         self.refuse_used = refuse_used
@@ -160,7 +161,9 @@ class OncePerBadge:
             return QrRefusal("code was already used")
         return checked
 
-    def consume(self, claim: QrClaim, now: datetime | None = None) -> bool:
+    def consume_in(
+        self, conn: sqlite3.Connection, claim: QrClaim, now: datetime | None = None
+    ) -> bool:
         """Record the badge as used; False if it already was."""
         if claim.person_id in self.used:
             return False

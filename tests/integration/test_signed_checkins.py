@@ -147,3 +147,23 @@ def test_a_colleagues_code_with_your_own_face_is_refused(
         ("E1001", Method.FACE_AND_QR)
     ]
     kiosk.outbox.close()
+
+
+def test_a_code_is_burned_only_with_its_stored_check_in(qr_kiosk: Kiosk) -> None:
+    """The nonce and the event commit in one transaction: when the event cannot be written
+    (here SQLite itself refuses it), the person keeps both their check-in chance and their
+    code, which checks in once the store takes writes again."""
+    code = qr_kiosk.code("E1001")
+    conn = qr_kiosk.outbox.db.conn
+    conn.execute(
+        "CREATE TRIGGER refuse_events BEFORE INSERT ON events"
+        " BEGIN SELECT RAISE(ABORT, 'events refused by the test'); END"
+    )
+    blocked = _outcomes(qr_kiosk.show("blocked", [code], 1.0))
+    assert ("refused", "E1001") in blocked and ("checked_in", "E1001") not in blocked
+    assert conn.execute("SELECT count(*) FROM used_codes").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM events").fetchone() == (0,)
+    conn.execute("DROP TRIGGER refuse_events")
+    after = _outcomes(qr_kiosk.show("after", [code], 5.0))
+    assert after.count(("checked_in", "E1001")) == 1
+    assert conn.execute("SELECT count(*) FROM used_codes").fetchone() == (1,)
