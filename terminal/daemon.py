@@ -94,13 +94,14 @@ class Daemon:
 
     def _run_provisioned(self) -> int:
         check_runnable(self.config)
-        self._open_store()
-        self._start_sync()
-        self._build_pipeline()
-        self._start_output()
-        self.notifier.ready()
-        log.info("kiosk %s started (terminal %s)", __version__, self.config.terminal.id)
         try:
+            # Whatever a step started is stopped by _shutdown if a later step fails.
+            self._open_store()
+            self._start_sync()
+            self._build_pipeline()
+            self._start_output()
+            self.notifier.ready()
+            log.info("kiosk %s started (terminal %s)", __version__, self.config.terminal.id)
             self._capture_loop()
             if self.options.exit_when_source_ends:
                 self._wait_for_drain()
