@@ -115,6 +115,10 @@ async def _preview(request: web.Request) -> web.StreamResponse:
     return response
 
 
+MAX_SHOWN_AT_MS = 1e14
+"""Paint times (epoch milliseconds) at or past this (the year 5138) are refused as garbage."""
+
+
 async def _rendered(request: web.Request) -> web.Response:
     try:
         body: Any = await request.json()
@@ -123,9 +127,10 @@ async def _rendered(request: web.Request) -> web.Response:
         valid = (
             isinstance(sequence, int)
             and not isinstance(sequence, bool)
+            and 0 <= sequence < 2**63
             and isinstance(shown_at, int | float)
             and not isinstance(shown_at, bool)
-            and shown_at > 0
+            and 0 < shown_at < MAX_SHOWN_AT_MS  # also refuses Infinity and NaN
         )
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
         valid = False

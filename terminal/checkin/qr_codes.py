@@ -123,10 +123,12 @@ class QrCheckIns:
         refusal: str | None = None,
     ) -> Decision:
         method = Method.FACE_AND_QR if self.pair is not None else Method.QR
+        whose = f" ({person_id})" if person_id else ""
+        kind = f" [{refusal}]" if refusal else ""
         self.throttled.log(
             logging.INFO,
             f"qr:{reason}:{person_id or text[:64]}",
-            f"code refused ({person_id or 'not a badge'}): {reason}",
+            f"code refused{whose}{kind}: {reason}",
             frame.monotonic,
         )
         return Decision("refused", person_id, None, method, reason=reason, refusal=refusal)

@@ -6,6 +6,7 @@ for those times, so nothing here depends on the machine's clock.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -167,3 +168,15 @@ def test_a_code_is_burned_only_with_its_stored_check_in(qr_kiosk: Kiosk) -> None
     after = _outcomes(qr_kiosk.show("after", [code], 5.0))
     assert after.count(("checked_in", "E1001")) == 1
     assert conn.execute("SELECT count(*) FROM used_codes").fetchone() == (1,)
+
+
+def test_a_refused_signed_code_is_logged_with_its_reason_not_as_a_badge(
+    qr_kiosk: Kiosk, caplog: pytest.LogCaptureFixture
+) -> None:
+    expired = qr_kiosk.code("E1001", issued_s=0.0, ttl_s=30)
+    with caplog.at_level(logging.INFO, logger="terminal.checkin.pipeline"):
+        seen = _outcomes(qr_kiosk.show("expired", [expired], 120.0))
+    assert ("checked_in", "E1001") not in seen
+    lines = [r.getMessage() for r in caplog.records if "code refused" in r.getMessage()]
+    assert lines, caplog.text
+    assert all("[expired]" in line and "badge" not in line for line in lines), lines

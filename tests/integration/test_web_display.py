@@ -138,6 +138,11 @@ def test_rendered_records_one_latency_per_result() -> None:
         b'{"sequence": 1, "shown_at": "now"}',
         b'{"sequence": true, "shown_at": 1700000000000}',
         b"\xff\xfe",
+        b'{"sequence": 1, "shown_at": 1' + b"0" * 400 + b"}",
+        b'{"sequence": 1' + b"0" * 400 + b', "shown_at": 1700000000000}',
+        b'{"sequence": -1, "shown_at": 1700000000000}',
+        b'{"sequence": 1, "shown_at": Infinity}',
+        b'{"sequence": 1, "shown_at": NaN}',
     ],
 )
 def test_a_bad_rendered_body_is_refused_and_the_server_keeps_serving(body: bytes) -> None:
