@@ -131,7 +131,13 @@ class LoadGenerator:
     def run(self) -> LoadResult:
         """Commit every check-in (syncing meanwhile if a broker is set) and wait for delivery."""
         outboxes = [
-            Outbox.open(c.database_path, c.terminal.id, c.terminal.site, c.storage.max_size_mb)
+            Outbox.open(
+                c.database_path,
+                c.terminal.id,
+                c.terminal.site,
+                c.storage.max_size_mb,
+                c.storage.reserve_mb,
+            )
             for c in self.configs
         ]
         workers = self._start_workers()

@@ -161,7 +161,11 @@ class Daemon:
         db, quarantined = open_or_quarantine(self.config.database_path, storage.max_size_mb)
         if quarantined is not None:
             self.notifier.status(f"ALERT: damaged database quarantined at {quarantined}")
-        self.outbox = Outbox(db, self.config.terminal.id, self.config.terminal.site)
+        self.outbox = Outbox(
+            db, self.config.terminal.id, self.config.terminal.site, storage.reserve_mb
+        )
+        if not self.outbox.room.restore_ballast():
+            log.warning("disk nearly full: no room for the ballast; check-ins may be refused")
         counts = self.outbox.counts()
         log.info("outbox %s: %s", self.config.database_path, counts)
 

@@ -83,6 +83,15 @@ class StorageSection(_Section):
         " bookkeeping may go a little beyond it, so delivery never stalls). Unset: limited only"
         " by the disk.",
     )
+    reserve_mb: float = Field(
+        16.0,
+        ge=0,
+        le=4096,
+        description="Disk space in MiB that check-ins leave free on the data directory's file"
+        " system, so acknowledgements can still be recorded and delivered events purged when"
+        " the disk fills; below it, check-ins only reuse room freed inside kiosk.db and are"
+        " refused when there is none. 0: no reserve.",
+    )
 
 
 class RecognitionSection(_Section):

@@ -21,6 +21,7 @@ import sqlite_utils
 
 from common.errors import StoreCorruptError, StoreError
 from common.sqlite import classify, immediate_transaction, migrate, refuse_newer
+from terminal.store.disk_room import DiskRoom, configure_wal
 from terminal.store.schema import LATEST, MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def _configure(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA foreign_keys = ON")
     # Deleted people, templates and purged events are overwritten, not just unlinked.
     conn.execute("PRAGMA secure_delete = ON")
+    configure_wal(conn)
 
 
 def quarantine(path: Path) -> Path:
@@ -75,10 +77,23 @@ def open_database(path: Path, max_size_mb: float | None = None) -> sqlite_utils.
     """Open (creating if needed) the terminal database at ``path``, at most ``max_size_mb``.
 
     The schema is brought up to date (:mod:`terminal.store.schema`); an up-to-date file is only
-    read, so it opens on a full disk. A file that is not a database or fails SQLite's quick
-    check raises :class:`StoreCorruptError`; one made by a newer release (a schema version this
-    one does not know) raises :class:`StoreError`. Neither is changed.
+    read. On a full disk, where even the WAL's index cannot be made, the kiosk's ballast is
+    released and the file opened again (:mod:`terminal.store.disk_room`). A file that is not a
+    database or fails SQLite's quick check raises :class:`StoreCorruptError`; one made by a
+    newer release (a schema version this one does not know) raises :class:`StoreError`.
+    Neither is changed.
     """
+    try:
+        return _open(path, max_size_mb)
+    except StoreCorruptError:
+        raise
+    except StoreError:
+        if not DiskRoom(path, 0).release_ballast():
+            raise
+    return _open(path, max_size_mb)
+
+
+def _open(path: Path, max_size_mb: float | None) -> sqlite_utils.Database:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -25,12 +25,18 @@ from common.errors import StoreError, StoreFullError
 from common.sqlite import classify
 from models.messages import CheckInEvent, Direction, Method, Verdict, format_rfc3339
 from terminal.store.database import db_path, open_database, write_transaction
+from terminal.store.disk_room import DiskRoom
 
 log = logging.getLogger(__name__)
 
 STATES = ("pending", "sent", "acked")
-ROOM_CHUNK = 500
-"""Acknowledged events deleted at once when a full store needs room for a check-in."""
+ROOM_CHUNKS = (500, 50, 5)
+"""Acknowledged events deleted at once when a full store needs room for a check-in: the next
+size is tried when the disk has no room even for the delete."""
+ACK_CHUNK = 10
+"""Acknowledgements recorded per transaction when a whole ack does not fit on a full disk."""
+MAKE_ROOM_ROUNDS = 10
+"""Times a check-in that finds the store full makes room and tries again before it is refused."""
 
 
 @dataclass(frozen=True)
@@ -65,20 +71,33 @@ def _now() -> str:
 
 
 class Outbox:
-    """Durable, ordered store of check-ins for one terminal."""
+    """Durable, ordered store of check-ins for one terminal.
 
-    def __init__(self, db: sqlite_utils.Database, terminal_id: str, site: str) -> None:
+    ``reserve_mb`` is the disk space check-ins leave free for delivery (see
+    :mod:`terminal.store.disk_room`); 0: none.
+    """
+
+    def __init__(
+        self, db: sqlite_utils.Database, terminal_id: str, site: str, reserve_mb: float = 0.0
+    ) -> None:
         self.db = db
         self.terminal_id = terminal_id
         self.site = site
+        self.room = DiskRoom(Path(db_path(db)), reserve_mb)
 
     @classmethod
     def open(
-        cls, path: Path, terminal_id: str, site: str, max_size_mb: float | None = None
+        cls,
+        path: Path,
+        terminal_id: str,
+        site: str,
+        max_size_mb: float | None = None,
+        reserve_mb: float = 0.0,
     ) -> Outbox:
         """Open the outbox in the database file at ``path`` (its own connection), capped at
-        ``max_size_mb`` (see :func:`~terminal.store.database.limit_size`)."""
-        return cls(open_database(path, max_size_mb), terminal_id, site)
+        ``max_size_mb`` (see :func:`~terminal.store.database.limit_size`), leaving
+        ``reserve_mb`` of the disk free for delivery."""
+        return cls(open_database(path, max_size_mb), terminal_id, site, reserve_mb)
 
     def close(self) -> None:
         """Close this connection."""
@@ -95,24 +114,31 @@ class Outbox:
         ``also`` runs inside the same transaction first (the pipeline burns the check-in's
         single-use code there); whatever it raises rolls the whole check-in back and is raised.
 
-        When the store is full, acknowledged events (already safe at the central side) are
-        deleted early, oldest first, to make room. Raises
+        When the store is full (its cap, or the disk down to the reserve kept for delivery),
+        acknowledged events (already safe at the central side) are deleted early, oldest
+        first, to make room. Raises
         :class:`~common.errors.StoreFullError` when there is still no room (nothing is
         half-written, nothing unacknowledged is deleted) and other
         :class:`~common.errors.StoreError` on database failures.
         """
-        try:
-            return self._commit(draft, clock_synced, also)
-        except StoreFullError:
-            if not self._make_room():
-                raise
+        for _ in range(MAKE_ROOM_ROUNDS):
+            try:
+                return self._commit(draft, clock_synced, also)
+            except StoreFullError:
+                if not self._make_room():
+                    raise
         return self._commit(draft, clock_synced, also)
 
     def _make_room(self) -> int:
-        try:
-            deleted = self.purge_acked(0, limit=ROOM_CHUNK)
-        except StoreError:
-            return 0
+        deleted = 0
+        for chunk in ROOM_CHUNKS:  # on a full disk only a small delete fits in the WAL
+            try:
+                deleted = self.purge_acked(0, limit=chunk)
+                break
+            except StoreFullError:
+                continue
+            except StoreError:
+                return 0
         if deleted:
             log.warning(
                 "store full: deleted %d acknowledged events early to make room"
@@ -128,6 +154,14 @@ class Outbox:
         also: Callable[[sqlite3.Connection], None] | None,
     ) -> CheckInEvent:
         with write_transaction(self.db) as conn:
+            room = self.room.measure(conn)
+            if not room.allows_checkin:
+                conn.execute("ROLLBACK")
+                self.room.checkpoint(conn)
+                raise StoreFullError(
+                    f"{db_path(self.db)}: disk nearly full ({room.describe()}), new check-ins"
+                    " are refused until delivery frees room"
+                )
             if also is not None:
                 also(conn)
             (last,) = conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
@@ -215,6 +249,14 @@ class Outbox:
     def mark_acked(self, event_ids: Iterable[str]) -> int:
         """Record central acknowledgements; return how many events changed to ``acked``."""
         ids = [str(event_id) for event_id in event_ids]
+        try:
+            return self._mark_acked(ids)
+        except StoreFullError:
+            self.room.release_ballast()
+        # On a full disk a big transaction may not fit in the WAL; smaller ones reuse its room.
+        return sum(self._mark_acked(ids[i : i + ACK_CHUNK]) for i in range(0, len(ids), ACK_CHUNK))
+
+    def _mark_acked(self, ids: list[str]) -> int:
         if not ids:
             return 0
         now = _now()
@@ -246,11 +288,17 @@ class Outbox:
         if limit is not None:
             select += " LIMIT ?"
             params = (cutoff, limit)
+        sql = f"DELETE FROM events WHERE state = 'acked' AND seq IN ({select})"
+        try:
+            return self._write(sql, params)
+        except StoreFullError:
+            if not self.room.release_ballast():
+                raise
+        return self._write(sql, params)
+
+    def _write(self, sql: str, params: tuple[object, ...]) -> int:
         with write_transaction(self.db) as conn:
-            cursor = conn.execute(
-                f"DELETE FROM events WHERE state = 'acked' AND seq IN ({select})", params
-            )
-            return cursor.rowcount
+            return conn.execute(sql, params).rowcount
 
     def counts(self) -> dict[str, int]:
         """Number of events in each state (every state present, zero when none)."""

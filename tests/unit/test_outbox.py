@@ -14,7 +14,7 @@ from cli.main import main
 from common.errors import StoreCorruptError
 from models.messages import Method
 from terminal.store.database import open_database
-from terminal.store.outbox import ROOM_CHUNK, CheckInDraft, Outbox
+from terminal.store.outbox import ROOM_CHUNKS, CheckInDraft, Outbox
 from tests.delivery_tools import fill_until_full
 
 
@@ -74,7 +74,7 @@ def test_a_full_store_deletes_only_acknowledged_events_to_make_room(
     assert [r.event.seq for r in outbox.rows()] == seqs
     # The sync's own connection (not capped, like the daemon's) records the delivery.
     sync = Outbox.open(tmp_path / "kiosk.db", "kiosk-01", "hq")
-    acked = seqs[: ROOM_CHUNK + 100]
+    acked = seqs[: ROOM_CHUNKS[0] + 100]
     sync.mark_sent(seqs[: len(acked) + 50])
     ids = {r.event.seq: str(r.event.event_id) for r in sync.rows()}
     sync.mark_acked(ids[seq] for seq in acked)
@@ -86,9 +86,9 @@ def test_a_full_store_deletes_only_acknowledged_events_to_make_room(
         added.append(outbox.commit_checkin(_draft(f"E{len(seqs) + len(added)}"), True).seq)
     assert added == list(range(seqs[-1] + 1, seqs[-1] + 1 + len(added)))
     kept = [r.event.seq for r in outbox.rows()]
-    assert kept == seqs[ROOM_CHUNK:] + added, "only the oldest acknowledged events go"
+    assert kept == seqs[ROOM_CHUNKS[0]:] + added, "only the oldest acknowledged events go"
     counts = outbox.counts()
-    assert counts["acked"] == len(acked) - ROOM_CHUNK and counts["sent"] == 50
+    assert counts["acked"] == len(acked) - ROOM_CHUNKS[0] and counts["sent"] == 50
     outbox.close()
 
 
