@@ -23,6 +23,7 @@ from common.errors import StoreCorruptError, StoreError
 from common.sqlite import classify, immediate_transaction, migrate, refuse_newer
 from terminal.store.disk_room import DiskRoom, configure_wal
 from terminal.store.schema import LATEST, MIGRATIONS
+from terminal.store.seq_mark import SeqMark
 
 log = logging.getLogger(__name__)
 
@@ -120,13 +121,7 @@ def _open(path: Path, max_size_mb: float | None) -> sqlite_utils.Database:
 
 
 def _salvage_last_seq(damaged: Path) -> int:
-    """The highest seq readable from a damaged database, or a time-based floor.
-
-    The floor (milliseconds since the epoch) is above any seq a terminal can have reached, so
-    seq stays strictly increasing and the central side sees a gap, which is the truth: events
-    may be stranded in the damaged file.
-    """
-    floor = int(time.time() * 1000)
+    """The highest seq readable from a damaged database (0 when none can be read)."""
     try:
         conn = sqlite3.connect(f"file:{damaged}?mode=ro", uri=True)
         try:
@@ -136,39 +131,83 @@ def _salvage_last_seq(damaged: Path) -> int:
             top = conn.execute("SELECT max(seq) FROM events").fetchone()
         finally:
             conn.close()
-        found = max(int(row[0] or 0), int(top[0] or 0))
     except sqlite3.Error:
-        return floor
-    return found if found > 0 else floor
+        return 0
+    return max(int(row[0] or 0), int(top[0] or 0))
+
+
+def _last_seq(db: sqlite_utils.Database) -> int:
+    (value,) = db.conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
+    return int(value)
+
+
+def _continue_seq(db: sqlite_utils.Database, last_seq: int, moved: Path | None) -> None:
+    with write_transaction(db) as conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (str(last_seq),))
+        if moved is not None:
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('quarantined', ?)", (str(moved),)
+            )
 
 
 def open_or_quarantine(
     path: Path, max_size_mb: float | None = None
 ) -> tuple[sqlite_utils.Database, Path | None]:
-    """Open the database; if it is damaged, move it aside and start a new one.
+    """Open the database; if it is damaged or empty, move it aside and start a new one.
 
-    Returns the database and, when a damaged file was quarantined, where it went. The new
-    database continues ``seq`` after the damaged one, so no sequence number is ever reused.
+    Returns the database and, when a file was quarantined, where it went. ``seq`` goes on
+    after the highest one this terminal ever committed (:mod:`terminal.store.seq_mark`), so no
+    sequence number is ever reused, whatever happened to the file: damaged, truncated to zero
+    length, deleted or replaced by an older copy. Each of these is logged as CRITICAL.
     """
+    mark = SeqMark(path).read()
+    moved: Path | None = None
+    lost = ""
+    if mark and path.exists() and path.stat().st_size == 0:
+        moved, lost = quarantine(path), "is empty (zero length)"
+    elif mark and not path.exists():
+        lost = "is missing"
+    if moved is None:
+        try:
+            db = open_database(path, max_size_mb)
+        except StoreCorruptError as exc:
+            log.critical("%s", exc)
+            moved, lost = quarantine(path), "is damaged"
+    if moved is not None:
+        db = open_database(path, max_size_mb)
+        found = _salvage_last_seq(moved)
+    else:
+        found = _last_seq(db)
+    # An intact file one below the mark only missed a commit that failed after the mark.
+    if mark and mark > found + 1 and not lost:
+        lost = f"holds seq only up to {found} (an older copy?)"
+    if not lost:
+        if mark is None or mark < found:
+            _keep_mark(path, found)
+        return db, None
+    last_seq = max(found, mark or 0) or int(time.time() * 1000)  # ms: above any seq reached
     try:
-        return open_database(path, max_size_mb), None
-    except StoreCorruptError as exc:
-        log.critical("%s", exc)
-    moved = quarantine(path)
-    last_seq = _salvage_last_seq(moved)
-    db = open_database(path, max_size_mb)
-    with write_transaction(db) as conn:
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (str(last_seq),))
-        conn.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('quarantined', ?)", (str(moved),)
-        )
+        _continue_seq(db, last_seq, moved)
+    except StoreError as exc:  # the next check-in goes on after the mark all the same
+        log.error("%s", exc)
+    _keep_mark(path, last_seq)
     log.critical(
-        "damaged database moved to %s (kept for recovery, never deleted); started a new one,"
-        " seq continues after %d",
-        moved,
+        "%s %s: this terminal had committed seq %d; events of it not yet delivered are lost"
+        " and the central side sees them as a gap; seq continues after %d%s",
+        path,
+        lost,
         last_seq,
+        last_seq,
+        "" if moved is None else f"; the file was moved to {moved} (kept for recovery)",
     )
     return db, moved
+
+
+def _keep_mark(path: Path, last_seq: int) -> None:
+    try:
+        SeqMark(path).advance(last_seq)
+    except StoreError as exc:
+        log.warning("%s (tried again at the next check-in)", exc)
 
 
 def write_transaction(db: sqlite_utils.Database) -> AbstractContextManager[sqlite3.Connection]:

@@ -26,6 +26,7 @@ from common.sqlite import classify
 from models.messages import CheckInEvent, Direction, Method, Verdict, format_rfc3339
 from terminal.store.database import db_path, open_database, write_transaction
 from terminal.store.disk_room import DiskRoom
+from terminal.store.seq_mark import SeqMark
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,15 @@ def _now() -> str:
     return format_rfc3339(datetime.now(UTC))
 
 
+def next_seq(conn: sqlite3.Connection, mark: int | None) -> int:
+    """The ``seq`` of the next check-in: after the database's, unless the database is behind
+    the mark kept outside it (it was lost or replaced), then after the mark."""
+    (last,) = conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
+    if mark is not None and mark > int(last) + 1:
+        return mark + 1
+    return int(last) + 1
+
+
 class Outbox:
     """Durable, ordered store of check-ins for one terminal.
 
@@ -84,6 +94,7 @@ class Outbox:
         self.terminal_id = terminal_id
         self.site = site
         self.room = DiskRoom(Path(db_path(db)), reserve_mb)
+        self.seq_mark = SeqMark(Path(db_path(db)))
 
     @classmethod
     def open(
@@ -164,8 +175,8 @@ class Outbox:
                 )
             if also is not None:
                 also(conn)
-            (last,) = conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
-            seq = int(last) + 1
+            seq = next_seq(conn, self.seq_mark.read())
+            self.seq_mark.advance(seq)
             event = CheckInEvent(
                 event_id=uuid.uuid4(),
                 seq=seq,

@@ -17,6 +17,7 @@ from tests.mosquitto import Mosquitto
 from tests.scenes import badge_scene
 
 PEOPLE = {"E1001": "张三", "E1002": "李四", "E1003": "王五"}
+ONCE = ("--exit-when-source-ends", "--as-fast-as-possible")
 
 
 def _write_config(
@@ -212,3 +213,31 @@ def test_a_second_daemon_on_the_same_data_directory_is_refused(tmp_path: Path) -
     _wait_for(lambda: lock.read_text().strip() == str(third.pid))
     third.send_signal(signal.SIGTERM)
     _finish(third)
+
+
+def test_a_zero_length_database_never_makes_the_terminal_reuse_a_seq(
+    tmp_path: Path, broker: Mosquitto, receiver: ReceiverStore
+) -> None:
+    data = tmp_path / "data"
+    _enroll_badge_holders(data)
+    delivered = badge_scene(tmp_path / "a", ["E1001", "E1002"])
+    _finish(_kiosk(_write_config(tmp_path / "a.toml", data, delivered, broker.url), *ONCE))
+    _wait_for(lambda: receiver.count() == 2)
+    stranded = badge_scene(tmp_path / "b", ["E1003"])  # committed offline, never delivered
+    _finish(_kiosk(_write_config(tmp_path / "b.toml", data, stranded, None), *ONCE))
+    (data / "kiosk.db").write_bytes(b"")  # the file lost, as a careless restore leaves it
+    for suffix in ("-wal", "-shm"):
+        (data / f"kiosk.db{suffix}").unlink(missing_ok=True)
+
+    empty = badge_scene(tmp_path / "c", [])
+    output = _finish(_kiosk(_write_config(tmp_path / "c.toml", data, empty, broker.url), *ONCE))
+    assert "CRITICAL" in output and "is empty (zero length)" in output, output
+    assert "seq continues after 3" in output, output
+    _enroll_badge_holders(data)  # the roster comes again; the stranded event cannot
+    after = badge_scene(tmp_path / "d", ["E1001"])
+    _finish(_kiosk(_write_config(tmp_path / "d.toml", data, after, broker.url), *ONCE))
+    _wait_for(lambda: receiver.count() == 3)
+    seqs = sorted((e["seq"], e["person_id"]) for e in receiver.events())
+    assert seqs == [(1, "E1001"), (2, "E1002"), (4, "E1001")], "a seq was reused"
+    (summary,) = receiver.terminals()
+    assert summary.missing == 1, "the stranded check-in must show as a gap"
