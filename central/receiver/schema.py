@@ -13,6 +13,14 @@ some of them; ``kiosk alerts`` added ``alerts_sent`` (the alerts the broker ackn
 the same file when it first ran. Migration 1 takes any of these (``CREATE ... IF NOT EXISTS``,
 a column added only if missing) to version 1, the same in every file. Migrations from 2 on are
 plain: they may assume version N-1 exactly.
+
+2. What a refused or contradictory event leaves: ``rejects`` gets the terminal, the
+   ``event_id`` (when one could be read) and the full ``payload`` of what was refused: the
+   event's own JSON for one event of a batch (``payload_head`` stays: its first 200 bytes as
+   text; rows of earlier releases have no ``payload``). ``conflicts`` records an event that
+   contradicts one already stored: the same ``event_id`` with other content, or the same
+   (terminal, ``seq``) under another ``event_id`` (a terminal whose database was lost or
+   replaced counts again from 1).
 """
 
 from __future__ import annotations
@@ -80,7 +88,33 @@ def _baseline(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_baseline,)
+def _rejected_and_conflicting_events(conn: sqlite3.Connection) -> None:
+    """2: the full payload, terminal and event id of a reject; the table ``conflicts``."""
+    execute_script(
+        conn,
+        """
+        ALTER TABLE rejects ADD COLUMN terminal_id TEXT;
+        ALTER TABLE rejects ADD COLUMN event_id TEXT;
+        ALTER TABLE rejects ADD COLUMN payload BLOB;
+        CREATE INDEX rejects_event ON rejects (event_id);
+        CREATE TABLE conflicts (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('event_id', 'seq')),
+            terminal_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            event_id TEXT NOT NULL,
+            stored_event_id TEXT NOT NULL,
+            differences TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            received_at TEXT NOT NULL
+        );
+        CREATE INDEX conflicts_event ON conflicts (event_id);
+        CREATE INDEX conflicts_terminal ON conflicts (terminal_id, seq);
+        """,
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_baseline, _rejected_and_conflicting_events)
 """Migration N (1-based) takes the receiver's file from ``user_version`` N-1 to N. Append only."""
 
 LATEST = len(MIGRATIONS)

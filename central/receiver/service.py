@@ -1,12 +1,27 @@
 """The reference central receiver: what an HR system does with the terminals' check-ins.
 
 For every batch on ``{prefix}/+/events`` it (1) validates the batch and each event against the
-JSON Schemas, (2) stores the valid events idempotently (one row per ``event_id``) and commits,
-(3) THEN publishes an :class:`~models.messages.AckMessage` naming all of them, duplicates
-included, on ``{prefix}/{terminal}/ack``, and (4) only then acknowledges the MQTT message to the
-broker. It uses a persistent session with a fixed client id, so batches queue at the broker
-while it is down (mind the broker's ``max_queued_messages``). A crash at any point is safe: the
-terminal resends whatever was not acknowledged, and duplicates are only counted.
+JSON Schemas, (2) stores the valid events idempotently (one row per ``event_id``), records each
+refused event in ``rejects`` (with its reason and its own JSON) and each conflicting one in
+``conflicts``, and commits, (3) THEN publishes an :class:`~models.messages.AckMessage` on
+``{prefix}/{terminal}/ack`` naming every event of the batch whose ``event_id`` could be read:
+stored, duplicate, conflicting or refused (an event refused and recorded is acknowledged too,
+so that the terminal stops sending it: it would be refused again forever, and its batch-mates
+with it), and (4) only then acknowledges the MQTT message to the broker. It uses a persistent
+session with a fixed client id, so batches queue at the broker while it is down (mind the
+broker's ``max_queued_messages``). A crash at any point is safe: the terminal resends whatever
+was not acknowledged, duplicates are only counted, and a reject or conflict is recorded once.
+
+An event without a readable ``event_id`` cannot be acknowledged: the terminal (never one of
+ours, which makes every id) sends it again, and each time it is recorded as a reject. A seq that
+a terminal uses again under another ``event_id`` (its database was lost or replaced) is logged
+at CRITICAL, a changed event at ERROR, once each.
+
+A message is acknowledged to the broker only once it was handled or deliberately refused: a
+database error leaves it unacknowledged and it is tried again (after 1 s, then 2, 4... up to
+30 s, while the connection is kept alive); an unexpected error of its handling is recorded as a
+reject ``internal error: ...`` (no event acknowledged: the terminal resends them) before the
+message is acknowledged, and if even that record fails, it is tried again the same way.
 
 Messages are handled on the thread that calls :meth:`Receiver.run`, never in paho callbacks.
 """
@@ -16,12 +31,21 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 from central.receiver.batch_check import BatchChecker
-from central.receiver.store import ReceiverStore, Reject, StoreOutcome, TerminalSummary
+from central.receiver.store import (
+    Conflict,
+    ConflictKind,
+    ReceiverStore,
+    Reject,
+    RejectRecord,
+    StoreOutcome,
+    TerminalSummary,
+)
 from common.errors import MessageError, StoreError
 from common.mqtt.broker_url import BrokerAddress, TlsOptions
 from common.mqtt.link import MqttLink
@@ -32,9 +56,12 @@ from models.messages import SCHEMA_VERSION, AckMessage, CheckInEvent, format_rfc
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "Conflict",
+    "ConflictKind",
     "Receiver",
     "ReceiverStore",
     "Reject",
+    "RejectRecord",
     "StoreOutcome",
     "TerminalSummary",
     "describe_event",
@@ -43,6 +70,9 @@ __all__ = [
 SESSION_EXPIRY_S = 7 * 24 * 3600
 IDLE_POLL_S = 0.2
 RETRY_S = 1.0
+"""The first wait before a message that could not be handled or recorded is tried again."""
+RETRY_MAX_S = 30.0
+"""The longest such wait (doubling from :data:`RETRY_S`)."""
 
 
 def describe_event(event: CheckInEvent) -> str:
@@ -52,6 +82,24 @@ def describe_event(event: CheckInEvent) -> str:
         f" {event.person_id} {event.method.value}"
     )
     return line if event.distance is None else f"{line} {event.distance:.2f}"
+
+
+def _log_conflict(conflict: Conflict) -> None:
+    """One line for a conflict recorded for the first time: CRITICAL for a reused seq."""
+    differences = ", ".join(conflict.differences)
+    if conflict.kind is ConflictKind.SEQ:
+        log.critical(
+            "terminal %s used seq %d again: event %s, but %s is stored at that seq (they"
+            " differ in %s); its database was lost or replaced? Both are kept, see conflicts",
+            conflict.terminal_id, conflict.seq, conflict.event_id, conflict.stored_event_id,
+            differences,
+        )  # fmt: skip
+    else:
+        log.error(
+            "terminal %s sent event %s (seq %d) again with other content (%s); the first is"
+            " kept, the other recorded in conflicts",
+            conflict.terminal_id, conflict.event_id, conflict.seq, differences,
+        )  # fmt: skip
 
 
 class Receiver:
@@ -92,6 +140,8 @@ class Receiver:
         )
         self._checker = BatchChecker()
         self._queue: deque[Message] = deque()
+        self._retry_s = RETRY_S
+        self._retry_at = 0.0  # time.monotonic() before which the first message waits
         self.ready = threading.Event()
         """Set while subscribed: batches published from now on reach this receiver."""
 
@@ -102,7 +152,7 @@ class Receiver:
         log.info("receiving %s into %s", self.options.subscriptions[0][0], self.db_path)
         try:
             while not stop.is_set():
-                for event in link.poll(0.0 if self._queue else IDLE_POLL_S):
+                for event in link.poll(0.0 if self._due() else IDLE_POLL_S):
                     if isinstance(event, Message):
                         self._queue.append(event)
                     elif isinstance(event, Subscribed):
@@ -115,18 +165,47 @@ class Receiver:
             link.close()
             store.close()
 
+    def _due(self) -> bool:
+        """Whether a queued message may be handled now (none is waiting to be tried again)."""
+        return bool(self._queue) and time.monotonic() >= self._retry_at
+
     def _work(self, link: MqttLink, store: ReceiverStore, stop: threading.Event) -> None:
-        while self._queue and not stop.is_set():
+        while self._due() and not stop.is_set():
             message = self._queue[0]
             try:
                 self._handle(link, store, message)
             except StoreError as exc:
-                log.error("receiver: %s; retrying in %.0f s", exc, RETRY_S)
-                stop.wait(RETRY_S)
+                self._retry_later(f"{exc}; the message on {message.topic} stays unacknowledged")
                 return
-            except Exception:
-                log.exception("receiver: dropped a message on %s", message.topic)
+            except Exception as exc:
+                log.exception("receiver: internal error on a message on %s", message.topic)
+                if not self._refuse(link, store, message, exc):
+                    return
+            self._retry_s = RETRY_S
             self._queue.popleft()
+
+    def _retry_later(self, why: str) -> None:
+        """Leave the first queued message for the next try, after a wait that doubles each
+        time (the link is polled meanwhile: the connection stays alive)."""
+        log.error("receiver: %s; trying again in %.0f s", why, self._retry_s)
+        self._retry_at = time.monotonic() + self._retry_s
+        self._retry_s = min(self._retry_s * 2, RETRY_MAX_S)
+
+    def _refuse(
+        self, link: MqttLink, store: ReceiverStore, message: Message, error: Exception
+    ) -> bool:
+        """Record ``message``, whose handling failed with ``error``, as a reject and
+        acknowledge it to the broker (no event of it is acknowledged: the terminal sends them
+        again). False if even that failed: the message stays queued, unacknowledged."""
+        reason = f"internal error: {type(error).__name__}: {error}"
+        terminal_id = self.topics.terminal_of_events(message.topic)
+        try:
+            store.store([], [Reject(message.topic, reason, message.payload, terminal_id)])
+            link.ack(message)
+        except Exception as exc:
+            self._retry_later(f"cannot record the message on {message.topic} either ({exc})")
+            return False
+        return True
 
     def _handle(self, link: MqttLink, store: ReceiverStore, message: Message) -> None:
         terminal_id = self.topics.terminal_of_events(message.topic)
@@ -136,15 +215,18 @@ class Receiver:
             batch = self._checker.check(terminal_id, message.payload)
         except MessageError as exc:
             log.warning("rejected a message on %s: %s", message.topic, exc)
-            store.store([], [Reject(message.topic, str(exc), message.payload)])
+            store.store([], [Reject(message.topic, str(exc), message.payload, terminal_id)])
             link.ack(message)
             return
-        for reason in batch.rejected:
-            log.warning("rejected an event on %s: %s", message.topic, reason)
-        rejects = [Reject(message.topic, reason, message.payload) for reason in batch.rejected]
-        outcome = store.store(batch.events, rejects)
-        if batch.events:
-            ids = [event.event_id for event in batch.events]
+        for rejected in batch.rejected:
+            log.warning("rejected an event on %s: %s", message.topic, rejected.reason)
+        rejects = [
+            Reject(message.topic, rejected.reason, rejected.payload, terminal_id, rejected.event_id)
+            for rejected in batch.rejected
+        ]
+        outcome = store.store(batch.events, rejects, topic=message.topic)
+        ids = list(dict.fromkeys(batch.event_ids))  # each once, in batch order
+        if ids:
             ack = AckMessage(schema_version=SCHEMA_VERSION, event_ids=ids)
             if link.publish(self.topics.ack(terminal_id), ack.model_dump_json().encode()) is None:
                 log.debug("ack for %s not sent (not connected); it will resend", terminal_id)
@@ -153,6 +235,10 @@ class Receiver:
             log.info(
                 "%s: %d duplicate events acknowledged again", terminal_id, len(outcome.duplicates)
             )
+        for refused in outcome.refused:
+            log.error("rejected an event on %s: %s", message.topic, refused.reason)
+        for conflict in outcome.conflicts:
+            _log_conflict(conflict)
         for event in outcome.new:
             self._announce(event)
 

@@ -2,8 +2,16 @@
 
 SQLite in WAL mode with ``synchronous=FULL``: when :meth:`ReceiverStore.store` returns, the
 events are on disk, and only then does the receiver acknowledge them. A repeated ``event_id``
-is counted as a duplicate (per terminal), never stored twice. Messages that cannot be used are
-kept in ``rejects`` with the reason, so nothing disappears silently.
+with the same content is counted as a duplicate (per terminal), never stored twice. Messages
+that cannot be used, and single events of a batch, are kept in ``rejects`` with the reason and
+their full payload (an event's own JSON), so nothing disappears silently; an event the store
+itself cannot write (an error of that event alone) becomes such a reject while the rest of its
+batch is stored, in the same transaction.
+
+An event that contradicts what is stored is recorded in ``conflicts`` (see
+:class:`ConflictKind`), once however often it is delivered: the first-come event stays the
+stored one when the ``event_id`` is the same; an event of another ``event_id`` at a (terminal,
+``seq``) already stored is a check-in of its own, and is stored too.
 
 The schedule fields of an event (direction, schedule_ref, verdict, verdict_minutes) have their
 own columns (NULL for events stored before they existed). The tables are made, and a database
@@ -16,10 +24,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from central.receiver.schema import MIGRATIONS
 from common.sqlite import classify, immediate_transaction, open_central_db
@@ -32,33 +42,104 @@ _COLUMNS = (
 _NAMES = [name.strip() for name in _COLUMNS.split(",")]
 _MARKS = ",".join("?" * len(_NAMES))
 
+PAYLOAD_HEAD_BYTES = 200
+"""How much of a rejected payload ``payload_head`` shows, as text (what a quick look reads)."""
+
+KEPT_PAYLOAD_BYTES = 1024 * 1024
+"""The most of a rejected payload kept in full (a batch is at most this long: a longer message
+is refused for its size alone, and only its start is worth keeping)."""
+
+_EVENT_ERRORS = (
+    ArithmeticError,
+    ValueError,
+    TypeError,
+    sqlite3.IntegrityError,
+    sqlite3.DataError,
+    sqlite3.InterfaceError,
+)
+"""Errors of one event's values (a number SQLite cannot hold, text it cannot encode): that event
+becomes a reject and the rest of its batch is stored. Any other sqlite3 error (disk full,
+locked, damaged) fails the whole call, to be retried."""
+
+
+class ConflictKind(StrEnum):
+    """How an event contradicts one already stored."""
+
+    EVENT_ID = "event_id"
+    """Same ``event_id``, other content: the first-come event stays stored, this one is not."""
+    SEQ = "seq"
+    """Same terminal and ``seq``, another ``event_id``: the terminal counted again (its
+    database was lost or replaced). Both events are stored."""
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """An event that contradicts a stored one: ``event_id`` and ``payload`` (its JSON) are the
+    arriving event's, ``stored_event_id`` the one it contradicts, ``differences`` the fields
+    in which the two differ (``received_at`` aside)."""
+
+    kind: ConflictKind
+    terminal_id: str
+    seq: int
+    event_id: str
+    stored_event_id: str
+    differences: tuple[str, ...]
+    payload: str
+    received_at: str
+
 
 @dataclass(frozen=True)
 class StoreOutcome:
-    """What one :meth:`ReceiverStore.store` call did."""
+    """What one :meth:`ReceiverStore.store` call did: events stored for the first time (with
+    those of a reused seq), events delivered again unchanged (or again with a conflict recorded
+    before), conflicts recorded for the first time, and the events the store itself refused
+    (recorded in ``rejects``)."""
 
     new: list[CheckInEvent]
     duplicates: list[CheckInEvent]
+    conflicts: list[Conflict] = field(default_factory=list)
+    refused: list[Reject] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Reject:
-    """A message, or one event of it, that was not stored, and why."""
+    """A message, or one event of it, that was not stored, and why; ``payload`` is the
+    message, or the event's own JSON; ``terminal_id`` and ``event_id`` when known."""
 
     topic: str
     reason: str
     payload: bytes
+    terminal_id: str | None = None
+    event_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class RejectRecord:
+    """A row of ``rejects`` in full: what was refused, why, and the payload to repair it from."""
+
+    received_at: str
+    topic: str
+    reason: str
+    terminal_id: str | None
+    event_id: str | None
+    payload: bytes | None
 
 
 @dataclass(frozen=True)
 class TerminalSummary:
-    """Per-terminal totals; ``missing`` counts seqs below ``highest_seq`` never received."""
+    """Per-terminal totals; ``missing`` counts seqs below ``highest_seq`` never received;
+    ``reused_seqs`` counts events that came at a seq already stored under another ``event_id``
+    (the terminal went backwards: its database was lost or replaced), ``conflicts`` events
+    that came again with other content, ``rejects`` events and messages refused."""
 
     terminal_id: str
     events: int
     highest_seq: int
     missing: int
     duplicates: int
+    reused_seqs: int = 0
+    conflicts: int = 0
+    rejects: int = 0
 
 
 def _event(row: dict[str, Any]) -> CheckInEvent:
@@ -72,6 +153,43 @@ def _now() -> str:
     return format_rfc3339(datetime.now(UTC))
 
 
+def _values(event: CheckInEvent, received_at: str) -> tuple[Any, ...]:
+    """The row of ``event`` in ``events``, in the order of its columns."""
+    return (
+        str(event.event_id),
+        event.terminal_id,
+        event.seq,
+        event.site,
+        event.person_id,
+        event.method.value,
+        event.distance,
+        format_rfc3339(event.captured_at),
+        int(event.clock_synced),
+        received_at,
+        None if event.direction is None else str(event.direction),
+        event.schedule_ref,
+        None if event.verdict is None else str(event.verdict),
+        event.verdict_minutes,
+    )
+
+
+def _differences(stored: Sequence[Any], arriving: Sequence[Any]) -> tuple[str, ...]:
+    """The columns in which two rows of ``events`` differ, ``received_at`` aside."""
+    return tuple(
+        name
+        for name, old, new in zip(_NAMES, stored, arriving, strict=True)
+        if name != "received_at" and old != new
+    )
+
+
+def _event_payload(event: CheckInEvent) -> bytes:
+    """The JSON of ``event``, or its repr if even that cannot be written."""
+    try:
+        return event.model_dump_json().encode()
+    except (ArithmeticError, ValueError):
+        return repr(event).encode()
+
+
 class ReceiverStore:
     """One connection to the receiver database at ``db_path`` (created if needed)."""
 
@@ -83,35 +201,45 @@ class ReceiverStore:
         """Close the connection."""
         self._conn.close()
 
-    def store(self, events: Sequence[CheckInEvent], rejects: Sequence[Reject] = ()) -> StoreOutcome:
-        """Insert the events not seen before, count the others, record ``rejects``; one
-        transaction, durable on return."""
+    def store(
+        self, events: Sequence[CheckInEvent], rejects: Sequence[Reject] = (), topic: str = ""
+    ) -> StoreOutcome:
+        """Insert the events not seen before, count the others, record conflicts and
+        ``rejects``; one transaction, durable on return.
+
+        An event whose values this store cannot write becomes a reject (on ``topic``, the topic
+        the events came on) and the others are stored. A reject of an event already recorded
+        with the same payload (the terminal sent it again) is not recorded twice.
+        """
         outcome = StoreOutcome([], [])
         now = _now()
         with self._transaction() as conn:
             for reject in rejects:
                 self._insert_reject(conn, reject, now)
             for event in events:
-                cursor = conn.execute(
-                    f"INSERT OR IGNORE INTO events ({_COLUMNS}) VALUES ({_MARKS})",
-                    (
-                        str(event.event_id),
+                conn.execute("SAVEPOINT event")
+                try:
+                    kept, conflict = self._insert_event(conn, event, now)
+                except _EVENT_ERRORS as exc:
+                    conn.execute("ROLLBACK TO event")
+                    conn.execute("RELEASE event")
+                    refused = Reject(
+                        topic,
+                        f"event {event.event_id}: cannot be stored: {type(exc).__name__}: {exc}",
+                        _event_payload(event),
                         event.terminal_id,
-                        event.seq,
-                        event.site,
-                        event.person_id,
-                        event.method.value,
-                        event.distance,
-                        format_rfc3339(event.captured_at),
-                        int(event.clock_synced),
-                        now,
-                        None if event.direction is None else str(event.direction),
-                        event.schedule_ref,
-                        None if event.verdict is None else str(event.verdict),
-                        event.verdict_minutes,
-                    ),
-                )
-                (outcome.new if cursor.rowcount == 1 else outcome.duplicates).append(event)
+                        event.event_id,
+                    )
+                    self._insert_reject(conn, refused, now)
+                    outcome.refused.append(refused)
+                    continue
+                conn.execute("RELEASE event")
+                if kept:
+                    outcome.new.append(event)
+                elif conflict is None:  # the same again (or a conflict already recorded)
+                    outcome.duplicates.append(event)
+                if conflict is not None:
+                    outcome.conflicts.append(conflict)
             for event in outcome.duplicates:
                 conn.execute(
                     "INSERT INTO terminals (terminal_id, duplicates) VALUES (?, 1)"
@@ -120,12 +248,89 @@ class ReceiverStore:
                 )
         return outcome
 
+    def _insert_event(
+        self, conn: sqlite3.Connection, event: CheckInEvent, now: str
+    ) -> tuple[bool, Conflict | None]:
+        """Store ``event`` if its ``event_id`` is new; whether it was, and the conflict it
+        makes if it is the first time it makes one."""
+        values = _values(event, now)
+        cursor = conn.execute(
+            f"INSERT OR IGNORE INTO events ({_COLUMNS}) VALUES ({_MARKS})", values
+        )
+        if cursor.rowcount == 1:
+            stored = conn.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE terminal_id = ? AND seq = ?"
+                " AND event_id <> ? ORDER BY rowid LIMIT 1",
+                (event.terminal_id, event.seq, values[0]),
+            ).fetchone()
+            if stored is None:
+                return True, None
+            return True, self._record_conflict(conn, ConflictKind.SEQ, event, stored, values, now)
+        stored = conn.execute(
+            f"SELECT {_COLUMNS} FROM events WHERE event_id = ?", (values[0],)
+        ).fetchone()
+        if not _differences(stored, values):
+            return False, None
+        return False, self._record_conflict(conn, ConflictKind.EVENT_ID, event, stored, values, now)
+
+    @staticmethod
+    def _record_conflict(
+        conn: sqlite3.Connection,
+        kind: ConflictKind,
+        event: CheckInEvent,
+        stored: Sequence[Any],
+        values: Sequence[Any],
+        now: str,
+    ) -> Conflict | None:
+        """Record that ``event`` (its row: ``values``) contradicts the ``stored`` row; None if
+        this very conflict is recorded already (the same event delivered again)."""
+        conflict = Conflict(
+            kind,
+            event.terminal_id,
+            event.seq,
+            str(values[0]),
+            str(stored[0]),
+            _differences(stored, values),
+            event.model_dump_json(),
+            now,
+        )
+        seen = conn.execute(
+            "SELECT 1 FROM conflicts WHERE event_id = ? AND kind = ? AND payload = ?",
+            (conflict.event_id, kind.value, conflict.payload),
+        ).fetchone()
+        if seen is not None:
+            return None
+        conn.execute(
+            "INSERT INTO conflicts (kind, terminal_id, seq, event_id, stored_event_id,"
+            " differences, payload, received_at) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                kind.value,
+                conflict.terminal_id,
+                conflict.seq,
+                conflict.event_id,
+                conflict.stored_event_id,
+                ",".join(conflict.differences),
+                conflict.payload,
+                now,
+            ),
+        )
+        return conflict
+
     @staticmethod
     def _insert_reject(conn: sqlite3.Connection, reject: Reject, now: str) -> None:
-        head = reject.payload[:200].decode("utf-8", errors="replace")
+        head = reject.payload[:PAYLOAD_HEAD_BYTES].decode("utf-8", errors="replace")
+        kept = reject.payload[:KEPT_PAYLOAD_BYTES]
+        event_id = None if reject.event_id is None else str(reject.event_id)
+        if event_id is not None:
+            seen = conn.execute(
+                "SELECT 1 FROM rejects WHERE event_id = ? AND payload = ?", (event_id, kept)
+            ).fetchone()
+            if seen is not None:
+                return
         conn.execute(
-            "INSERT INTO rejects (received_at, topic, reason, payload_head) VALUES (?,?,?,?)",
-            (now, reject.topic, reject.reason, head),
+            "INSERT INTO rejects (received_at, topic, reason, payload_head, terminal_id,"
+            " event_id, payload) VALUES (?,?,?,?,?,?,?)",
+            (now, reject.topic, reject.reason, head, reject.terminal_id, event_id, kept),
         )
 
     def count(self) -> int:
@@ -157,15 +362,67 @@ class ReceiverStore:
         rows = self._query("SELECT topic, reason, payload_head FROM rejects ORDER BY id")
         return [{"topic": r[0], "reason": r[1], "payload_head": r[2]} for r in rows]
 
-    def terminals(self) -> list[TerminalSummary]:
-        """Totals per terminal, with gaps in the seqs received so far."""
+    def reject_records(self) -> list[RejectRecord]:
+        """Rejected messages and events in full, oldest first (the payload is None in rows
+        recorded before it was kept)."""
         rows = self._query(
-            "SELECT e.terminal_id, count(*), max(e.seq), count(DISTINCT e.seq),"
-            " coalesce(t.duplicates, 0) FROM events e"
-            " LEFT JOIN terminals t ON t.terminal_id = e.terminal_id"
-            " GROUP BY e.terminal_id ORDER BY e.terminal_id"
+            "SELECT received_at, topic, reason, terminal_id, event_id, payload FROM rejects"
+            " ORDER BY id"
         )
-        return [TerminalSummary(r[0], r[1], r[2], r[2] - r[3], r[4]) for r in rows]
+        return [RejectRecord(*row) for row in rows]
+
+    def conflicts(self) -> list[Conflict]:
+        """Events that contradicted a stored one (see :class:`ConflictKind`), oldest first."""
+        rows = self._query(
+            "SELECT kind, terminal_id, seq, event_id, stored_event_id, differences, payload,"
+            " received_at FROM conflicts ORDER BY id"
+        )
+        return [
+            Conflict(ConflictKind(r[0]), r[1], r[2], r[3], r[4], tuple(r[5].split(",")), r[6], r[7])
+            for r in rows
+        ]
+
+    def terminals(self) -> list[TerminalSummary]:
+        """Totals per terminal (every terminal with an event, a conflict or a reject), with
+        gaps in the seqs received so far and the seqs it used again."""
+        totals: dict[str, dict[str, int]] = {}
+
+        def add(sql: str, *names: str) -> None:
+            for terminal_id, *values in self._query(sql):
+                totals.setdefault(terminal_id, {}).update(zip(names, values, strict=True))
+
+        add(
+            "SELECT terminal_id, count(*), max(seq), count(DISTINCT seq) FROM events"
+            " GROUP BY terminal_id",
+            "events", "highest_seq", "distinct_seqs",
+        )  # fmt: skip
+        add("SELECT terminal_id, duplicates FROM terminals", "duplicates")
+        add(
+            "SELECT terminal_id, sum(kind = 'seq'), sum(kind = 'event_id') FROM conflicts"
+            " GROUP BY terminal_id",
+            "reused_seqs", "conflicts",
+        )  # fmt: skip
+        add(
+            "SELECT terminal_id, count(*) FROM rejects WHERE terminal_id IS NOT NULL"
+            " GROUP BY terminal_id",
+            "rejects",
+        )
+        summaries = []
+        for terminal_id, found in sorted(totals.items()):
+            highest = found.get("highest_seq", 0)
+            summaries.append(
+                TerminalSummary(
+                    terminal_id,
+                    events=found.get("events", 0),
+                    highest_seq=highest,
+                    missing=highest - found.get("distinct_seqs", 0),
+                    duplicates=found.get("duplicates", 0),
+                    reused_seqs=found.get("reused_seqs", 0),
+                    conflicts=found.get("conflicts", 0),
+                    rejects=found.get("rejects", 0),
+                )
+            )
+        return summaries
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         try:

@@ -82,7 +82,7 @@ def test_malformed_batches_are_rejected_and_the_receiver_keeps_going(
     store = ReceiverStore(tmp_path / "c.db")
     assert [r["seq"] for r in store.events()] == [1, 3, 5]
     assert [[str(i) for i in ack.event_ids] for ack in _acks(probe)] == [
-        [good[0]["event_id"], good[1]["event_id"]],
+        [good[0]["event_id"], good[1]["event_id"], mixed[3]["event_id"]],  # not "nope"
         [last["event_id"]],
     ]
     reasons = [r["reason"] for r in store.rejects()]

@@ -30,7 +30,8 @@ import pytest
 from central.onboarding.token_schema import LATEST as TOKENS_LATEST
 from central.onboarding.tokens import ClaimOutcome, TokenStore, TokenUse
 from central.receiver.schema import LATEST as RECEIVER_LATEST
-from central.receiver.store import ReceiverStore, Reject
+from central.receiver.schema import MIGRATIONS as RECEIVER_MIGRATIONS
+from central.receiver.store import ConflictKind, ReceiverStore, Reject
 from common.errors import StoreError
 from common.sqlite import migrate
 from models.messages import CheckInEvent, Direction, Method, Verdict, format_rfc3339
@@ -577,6 +578,47 @@ def test_every_receiver_database_of_the_field_is_migrated_and_keeps_its_rows(
         start, end = datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC)
         assert store.events_between(start, end) == [*old, new]
         assert [s.missing for s in store.terminals()] == [0]
+    finally:
+        store.close()
+    assert _user_version(path) == RECEIVER_LATEST
+    assert _schema(path) == fresh_schemas["receiver"]
+
+
+def test_a_receiver_database_at_version_1_gets_full_rejects_and_conflicts(
+    tmp_path: Path, fresh_schemas: dict[str, dict[str, Any]]
+) -> None:
+    path = tmp_path / "received.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    migrate(conn, path, RECEIVER_MIGRATIONS[:1], "receiver database")  # the release before
+    stored = _event(1)
+    conn.execute(
+        "INSERT INTO events (event_id, terminal_id, seq, site, person_id, method, distance,"
+        " captured_at, clock_synced, received_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        _receiver_row(stored, "2026-11-20T09:00:00.000Z"),
+    )
+    conn.execute(
+        "INSERT INTO rejects (received_at, topic, reason, payload_head)"
+        " VALUES ('2026-11-20T09:00:00.000Z', 'attendance/x/events', 'not JSON', '{oops')"
+    )
+    conn.close()
+
+    store = ReceiverStore(path)
+    try:
+        (old,) = store.reject_records()
+        assert (old.reason, old.terminal_id, old.event_id, old.payload) == (
+            "not JSON", None, None, None,
+        )  # fmt: skip
+        changed = stored.model_copy(update={"person_id": "E1002"})
+        reused = _event(1, "E1003")  # another event_id at the same seq
+        outcome = store.store([changed, reused])
+        assert outcome.new == [reused] and outcome.duplicates == []
+        assert [(c.kind, c.stored_event_id) for c in store.conflicts()] == [
+            (ConflictKind.EVENT_ID, str(stored.event_id)),
+            (ConflictKind.SEQ, str(stored.event_id)),
+        ]
+        (summary,) = store.terminals()
+        assert (summary.events, summary.conflicts, summary.reused_seqs) == (2, 1, 1)
     finally:
         store.close()
     assert _user_version(path) == RECEIVER_LATEST
