@@ -135,12 +135,13 @@ class EventBatch(_Message):
 class AckMessage(_Message):
     """End-to-end acknowledgement published by the central side on ``{prefix}/{terminal}/ack``.
 
-    Sent only after the listed events are committed centrally; duplicates are acknowledged too.
+    Sent only after the listed events are committed centrally: stored, or recorded as refused
+    or conflicting (so they are not sent again for ever); duplicates are acknowledged too.
     """
 
     schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Version of this schema.")
     event_ids: list[UUID] = Field(
-        min_length=1, max_length=MAX_ACK_IDS, description="Event ids now stored centrally."
+        min_length=1, max_length=MAX_ACK_IDS, description="Event ids now stored or recorded centrally."
     )
 
 
