@@ -92,6 +92,14 @@ class StorageSection(_Section):
         " the disk fills; below it, check-ins only reuse room freed inside kiosk.db and are"
         " refused when there is none. 0: no reserve.",
     )
+    keep_damaged_days: float = Field(
+        30.0,
+        ge=0,
+        le=3650,
+        description="Days a damaged kiosk.db moved aside at start (kiosk.db.corrupt-*) is kept"
+        " for recovering its undelivered events by hand; it holds names and face templates, so"
+        " the sync's hourly retention pass deletes it after that (0: at the next pass).",
+    )
 
 
 class RecognitionSection(_Section):

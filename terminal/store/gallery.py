@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ import sqlite_utils
 from common.errors import EnrollmentError, StoreError, UnknownPersonError
 from common.sqlite import classify
 from models.messages import format_rfc3339
+from terminal.store import damaged_copies
 from terminal.store.database import db_path, write_transaction
 from terminal.store.roster_tables import forget_in_schedules
 
@@ -121,7 +123,8 @@ class Gallery:
         self, person_id: str, also: Callable[[sqlite3.Connection, Person], None] | None = None
     ) -> Person:
         """Delete a person and all their templates (and roster QR key ids, and their id in the
-        roster's schedule), leaving nothing of them in the database files;
+        roster's schedule), leaving nothing of them in the database files, damaged copies
+        moved aside included (:mod:`terminal.store.damaged_copies`);
         :class:`UnknownPersonError` if absent.
 
         The connection's ``secure_delete`` overwrites the freed content; the WAL, which still
@@ -143,6 +146,7 @@ class Gallery:
             self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         except sqlite3.Error as exc:
             log.warning("after removing %s: WAL not truncated yet (%s)", person_id, exc)
+        damaged_copies.remove_person(Path(db_path(self.db)), person_id)
         return person
 
     def people(self) -> list[Person]:

@@ -6,6 +6,8 @@ events whose acknowledgement is older than ``[storage] retain_acked_days``, at m
 :data:`PURGE_CHUNK` per call so a large first purge never holds the database (and the
 pipeline's next commit) for long; the pass goes on over the following calls until done.
 Events not yet acknowledged are never deleted (:meth:`~terminal.store.outbox.Outbox.purge_acked`).
+At the end of each pass, damaged copies of the database older than ``keep_damaged_days`` are
+deleted too (:mod:`terminal.store.damaged_copies`).
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
+from pathlib import Path
 
 from common.errors import StoreError
+from terminal.store import damaged_copies
+from terminal.store.database import db_path
 from terminal.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -28,15 +33,18 @@ RETRY_S = 60.0
 
 
 class Retention:
-    """Deletes acknowledged events older than ``retain_acked_days``, one pass an interval."""
+    """Deletes acknowledged events older than ``retain_acked_days``, and damaged copies of the
+    database older than ``keep_damaged_days``, one pass an interval."""
 
     def __init__(
         self,
         retain_acked_days: float,
         interval_s: float = PURGE_INTERVAL_S,
         chunk: int = PURGE_CHUNK,
+        keep_damaged_days: float = 30.0,
     ) -> None:
         self.max_age = timedelta(days=retain_acked_days)
+        self.keep_damaged_days = keep_damaged_days
         self.interval_s = interval_s
         self.chunk = chunk
         self._next_pass = 0.0  # the first pass runs at once
@@ -60,6 +68,7 @@ class Retention:
             return 0
         self._pass_total += deleted
         if deleted < self.chunk:
+            damaged_copies.expire(Path(db_path(outbox.db)), self.keep_damaged_days)
             self._finish_pass(now)
         return deleted
 
