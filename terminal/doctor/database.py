@@ -29,7 +29,7 @@ _KIOSK_TABLES = frozenset({"meta", "events", "people"})
 
 _DAMAGED_HINT = (
     "stop the kiosk and copy kiosk.db away; at its next start the kiosk moves a damaged file"
-    " aside (kiosk.db.corrupt-<time>, never deleted) and starts a new one"
+    " aside (kiosk.db.corrupt-<time>, kept [storage] keep_damaged_days) and starts a new one"
 )
 _BACKLOG_HINT = (
     "delivery is stuck: see the broker line and the central receiver (events wait until it"

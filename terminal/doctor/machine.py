@@ -6,6 +6,7 @@ import importlib.util
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from drivers.camera import CameraUnavailable, open_camera
@@ -13,6 +14,8 @@ from drivers.face.dlib_engine import dlib_model_files
 from terminal.config import Config
 from terminal.doctor.result import CheckResult, Findings, Status, failed, mib, passed
 from terminal.face.model_files import check_models, models_dir
+from terminal.store import damaged_copies
+from terminal.store.disk_room import BALLAST_NAME, ballast_fits
 from terminal.system.clock import clock_is_synchronised
 
 DISK_FAIL_BYTES = 100 * 2**20
@@ -143,10 +146,36 @@ def check_disk(config: Config) -> CheckResult:
         if limit - size > usage.free:
             hint = "lower [storage] max_size_mb below the free space, or free space"
             findings.add(Status.WARN, "the disk fills up before max_size_mb is reached", hint)
+    _check_room(config, usage.free, findings)
     return findings.result(
         "disk", free_bytes=usage.free, total_bytes=usage.total, database_bytes=size,
         max_size_mb=limit_mb,
     )  # fmt: skip
+
+
+def _check_room(config: Config, free: int, findings: Findings) -> None:
+    """The reserve check-ins leave, the ballast, and damaged copies waiting to expire."""
+    storage = config.storage
+    database = config.database_path
+    if not database.exists():
+        return
+    reserve = int(storage.reserve_mb * 2**20)
+    hint = "free space on this file system; check-ins only reuse room freed by delivery"
+    if reserve and free <= reserve:
+        text = f"less than reserve_mb {storage.reserve_mb:g} MiB free: new check-ins are refused"
+        findings.add(Status.FAIL, text, hint)
+    ballast = storage.data_dir / BALLAST_NAME
+    if reserve and not ballast.exists() and not ballast_fits(free, reserve):
+        text = (
+            f"{ballast} is missing: the kiosk released it when the disk filled up, and new"
+            " check-ins are refused until there is room for it again"
+        )
+        findings.add(Status.FAIL, text, hint)
+    for copy in damaged_copies.copies(database):
+        age = (time.time() - copy.stat().st_mtime) / 86400
+        left = max(0.0, storage.keep_damaged_days - age)
+        text = f"damaged copy {copy.name} kept for recovery, deleted in {left:.0f} days"
+        findings.add(Status.WARN, text, "it holds names and face templates; see README, privacy")
 
 
 def check_clock(config: Config) -> CheckResult:

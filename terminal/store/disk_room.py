@@ -58,6 +58,12 @@ def free_bytes(directory: Path) -> int:
     return stats.f_bavail * stats.f_frsize
 
 
+def ballast_fits(free: int, reserve_bytes: int) -> bool:
+    """Whether ``free`` bytes are room to put the ballast back: the ballast, the reserve and
+    a ballast's worth more, so that putting it back does not take the room its release gave."""
+    return free >= 2 * BALLAST_BYTES + reserve_bytes
+
+
 @dataclass(frozen=True)
 class Room:
     """What :meth:`DiskRoom.measure` found, and whether a check-in may be written."""
@@ -118,9 +124,7 @@ class DiskRoom:
         if size >= BALLAST_BYTES:
             return True
         try:
-            # Room for the ballast, the reserve and as much again, so that putting it back
-            # does not take the room the last release gave the database.
-            if free_bytes(self.directory) < 2 * BALLAST_BYTES - size + self.reserve_bytes:
+            if not ballast_fits(free_bytes(self.directory) + size, self.reserve_bytes):
                 return False
             fd = os.open(self.ballast_path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError:

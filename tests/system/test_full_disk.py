@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from central.receiver.store import ReceiverStore
+from terminal.config import load_config
+from terminal.doctor.machine import check_disk
 from terminal.store.database import open_database
 from terminal.store.disk_room import BALLAST_BYTES
 from terminal.store.gallery import Gallery
@@ -82,6 +84,9 @@ def test_a_full_disk_refuses_check_ins_keeps_delivering_restarts_and_recovers(
             refused
         )
         assert set(_outbox_rows(data)) == held, "a committed event was lost"
+        doctor = check_disk(load_config(tmp_path / "a.toml"))
+        assert doctor.failed and "new check-ins are refused" in doctor.detail, doctor
+        assert "kiosk.ballast is missing" in doctor.detail, doctor
 
         # Delivery and its acknowledgements go on while the disk stays full.
         broker.start()
