@@ -24,7 +24,6 @@ This module imports nothing from ``terminal`` or ``drivers``.
 from __future__ import annotations
 
 import base64
-import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -34,6 +33,7 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import from_json
 
 from models.messages import TERMINAL_ID_PATTERN, UtcTimestamp
 from models.signed_envelope import (
@@ -198,9 +198,24 @@ def peek_command_id(data: bytes) -> UUID | None:
     """The ``command_id`` in a command message, without verifying anything (None: none).
 
     Only to address a refusal of a message that cannot be verified: never trust it otherwise.
+    A message over :data:`MAX_ENVELOPE_BYTES` is not looked into at all, and the JSON parser
+    (pydantic's, with its nesting limit) refuses deeply nested input instead of recursing.
     """
+    if len(data) > MAX_ENVELOPE_BYTES:
+        return None
     try:
-        payload = base64.b64decode(json.loads(data)["payload"], validate=True)
-        return UUID(str(json.loads(payload)["command_id"]))
+        payload = base64.b64decode(from_json(data)["payload"], validate=True)
+    except (ValueError, TypeError, KeyError, IndexError):
+        return None
+    return payload_command_id(payload)
+
+
+def payload_command_id(payload: bytes) -> UUID | None:
+    """The ``command_id`` in a command payload that did not validate (None: none, or a payload
+    over :data:`MAX_COMMAND_BYTES`); as :func:`peek_command_id`, only to address a refusal."""
+    if len(payload) > MAX_COMMAND_BYTES:
+        return None
+    try:
+        return UUID(str(from_json(payload)["command_id"]))
     except (ValueError, TypeError, KeyError, IndexError):
         return None

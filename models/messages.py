@@ -141,7 +141,9 @@ class AckMessage(_Message):
 
     schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Version of this schema.")
     event_ids: list[UUID] = Field(
-        min_length=1, max_length=MAX_ACK_IDS, description="Event ids now stored or recorded centrally."
+        min_length=1,
+        max_length=MAX_ACK_IDS,
+        description="Event ids now stored or recorded centrally.",
     )
 
 

@@ -95,10 +95,17 @@ class EnvelopeRefusal(ValueError):
 
 
 def describe_error(exc: ValidationError) -> str:
-    """The first problem of a validation error as ``where: what``."""
+    """The first problem of a validation error as ``where: what``.
+
+    JSON nested deeper than pydantic's parser allows (it stops, it does not recurse on) is said
+    to be nested too deeply, so the reason reads as what it is, not as a parser's limit.
+    """
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "message"
-    return f"{where}: {first['msg']}"
+    what = first["msg"]
+    if first["type"] == "json_invalid" and "recursion limit exceeded" in what:
+        what = f"Invalid JSON: nested too deeply ({what.removeprefix('Invalid JSON: ')})"
+    return f"{where}: {what}"
 
 
 def sign_payload(
@@ -120,9 +127,14 @@ def open_envelope(
 
     ``public_key`` returns the trusted key of an id, or None (it may also raise its own
     refusal). ``what`` names the envelope in reasons. Raises :class:`EnvelopeRefusal`.
+
+    The size is checked before anything is parsed, and the parser (pydantic's) refuses JSON
+    nested too deeply instead of recursing into it: neither a large nor a deep message costs
+    more than reading it once.
     """
     if len(data) > max_bytes:
-        raise EnvelopeRefusal(MALFORMED, f"{len(data)} bytes, more than the {max_bytes}")
+        reason = f"{len(data)} bytes, more than the {max_bytes} a {what} may have"
+        raise EnvelopeRefusal(MALFORMED, reason)
     try:
         envelope = envelope_type.model_validate_json(data)
     except ValidationError as exc:

@@ -20,14 +20,23 @@ Refusals change nothing and are not recorded (the same message is refused again 
 reason); they are answered when a command id can be read (for an unverified message, from the
 unverified payload: it only addresses the answer) and logged at WARNING. Then the kind runs
 (:mod:`terminal.sync.command_kinds`) and its result is recorded before the sync publishes it and,
-only then, acknowledges the message to the broker. A database error raises
-:class:`~common.errors.StoreError`: the message is not acknowledged and comes again.
+only then, acknowledges the message to the broker.
+
+A message is size-checked before any of it is parsed (the envelope against
+:data:`~models.command.MAX_ENVELOPE_BYTES`, its payload against
+:data:`~models.command.MAX_COMMAND_BYTES`), and every parse goes through pydantic's JSON parser,
+which refuses deeply nested input as invalid JSON instead of recursing: such a message is
+refused as malformed like any other, never a ``RecursionError``. A kind that fails is answered
+``failed`` and recorded (it is not run again), unless the failure is a database error
+(:class:`~common.errors.StoreError` or a raw :class:`sqlite3.Error`): that is raised, so the
+message is not acknowledged and is tried again (:mod:`terminal.sync.inbound`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,12 +47,14 @@ from pydantic import ValidationError
 
 from common.errors import RosterError, StoreError
 from models.command import (
+    MAX_COMMAND_BYTES,
     MAX_ENVELOPE_BYTES,
     Command,
     CommandEnvelope,
     CommandKind,
     CommandResult,
     CommandStatus,
+    payload_command_id,
     peek_command_id,
 )
 from models.messages import format_rfc3339
@@ -86,10 +97,13 @@ class CommandHandler:
             )
         except (EnvelopeRefusal, RosterError) as exc:
             return self._refuse(peek_command_id(data), exc.reason)
+        if len(payload) > MAX_COMMAND_BYTES:
+            reason = f"payload of {len(payload)} bytes, more than the {MAX_COMMAND_BYTES} allowed"
+            return self._refuse(None, reason)
         try:
             command = Command.model_validate_json(payload)
         except ValidationError as exc:
-            return self._refuse(_command_id(payload), _malformed(exc))
+            return self._refuse(payload_command_id(payload), _malformed(exc))
         if command.terminal_id != self.terminal_id:
             reason = (
                 f"the command is for terminal {command.terminal_id!r}, not {self.terminal_id!r}"
@@ -117,8 +131,8 @@ class CommandHandler:
                 outcome = self.kinds.set_setting(command)
             else:
                 outcome = self.kinds.report_diagnostics(command)
-        except StoreError:
-            raise
+        except (StoreError, sqlite3.Error):
+            raise  # the database, not the command: not answered, the message comes again
         except Exception as exc:
             log.exception("command %s (%s) failed", command.command_id, command.kind)
             detail = f"failed: {type(exc).__name__}: {exc}"
@@ -170,13 +184,6 @@ class CommandHandler:
             clock_synced=self.clock(),
         )
         return result.model_dump_json().encode()
-
-
-def _command_id(payload: bytes) -> UUID | None:
-    try:
-        return UUID(str(json.loads(payload)["command_id"]))
-    except (ValueError, TypeError, KeyError, IndexError):
-        return None
 
 
 def _malformed(exc: ValidationError) -> str:

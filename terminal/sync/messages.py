@@ -20,6 +20,7 @@ from models.messages import (
     TerminalState,
     TerminalStatus,
 )
+from models.signed_envelope import describe_error
 from terminal.config import Config, read_secret
 from terminal.sync.rosters import RosterState
 
@@ -27,15 +28,17 @@ MAX_ACK_BYTES = 256 * 1024
 
 
 def parse_ack(payload: bytes) -> AckMessage:
-    """Parse an ack message; raise :class:`MessageError` with the reason it is unusable."""
+    """Parse an ack message; raise :class:`MessageError` with the reason it is unusable.
+
+    The size is checked first; pydantic's parser refuses JSON nested too deeply (it does not
+    recurse into it), so no payload raises anything but :class:`MessageError`.
+    """
     if len(payload) > MAX_ACK_BYTES:
         raise MessageError(f"{len(payload)} bytes, more than the {MAX_ACK_BYTES} allowed")
     try:
         return AckMessage.model_validate_json(payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "message"
-        raise MessageError(f"{where}: {first['msg']}") from None
+        raise MessageError(describe_error(exc)) from None
 
 
 def batch_payload(terminal_id: str, events: Sequence[CheckInEvent]) -> bytes:

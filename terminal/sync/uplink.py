@@ -6,8 +6,9 @@
 central side's :class:`~models.messages.AckMessage` names it. Events not acknowledged within
 ``ack_timeout_s``, and every ``sent`` event after a restart or reconnect, are sent again: the
 central side stores each ``event_id`` once, so duplicates are harmless and nothing is lost.
-What the central side sends (acks, roster chunks, commands) is handled by
-:mod:`terminal.sync.inbound`.
+What the central side sends (acks, roster chunks, commands) is queued and handled by
+:mod:`terminal.sync.inbound`, which also decides when each message is PUBACKed; a message that
+is waiting to be tried again holds up neither the delivery of events nor the other topics.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ class SyncState:
     roster_version: int | None = None
     rejected_rosters: int = 0
     restart_requested: bool = False
+    waiting_messages: int = 0
+    """Messages from the central side received and not yet PUBACKed (some may be failing)."""
+    failed_messages: int = 0
+    """Messages from the central side given up on after failing every attempt (a bug)."""
 
 
 class SyncWorker:
@@ -84,7 +89,9 @@ class SyncWorker:
         self.options = link_options(config, will, subscriptions, MAX_INFLIGHT_BATCHES + 2)
         self._link = MqttLink(self.options, interrupt=stop)
         self._inflight = InFlight(self.mqtt.ack_timeout_s)
-        self._retention = Retention(config.storage.retain_acked_days)
+        self._retention = Retention(
+            config.storage.retain_acked_days, keep_damaged_days=config.storage.keep_damaged_days
+        )
         self._todo: deque[LinkEvent] = deque()
         self._state = SyncState()
         self._requeue_all = True
@@ -149,6 +156,7 @@ class SyncWorker:
                 self._todo.popleft()
                 raise
             self._todo.popleft()
+        self._handle_messages(outbox)
         now = time.monotonic()
         if self._requeue_all:
             outbox.requeue(None)
@@ -176,15 +184,21 @@ class SyncWorker:
         elif isinstance(event, PublishResult):
             self._on_publish_result(outbox, event)
         elif isinstance(event, Message):
-            reply = self._inbound.handle(event, outbox, self._inflight)
+            self._inbound.receive(event)
+
+    def _handle_messages(self, outbox: Outbox) -> None:
+        for message, reply in self._inbound.handle_due(outbox, self._inflight):
             for topic, payload in reply.publish:
                 self._link.publish(topic, payload)
-            self._link.ack(event)  # only now: what the message said is stored
+            self._link.ack(message)  # only now: what it said is stored, or it was refused
             self._status_due |= reply.status_due
             if reply.resend_all:
                 self._inflight.clear()
                 self._requeue_all = True
-            self._set_state(**self._inbound.counters())
+        self._set_state(**self._inbound.counters())
+        error = self._inbound.database_error()
+        if error is not None:
+            self._set_state(last_error=error)
 
     def _on_publish_result(self, outbox: Outbox, result: PublishResult) -> None:
         unsettled = self._inflight.broker_answered(result.mid)

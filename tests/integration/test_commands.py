@@ -5,6 +5,8 @@ Real mosquitto, real SQLite, no mocks."""
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,13 +17,13 @@ import pytest
 from central.commands import CommandSender
 from common.mqtt.topics import Topics
 from common.mqtt.types import LinkOptions
-from models.command import Command, CommandEnvelope, build_command
+from models.command import MAX_ENVELOPE_BYTES, Command, CommandEnvelope, build_command
 from models.signed_envelope import sign_payload
 from terminal.config import load_config
 from terminal.store.database import open_database, write_transaction
 from terminal.store.gallery import Gallery
 from terminal.store.outbox import Outbox
-from tests.command_tools import EVENTS, STATUS, running_terminal, terminal_config
+from tests.command_tools import COMMANDS, EVENTS, STATUS, running_terminal, terminal_config
 from tests.delivery_tools import commit, wait_for
 from tests.mosquitto import Mosquitto
 from tests.roster_tools import config_toml, make_key, tables
@@ -38,6 +40,24 @@ def _enroll(db_file: Path) -> None:
     with write_transaction(db) as conn:
         conn.execute("INSERT INTO person_qr_keys (person_id, key_id) VALUES ('E7777', 'HR1')")
     db.conn.close()
+
+
+def _rename_table(db_file: Path, table: str, to: str) -> None:
+    """Rename a table of the kiosk database behind the running sync's back."""
+    conn = sqlite3.connect(db_file, timeout=10)
+    try:
+        conn.execute(f"ALTER TABLE {table} RENAME TO {to}")
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def _kept_unacknowledged(caplog: pytest.LogCaptureFixture) -> int:
+    """How often a command message met a database error and was kept unacknowledged."""
+    return sum(
+        "stays unacknowledged" in r.getMessage() and COMMANDS in r.getMessage()
+        for r in caplog.records
+    )
 
 
 def _sent_ids(payloads: list[bytes]) -> list[str]:
@@ -266,3 +286,99 @@ def test_commands_done_is_a_table_of_the_kiosk_database(tmp_path: Path):
     store.save(command_id, "sync_now", b'{"x": 1}', datetime.now(UTC) - timedelta(days=31))
     assert store.result_of(command_id) == b'{"x": 1}'
     assert store.purge(datetime.now(UTC)) == 1 and store.kinds() == {}
+
+
+def test_a_command_the_database_fails_stays_unacknowledged_in_order_and_runs_once_it_works(
+    tmp_path: Path, broker: Mosquitto, caplog: pytest.LogCaptureFixture
+):
+    """A raw sqlite3 error (``person_qr_keys`` renamed away) is the database's problem, not the
+    command's: nothing is answered or recorded, the message is not PUBACKed (after a restart
+    the broker delivers it again), the command behind it waits its turn, and both run, in
+    order, once the table is back."""
+    config = terminal_config(tmp_path, broker.url)
+    _enroll(config.database_path)
+    key = make_key(tmp_path / "keys", "HR1")
+    remove, remove_message = build_command(
+        key, "HR1", "kiosk-01", "remove_person", {"person_id": "E7777"}
+    )
+    sync_now, sync_now_message = build_command(key, "HR1", "kiosk-01", "sync_now")
+    _rename_table(config.database_path, "person_qr_keys", "person_qr_keys_away")
+    caplog.set_level(logging.WARNING)
+    with running_terminal(tmp_path, config, key) as (central, worker):
+        central.publish_raw(remove_message)
+        central.publish_raw(sync_now_message)
+        wait_for(
+            lambda: central.results() or _kept_unacknowledged(caplog) >= 2,
+            what="the first attempts",
+        )
+        assert central.results() == []
+        assert worker.state.waiting_messages == 2
+        assert "no such table: person_qr_keys" in (worker.state.last_error or "")
+    assert tables(config.database_path)["commands_done"] == []
+    failures = _kept_unacknowledged(caplog)
+    with running_terminal(tmp_path, config, key) as (central, worker):
+        wait_for(lambda: _kept_unacknowledged(caplog) > failures, what="the broker's redelivery")
+        assert central.results() == []
+        _rename_table(config.database_path, "person_qr_keys_away", "person_qr_keys")
+        results = central.wait_results(2)
+        wait_for(lambda: worker.state.waiting_messages == 0, what="the queue to empty")
+        assert worker.state.failed_messages == 0
+    assert [(r.command_id, r.status) for r in results] == [
+        (remove.command_id, "done"),
+        (sync_now.command_id, "done"),
+    ]
+    assert results[0].data == {"removed": True, "templates": 2, "qr_key_ids": 1}
+    rows = tables(config.database_path)
+    assert [r[0] for r in rows["people"]] == ["E1001"]
+    assert sorted(r[1] for r in rows["commands_done"]) == ["remove_person", "sync_now"]
+    answered = [r for r in caplog.records if r.name == "terminal.sync.commands"]
+    assert not [r for r in answered if r.levelno >= logging.WARNING]  # not refused, not failed
+
+
+def test_deeply_nested_or_oversized_commands_are_refused_as_malformed_without_a_traceback(
+    tmp_path: Path, broker: Mosquitto, caplog: pytest.LogCaptureFixture
+):
+    """Nesting 100,000 deep over the size limit, 10,000 deep within it, and 7,000 deep inside a
+    correctly signed payload: each is refused with its reason, none raises RecursionError."""
+    config = terminal_config(tmp_path, broker.url)
+    key = make_key(tmp_path / "keys", "HR1")
+    now = datetime.now(UTC)
+    head = {
+        "schema_version": 1,
+        "command_id": str(uuid.uuid4()),
+        "terminal_id": "kiosk-01",
+        "issued_at": now.isoformat(),
+        "expires_at": (now + timedelta(hours=1)).isoformat(),
+        "kind": "sync_now",
+    }
+    deep_payload = json.dumps(head)[:-1] + ', "args": ' + "[" * 7000 + "]" * 7000 + "}"
+    deep_signed = sign_payload(CommandEnvelope, deep_payload.encode(), key, "HR1")
+    nested = "Invalid JSON: nested too deeply (recursion limit exceeded"
+    cases = [
+        (
+            b"[" * 100_000 + b"]" * 100_000,
+            f"200000 bytes, more than the {MAX_ENVELOPE_BYTES} a command envelope may have",
+        ),
+        (b"[" * 10_000 + b"]" * 10_000, f"not a command envelope: message: {nested}"),
+        (deep_signed, f"malformed command: message: {nested}"),
+    ]
+    assert len(deep_signed) <= MAX_ENVELOPE_BYTES
+    caplog.set_level(logging.INFO)
+    with running_terminal(tmp_path, config, key) as (central, worker):
+        for message, _reason in cases:
+            central.publish_raw(message)
+        good, good_message = build_command(key, "HR1", "kiosk-01", "sync_now")
+        central.publish_raw(good_message)
+        (result,) = central.wait_results(1)  # the refusals came first: no command id, no answer
+        assert worker.state.failed_messages == 0
+    assert (result.command_id, result.status) == (good.command_id, "done")
+    refusals = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and r.name == "terminal.sync.commands"
+    ]
+    assert len(refusals) == len(cases), refusals
+    for refusal, (_message, reason) in zip(refusals, cases, strict=True):
+        assert refusal.startswith(f"refused a command message: {reason}"), refusal
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert "RecursionError" not in caplog.text and "Traceback" not in caplog.text

@@ -14,16 +14,20 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+import terminal.store.rosters as roster_store_module
+import terminal.sync.inbound as inbound_module
 from cli.main import main
+from models.roster import RosterChunk
 from models.roster_codec import build_roster_messages
 from terminal.checkin.engines import build_matcher, create_engine
 from terminal.config import Config
 from terminal.face.enrollment import enroll, identify_image
 from terminal.store.database import open_database
 from terminal.store.gallery import Gallery
+from terminal.store.outbox import Outbox
 from terminal.store.rosters import RosterStore
 from terminal.sync.uplink import SyncWorker
-from tests.delivery_tools import Probe, Threads, wait_for
+from tests.delivery_tools import Probe, Threads, commit, wait_for
 from tests.mosquitto import Mosquitto
 from tests.recognition_tools import person_photo
 from tests.roster_scale import measure
@@ -45,6 +49,8 @@ from tests.roster_tools import (
 VERSION = "9.9.9-test"
 STATUS = "attendance/v1/kiosk-01/status"
 ROSTER = "attendance/v1/kiosk-01/roster"
+EVENTS = "attendance/v1/kiosk-01/events"
+ACK = "attendance/v1/kiosk-01/ack"
 
 
 def test_a_roster_of_enrolled_photos_is_published_applied_and_reported(
@@ -157,6 +163,13 @@ def _signed(key: Ed25519PrivateKey, **fields: object) -> bytes:
     return json.dumps(envelope | {"signature": signature}).encode()
 
 
+def _signed_bytes(key: Ed25519PrivateKey, raw: bytes) -> bytes:
+    """``raw`` as the payload of a correctly signed roster envelope, whatever it holds."""
+    payload = base64.b64encode(raw).decode()
+    signature = base64.b64encode(key.sign(raw)).decode()
+    return json.dumps({"key_id": "HR1", "payload": payload, "signature": signature}).encode()
+
+
 def _refusals_are(worker: SyncWorker, count: int) -> Callable[[], bool]:
     return lambda: worker.state.rejected_rosters == count
 
@@ -192,6 +205,16 @@ def test_bad_rosters_are_refused_reported_and_change_nothing(
         ("wrong key", build_roster_messages([], impostor, "HR1", 30)[0], "bad signature"),
         ("tampered payload", tampered, "bad signature"),
         ("malformed JSON", b'{"schema_version": 1, "key_id": "HR1", "payl', "Invalid JSON"),
+        (
+            "an envelope nested 100,000 deep",
+            b"[" * 100_000 + b"]" * 100_000,
+            "not a roster envelope: message: Invalid JSON: nested too deeply",
+        ),
+        (
+            "a signed payload nested 100,000 deep",
+            _signed_bytes(key, b"[" * 100_000 + b"]" * 100_000),
+            "malformed payload: message: Invalid JSON: nested too deeply",
+        ),
         ("malformed payload", _signed(key, chunk_index=1), "chunk_index 1 of a 1-chunk roster"),
         ("bad embedding", _signed(key, people=[bad_person]), "embedding has 8 bytes"),
         ("another terminal", _signed(key, terminal_id="kiosk-02"), "for terminal 'kiosk-02'"),
@@ -286,3 +309,147 @@ def test_a_50000_person_roster_is_chunked_and_applied_in_one_transaction(
     ).fetchone()
     conn.close()
     assert row == (50_000, 50_000, "2")
+
+
+def _log_count(caplog: pytest.LogCaptureFixture, level: int, *parts: str) -> int:
+    """Records at ``level`` whose message holds every one of ``parts``."""
+    return sum(
+        r.levelno == level and all(part in r.getMessage() for part in parts) for r in caplog.records
+    )
+
+
+def test_a_roster_the_database_refuses_stays_unacknowledged_and_holds_up_no_event(
+    tmp_path: Path, broker: Mosquitto, caplog: pytest.LogCaptureFixture
+):
+    """A trigger makes SQLite refuse to stage any chunk: the chunk is not PUBACKed (after a
+    restart the broker delivers it again), events are delivered and acknowledged meanwhile,
+    and the roster is applied once the database takes it, without being published again."""
+    key = make_key(tmp_path / "keys", "HR1")
+    config = roster_config(tmp_path / "kiosk", broker.url, tmp_path / "keys", ack_timeout_s=3600)
+    outbox = Outbox.open(config.database_path, "kiosk-01", "hq")
+    outbox.db.conn.execute(
+        "CREATE TRIGGER refuse_staging BEFORE INSERT ON roster_staging"
+        " BEGIN SELECT RAISE(ABORT, 'staging refused by the test'); END"
+    )
+    refused = "staging refused by the test"
+    probe = Probe(broker.url)
+    probe.subscribe(STATUS)
+    probe.subscribe(EVENTS)
+    caplog.set_level(logging.WARNING)
+    try:
+        with Threads() as threads:
+            worker = SyncWorker(config, threads.stop, VERSION)
+            threads.start(worker.run, "sync")
+            wait_online(probe)
+            probe.publish(ROSTER, build_roster_messages(random_people(3), key, "HR1", 60)[0])
+            wait_for(lambda: _log_count(caplog, logging.ERROR, refused), what="the failure")
+            events = commit(outbox, 2)
+            wait_for(lambda: outbox.counts()["sent"] == 2, what="events sent meanwhile")
+            ack = {"event_ids": [str(event.event_id) for event in events]}
+            probe.publish(ACK, json.dumps(ack).encode())
+            wait_for(lambda: outbox.counts()["acked"] == 2, what="the ack applied meanwhile")
+            assert worker.state.waiting_messages == 1 and worker.state.roster_version is None
+            assert refused in (worker.state.last_error or "")
+        failures = _log_count(caplog, logging.ERROR, refused, ROSTER, "stays unacknowledged")
+        with Threads() as threads:
+            worker = SyncWorker(config, threads.stop, VERSION)
+            threads.start(worker.run, "sync")
+            wait_for(
+                lambda: _log_count(caplog, logging.ERROR, refused, ROSTER) > failures,
+                what="the broker's redelivery",
+            )
+            outbox.db.conn.execute("DROP TRIGGER refuse_staging")
+            wait_for(lambda: worker.state.roster_version == 60, what="version 60 applied")
+            wait_for(lambda: worker.state.waiting_messages == 0, what="the queue to empty")
+            assert worker.state.failed_messages == 0
+    finally:
+        probe.close()
+        outbox.close()
+    assert len(tables(config.database_path)["people"]) == 3
+    assert _log_count(caplog, logging.WARNING, "sync:") == 0  # no bug, only the database
+
+
+def _bug_in_staging(monkeypatch: pytest.MonkeyPatch, fails: Callable[[RosterChunk], bool]) -> None:
+    """Staging a chunk raises a RuntimeError (a bug) whenever ``fails(chunk)`` says so; the
+    retries come after 0.05 s, 0.1 s, ... instead of 1 s, 2 s, ..."""
+    insert_chunk = roster_store_module.insert_chunk
+
+    def buggy(conn: sqlite3.Connection, chunk: RosterChunk, key_id: str) -> None:
+        if fails(chunk):
+            raise RuntimeError(f"a bug the test planted in version {chunk.roster_version}")
+        insert_chunk(conn, chunk, key_id)
+
+    monkeypatch.setattr(roster_store_module, "insert_chunk", buggy)
+    monkeypatch.setattr(inbound_module, "RETRY_FIRST_S", 0.05)
+
+
+def test_a_poison_roster_chunk_is_given_up_after_its_attempts_and_the_next_is_applied(
+    tmp_path: Path,
+    broker: Mosquitto,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    _bug_in_staging(monkeypatch, lambda chunk: chunk.roster_version == 70)
+    key = make_key(tmp_path / "keys", "HR1")
+    config = roster_config(tmp_path / "kiosk", broker.url, tmp_path / "keys")
+    probe = Probe(broker.url)
+    probe.subscribe(STATUS)
+    caplog.set_level(logging.WARNING)
+    try:
+        with Threads() as threads:
+            worker = SyncWorker(config, threads.stop, VERSION)
+            threads.start(worker.run, "sync")
+            wait_online(probe)
+            probe.publish(ROSTER, build_roster_messages(random_people(2), key, "HR1", 70)[0])
+            probe.publish(ROSTER, build_roster_messages(random_people(4), key, "HR1", 71)[0])
+            wait_for(lambda: worker.state.roster_version == 71, what="version 71 applied")
+            assert worker.state.failed_messages == 1 and worker.state.waiting_messages == 0
+    finally:
+        probe.close()
+    assert len(tables(config.database_path)["people"]) == 4
+    planted = "RuntimeError: a bug the test planted in version 70"
+    retried = [
+        r for r in caplog.records if r.levelno == logging.WARNING and planted in r.getMessage()
+    ]
+    assert len(retried) == 5, [r.getMessage() for r in retried]
+    assert all(f"(attempt {n} of 6)" in r.getMessage() for n, r in enumerate(retried, 1))
+    (given_up,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert given_up.getMessage() == (
+        f"sync: gave up on a message on {ROSTER} after 6 attempts and acknowledged it (the"
+        f" broker will not send it again); the last attempt failed with {planted}"
+    )
+    assert given_up.exc_info is not None  # a bug: its traceback is in the log
+
+
+def test_a_roster_chunk_failing_with_a_transient_bug_is_applied_on_a_later_attempt(
+    tmp_path: Path,
+    broker: Mosquitto,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    failures = [2]
+
+    def twice(_chunk: RosterChunk) -> bool:
+        failures[0] -= 1
+        return failures[0] >= 0
+
+    _bug_in_staging(monkeypatch, twice)
+    key = make_key(tmp_path / "keys", "HR1")
+    config = roster_config(tmp_path / "kiosk", broker.url, tmp_path / "keys")
+    probe = Probe(broker.url)
+    probe.subscribe(STATUS)
+    caplog.set_level(logging.WARNING)
+    try:
+        with Threads() as threads:
+            worker = SyncWorker(config, threads.stop, VERSION)
+            threads.start(worker.run, "sync")
+            wait_online(probe)
+            probe.publish(ROSTER, build_roster_messages(random_people(3), key, "HR1", 80)[0])
+            wait_for(lambda: worker.state.roster_version == 80, what="version 80 applied")
+            assert worker.state.failed_messages == 0 and worker.state.waiting_messages == 0
+    finally:
+        probe.close()
+    assert len(tables(config.database_path)["people"]) == 3
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2 and all("planted" in w for w in warnings), warnings
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

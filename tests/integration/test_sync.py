@@ -118,6 +118,7 @@ def test_malformed_acks_are_ignored_and_real_acks_still_work(
         json.dumps({"event_ids": ["nope"]}).encode(),
         json.dumps({"schema_version": 2, "event_ids": [str(events[0].event_id)]}).encode(),
         b'{"event_ids": ["' + b"a" * 300_000 + b'"]}',
+        b"[" * 100_000 + b"]" * 100_000,
     ]
     probe = Probe(broker.url)
     caplog.set_level(logging.WARNING, logger="terminal.sync.uplink")
@@ -144,3 +145,5 @@ def test_malformed_acks_are_ignored_and_real_acks_still_work(
     ignored = [w for w in warnings if w.startswith("ignored an ack message")]
     assert len(ignored) == len(bad)
     assert any("UUID" in w for w in ignored) and any("bytes, more than" in w for w in ignored)
+    assert any("Invalid JSON: nested too deeply" in w for w in ignored)
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
