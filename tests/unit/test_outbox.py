@@ -86,7 +86,7 @@ def test_a_full_store_deletes_only_acknowledged_events_to_make_room(
         added.append(outbox.commit_checkin(_draft(f"E{len(seqs) + len(added)}"), True).seq)
     assert added == list(range(seqs[-1] + 1, seqs[-1] + 1 + len(added)))
     kept = [r.event.seq for r in outbox.rows()]
-    assert kept == seqs[ROOM_CHUNKS[0]:] + added, "only the oldest acknowledged events go"
+    assert kept == seqs[ROOM_CHUNKS[0] :] + added, "only the oldest acknowledged events go"
     counts = outbox.counts()
     assert counts["acked"] == len(acked) - ROOM_CHUNKS[0] and counts["sent"] == 50
     outbox.close()
