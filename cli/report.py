@@ -1,4 +1,4 @@
-"""``kiosk report shifts|sessions``: attendance reports from the reference receiver's database.
+"""``kiosk report shifts|sessions|delivery``: reports from the reference receiver's database.
 
 Each command reads the events from ``--db`` (``kiosk receive --db``) and the schedule from
 ``--schedule``, and writes any of ``--csv``, ``--xlsx``, ``--png`` and ``--json`` (JSON on
@@ -7,6 +7,7 @@ standard output); with none of them it prints a text table.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import Any
 
 import click
 
+from central.receiver.store import ReceiverStore
 from central.reports.export import (
     DayCounts,
     Sheet,
@@ -62,7 +64,8 @@ def _common_options(command: Any) -> Any:
 
 @click.group("report")
 def report() -> None:
-    """Shift and training-session attendance from the receiver's database."""
+    """Shift and training-session attendance, and delivery per terminal, from the receiver's
+    database."""
 
 
 def _wrote(path: Path, what: str) -> None:
@@ -199,3 +202,36 @@ def sessions(
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
     if not (csv_path or xlsx_path or png_path or as_json):
         click.echo(session_text(result))
+
+
+@report.command("delivery")
+@click.option(
+    "--db",
+    "db_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="SQLite file of the receiver (kiosk receive --db).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per terminal.")
+def delivery(db_path: Path, as_json: bool) -> None:
+    """Per terminal: events stored, highest seq, seqs missing (events lost or still on the
+    way), duplicates, seqs reused (the terminal lost its database), conflicts and refusals."""
+    store = ReceiverStore(db_path)
+    try:
+        summaries = store.terminals()
+    finally:
+        store.close()
+    if as_json:
+        for summary in summaries:
+            click.echo(json.dumps(dataclasses.asdict(summary)))
+        return
+    click.echo(
+        "terminal\tevents\thighest_seq\tmissing\tduplicates\treused_seqs\tconflicts\trejects"
+    )
+    for s in summaries:
+        click.echo(
+            f"{s.terminal_id}\t{s.events}\t{s.highest_seq}\t{s.missing}\t{s.duplicates}"
+            f"\t{s.reused_seqs}\t{s.conflicts}\t{s.rejects}"
+        )
+    if not summaries:
+        click.echo("no terminal has delivered anything yet", err=True)

@@ -241,3 +241,8 @@ def test_a_zero_length_database_never_makes_the_terminal_reuse_a_seq(
     assert seqs == [(1, "E1001"), (2, "E1002"), (4, "E1001")], "a seq was reused"
     (summary,) = receiver.terminals()
     assert summary.missing == 1, "the stranded check-in must show as a gap"
+    config = tmp_path / "c.toml"
+    report = kiosk_process(config, "report", "delivery", "--db", str(tmp_path / "central.db"))
+    out, _ = report.communicate(timeout=60)
+    (row,) = [line.split("\t") for line in out.decode().splitlines() if "kiosk-t1" in line]
+    assert row[:4] == ["kiosk-t1", "3", "4", "1"] and row[5] == "0", row  # 1 missing, 0 reused
