@@ -175,8 +175,10 @@ class Outbox:
                 )
             if also is not None:
                 also(conn)
-            seq = next_seq(conn, self.seq_mark.read())
-            self.seq_mark.advance(seq)
+            mark = self.seq_mark.read()
+            seq = next_seq(conn, mark)
+            if mark is None or seq > mark:
+                self.seq_mark.write(seq)
             event = CheckInEvent(
                 event_id=uuid.uuid4(),
                 seq=seq,

@@ -69,8 +69,11 @@ class SeqMark:
     def advance(self, seq: int) -> None:
         """Record ``seq`` durably if it is above the mark; StoreError if it cannot be."""
         current = self.read()
-        if current is not None and current >= seq:
-            return
+        if current is None or current < seq:
+            self.write(seq)
+
+    def write(self, seq: int) -> None:
+        """Record ``seq`` durably, whatever the mark was; StoreError if it cannot be."""
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
