@@ -1,8 +1,8 @@
 """A large ``kiosk loadgen`` fleet spread over several processes.
 
-paho's network loop waits on its socket with ``select()``, which cannot watch a file
-descriptor numbered 1024 or above: past about 120 synthetic terminals in one process (each
-holds two outbox connections and a socket), connections fail with "The connection was lost".
+Every synthetic terminal holds two outbox connections, a socket and its selector (the MQTT
+link uses epoll, so descriptors past 1023 work), and one process runs all its terminals' sync
+under one GIL: past a few dozen terminals one process is CPU-bound and near its open-file limit.
 A real kiosk runs one terminal per process, so the fleet is split the same way at a smaller
 scale: at most :data:`TERMINALS_PER_PROCESS` terminals per child process, every child on the
 fleet's common schedule (see :attr:`~devtools.loadgen.LoadPlan.share`).

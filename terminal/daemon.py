@@ -204,6 +204,7 @@ class Daemon:
             self.stop,
             self.config.camera.reconnect_s,
             on_state=self._camera_state,
+            loops=self.config.camera.loop,
         )
         for frame in loop.frames():
             assert self.output is not None

@@ -1,10 +1,15 @@
 """One MQTT v5 connection, driven entirely by the thread that owns it.
 
 The owner calls :meth:`MqttLink.poll` in its loop: it (re)connects when due (exponential
-backoff with jitter), runs paho's network loop once and returns what happened as
+backoff with jitter), runs one pass of the network loop and returns what happened as
 :data:`LinkEvent` values. paho callbacks run inside that call and only append to a list, so the
 owner handles every event in its own code, never inside a callback. There is no background
 thread (no ``loop_start``).
+
+The network loop is paho's external-loop API (``loop_read``, ``loop_write``, ``loop_misc``)
+over a :class:`selectors.DefaultSelector` (epoll on Linux), not paho's ``loop()``: that one waits
+with ``select()``, which cannot watch a descriptor numbered 1024 or above, so a process with many
+files open (a kiosk under a flood of screen clients) could never connect again.
 
 Publishing is QoS 1 and reports the broker's MQTT v5 PUBACK reason code as a
 :class:`PublishResult`: a refused publish (e.g. "Not authorized") is visible, never treated as
@@ -14,8 +19,10 @@ the caller's own store must resend them (the outbox does). ``wait_for_publish`` 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+import selectors
 import threading
 import time
 from dataclasses import dataclass
@@ -79,6 +86,9 @@ class MqttLink:
         self._failures = 0
         self._next_attempt = 0.0
         self._owner: int | None = None
+        self._selector: selectors.BaseSelector | None = None
+        self._watched: Any = None
+        """The socket registered with the selector (paho makes a new one per connection)."""
         self.last_error: str | None = None
 
     @property
@@ -108,7 +118,7 @@ class MqttLink:
             self._connect()
             if self._state is LinkState.DISCONNECTED:
                 return events
-        rc = self._client.loop(timeout)
+        rc = self._network(timeout)
         events.extend(self._drain())
         if rc != MQTTErrorCode.MQTT_ERR_SUCCESS and self._state is not LinkState.DISCONNECTED:
             events.extend(self._lose(mqtt.error_string(rc)))
@@ -155,10 +165,51 @@ class MqttLink:
             self._client.disconnect()
             deadline = time.monotonic() + 1.0
             while self._client.socket() is not None and time.monotonic() < deadline:
-                self._client.loop(0.05)
+                self._network(0.05)
         self._state = LinkState.DISCONNECTED
         self._outstanding.clear()
         self._inbox.clear()
+        if self._selector is not None:
+            self._selector.close()
+            self._selector = None
+            self._watched = None
+
+    def _network(self, timeout: float) -> MQTTErrorCode:
+        """One pass of paho's network loop, waiting up to ``timeout`` s for the socket: what
+        ``Client.loop()`` does, with the selector instead of ``select()``."""
+        sock = self._client.socket()
+        if sock is None or self._selector is None:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
+        want = selectors.EVENT_READ
+        if self._client.want_write():
+            want |= selectors.EVENT_WRITE
+        if sock is not self._watched:
+            self._forget_socket()
+            self._selector.register(sock, want)
+            self._watched = sock
+        else:
+            self._selector.modify(sock, want)
+        # TLS may hold decrypted bytes the socket no longer signals.
+        pending = sock.pending() if hasattr(sock, "pending") else 0
+        ready = 0
+        for _key, mask in self._selector.select(0.0 if pending else timeout):
+            ready |= mask
+        if pending or ready & selectors.EVENT_READ:
+            rc = self._client.loop_read()
+            if rc or self._client.socket() is None:
+                return rc
+        if ready & selectors.EVENT_WRITE:
+            rc = self._client.loop_write()
+            if rc or self._client.socket() is None:
+                return rc
+        return self._client.loop_misc()
+
+    def _forget_socket(self) -> None:
+        """Unregister the previous connection's socket (closed by now, or about to be)."""
+        if self._watched is not None and self._selector is not None:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self._selector.unregister(self._watched)
+        self._watched = None
 
     def _connect(self) -> None:
         opts = self.options
@@ -168,6 +219,8 @@ class MqttLink:
             properties.SessionExpiryInterval = opts.session_expiry_s
         self._state = LinkState.CONNECTING
         try:
+            if self._selector is None:
+                self._selector = selectors.DefaultSelector()
             rc = self._client.connect(
                 self.address.host,
                 self.address.port,

@@ -99,6 +99,12 @@ class Display(ABC):
         not, sparing the encoding)."""
         return True
 
+    def frame_arrived(self) -> None:
+        """A camera frame has been read and processed (called for every frame, returns at
+        once): a display that shows the camera's state can tell a stalled camera from a
+        working one by these, not only by the last status. By default ignored."""
+        return None
+
     def latencies(self) -> list[float]:
         """Seconds from ``decided_at`` to the result being on screen, as reported by the
         screen, oldest first (empty when it cannot tell)."""

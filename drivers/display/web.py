@@ -8,6 +8,14 @@ capture loop calls :meth:`WebDisplay.show`, :meth:`~WebDisplay.status` and
 The page (``web_static/``) listens to ``GET /events`` (Server-Sent Events: ``config``,
 ``status`` and ``result`` messages, see :mod:`drivers.display.web_hub`), shows
 ``/preview.mjpg`` and reports each painted result to ``POST /rendered``.
+
+No client can make the server hold more than ``max_connections`` connections (the server runs
+behind a :class:`~drivers.display.web_limits.ConnectionGuard`), ``max_stream_clients`` streams,
+or a connection that sends no request head for :data:`HEAD_TIMEOUT_S` or stays idle between
+requests for :data:`IDLE_TIMEOUT_S`; the loop's own errors (a failing ``accept()``) are logged
+once a minute at most. So a flood of screen clients costs the process ``max_connections`` file
+descriptors (and, for an instant, the few it is refusing), and the daemon's broker connection,
+database and camera keep theirs.
 """
 
 from __future__ import annotations
@@ -23,7 +31,13 @@ import numpy as np
 from aiohttp import web
 
 from drivers.display.base import Box, Display, DisplayUnavailable, ResultView, StatusView
-from drivers.display.web_hub import Hub
+from drivers.display.web_hub import CAMERA_STALE_S, FramePulse, Hub
+from drivers.display.web_limits import (
+    ConnectionGuard,
+    StreamSlots,
+    ThrottledLog,
+    loop_error_handler,
+)
 from drivers.display.web_preview import FrameSlot, PreviewEncoder
 from drivers.display.web_routes import KEEPALIVE_S, build_app
 
@@ -31,6 +45,20 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
+MAX_STREAM_CLIENTS = 16
+"""Default of ``max_stream_clients`` (``[ui] max_stream_clients``)."""
+MAX_CONNECTIONS = 64
+"""Default of ``max_connections`` (``[ui] max_connections``)."""
+HEAD_TIMEOUT_S = 10.0
+"""A new connection must have sent its first request head within this."""
+IDLE_TIMEOUT_S = 15.0
+"""A connection idle this long between requests is closed (aiohttp's keep-alive timeout)."""
+LISTEN_BACKLOG = 16
+"""The listen queue, and so how many connections asyncio accepts in one pass: each one holds a
+descriptor until the guard has refused it, so a flood briefly costs up to a few times this on
+top of ``max_connections``. A screen opens half a dozen connections at most."""
+CAMERA_CHECK_S = 1.0
+"""How often the page is told when frames stop coming (or come back)."""
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -49,6 +77,11 @@ class WebDisplay(Display):
     frames are scaled to; ``sounds`` and ``spoken_prompts`` are passed to the page (tones from
     Web Audio, sentences from ``speechSynthesis``); ``preview=False`` or ``preview_fps=0``
     turns the live view off (the page hides it, ``/preview.mjpg`` answers 404).
+
+    ``max_stream_clients`` bounds the ``/events`` and ``/preview.mjpg`` streams served at once
+    (a screen uses two), ``max_connections`` every connection (more are answered 503 and
+    closed); ``camera_stale_s`` is how long without a frame (:meth:`frame_arrived`) before the
+    camera is shown as not working.
     """
 
     def __init__(
@@ -61,10 +94,16 @@ class WebDisplay(Display):
         *,
         preview: bool = True,
         keepalive_s: float = KEEPALIVE_S,
+        max_stream_clients: int = MAX_STREAM_CLIENTS,
+        max_connections: int = MAX_CONNECTIONS,
+        head_timeout_s: float = HEAD_TIMEOUT_S,
+        camera_stale_s: float = CAMERA_STALE_S,
     ) -> None:
         """Nothing is served before :meth:`start`."""
         if preview_width <= 0:
             raise ValueError("preview_width must be positive")
+        if not 1 <= max_stream_clients < max_connections:
+            raise ValueError("need 1 <= max_stream_clients < max_connections")
         preview = preview and preview_fps > 0
         self.listen = listen
         self.preview_fps = preview_fps if preview else 1.0
@@ -76,11 +115,19 @@ class WebDisplay(Display):
         }
         self._keepalive_s = keepalive_s
         self._slot = FrameSlot()
-        self._hub = Hub(self.config)
+        self._pulse = FramePulse()
+        self._hub = Hub(self.config, self._pulse, camera_stale_s)
+        self._warnings = ThrottledLog(log)
+        self._streams = StreamSlots(max_stream_clients, self._warnings)
+        self._guard = ConnectionGuard(
+            self._serve_connection, max_connections, head_timeout_s, self._warnings
+        )
         self._encoder: PreviewEncoder | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
+        self._camera_check: asyncio.Task[None] | None = None
         self._port = 0
         self._closed = False
 
@@ -127,6 +174,7 @@ class WebDisplay(Display):
         loop = self._loop
         assert loop is not None
         asyncio.set_event_loop(loop)
+        loop.set_exception_handler(loop_error_handler(self._warnings))
         try:
             loop.run_until_complete(self._open(host, port))
         except Exception as err:  # reported by start() as DisplayUnavailable
@@ -145,27 +193,51 @@ class WebDisplay(Display):
 
     async def _open(self, host: str, port: int) -> None:
         self._encoder = PreviewEncoder(self._slot, self.preview_fps, self.preview_width)
-        app = build_app(self._hub, self._encoder, self._keepalive_s)
+        app = build_app(self._hub, self._encoder, self._streams, self._guard, self._keepalive_s)
         self._runner = web.AppRunner(
             app,
             handle_signals=False,
             handler_cancellation=True,
             shutdown_timeout=2.0,
             access_log=None,
+            keepalive_timeout=IDLE_TIMEOUT_S,
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        addresses = self._runner.addresses
-        self._port = int(addresses[0][1]) if addresses else port
+        # Served without an aiohttp site, so that every connection goes through the guard.
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._guard, host, port, backlog=LISTEN_BACKLOG, reuse_address=True
+        )
+        self._port = int(self._server.sockets[0].getsockname()[1])
+        self._camera_check = loop.create_task(self._check_camera())
+
+    def _serve_connection(self) -> asyncio.Protocol:
+        """aiohttp's protocol for one admitted connection."""
+        server = self._runner.server if self._runner is not None else None
+        assert server is not None
+        return server()
+
+    async def _check_camera(self) -> None:
+        every = min(CAMERA_CHECK_S, self._hub.camera_stale_s / 2)
+        while True:
+            await asyncio.sleep(every)
+            self._hub.check_camera()
 
     async def _shutdown(self) -> None:
+        if self._camera_check is not None:
+            self._camera_check.cancel()
+        if self._server is not None:
+            self._server.close()  # no new connections
         self._hub.close_clients()
         if self._encoder is not None:
             await self._encoder.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._server is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), STOP_TIMEOUT_S / 2)
+            self._server = None
 
     def _call(self, callback: Callable[..., None], *args: Any) -> None:
         """Run ``callback(*args)`` on the server's loop; before start, here and now."""
@@ -190,6 +262,13 @@ class WebDisplay(Display):
         """Keep the newest frame for the live view; dropped when nobody watches."""
         if self.wants_preview():
             self._slot.offer(image, faces)
+
+    def frame_arrived(self) -> None:
+        """Count a camera frame (any thread): ``/state`` and the page show the camera as not
+        working once none has come for ``camera_stale_s``."""
+        self._pulse.beat()
+        if self._hub.camera_shown_stalled and not self._closed:
+            self._call(self._hub.check_camera)  # frames are back: tell the page now
 
     def wants_preview(self) -> bool:
         """True while at least one ``/preview.mjpg`` client is connected."""

@@ -1,9 +1,14 @@
 """The kiosk page's state on the server: the current status and result, the Server-Sent Events
-clients they are pushed to, and the latencies the page reports.
+clients they are pushed to, the camera's frames and the latencies the page reports.
 
 Everything here runs on the web server's event loop thread (:mod:`drivers.display.web` hands
 values over with ``loop.call_soon_threadsafe``); only :meth:`Hub.latencies` is read from other
-threads, under a lock.
+threads, under a lock, and :class:`FramePulse` is written by the capture thread, under a lock.
+
+The camera's state is not taken on trust: the status says ``camera_ok`` as of the last time the
+capture loop sent one, and a loop that has stopped sends nothing more. So once frames have been
+reported (:meth:`FramePulse.beat`), ``camera_ok`` is shown false whenever none has come for
+``camera_stale_s``, on the page and in ``GET /state``, whatever the last status said.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ the current state again)."""
 
 CLOSE = None
 """Put in a client's queue: the server is closing, end the stream."""
+CAMERA_STALE_S = 5.0
+"""With no frame for this long the camera is shown as not working, whatever the status says."""
 
 
 def html_lang(language: str) -> str:
@@ -61,12 +68,48 @@ def sse_frame(message: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(message, ensure_ascii=False).encode() + b"\n\n"
 
 
+class FramePulse:
+    """How many camera frames the capture loop has reported, and when the last one came."""
+
+    def __init__(self) -> None:
+        """No frame yet."""
+        self._lock = threading.Lock()
+        self._frames = 0
+        self._last_wall: float | None = None
+        self._last_monotonic = 0.0
+
+    def beat(self) -> None:
+        """A frame has been read (any thread; never blocks for long)."""
+        with self._lock:
+            self._frames += 1
+            self._last_wall = time.time()
+            self._last_monotonic = time.monotonic()
+
+    def read(self) -> tuple[int, float | None, float | None]:
+        """(frames so far, wall-clock time of the last one, its age in seconds); the times are
+        None before the first frame."""
+        with self._lock:
+            if self._last_wall is None:
+                return self._frames, None, None
+            return self._frames, self._last_wall, time.monotonic() - self._last_monotonic
+
+
 class Hub:
     """The current status and result, and the SSE clients they are pushed to."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        """``config``: the page's settings (sounds, spoken prompts, preview), sent first."""
+    def __init__(
+        self,
+        config: dict[str, Any],
+        pulse: FramePulse | None = None,
+        camera_stale_s: float = CAMERA_STALE_S,
+    ) -> None:
+        """``config``: the page's settings (sounds, spoken prompts, preview), sent first;
+        ``pulse``: the frames the capture loop reports; ``camera_stale_s``: how long without a
+        frame before the camera is shown as not working."""
         self.config = {"type": "config", **config}
+        self.pulse = pulse or FramePulse()
+        self.camera_stale_s = camera_stale_s
+        self._shown_camera_ok: bool | None = None
         self.status: StatusView | None = None
         self.result: ResultView | None = None
         self._result_at = 0.0
@@ -83,9 +126,54 @@ class Hub:
         return len(self._clients)
 
     def set_status(self, view: StatusView) -> None:
-        """A new status: remember it and push it."""
+        """A new status: remember it and push it (``camera_ok`` as :meth:`camera_ok` says)."""
         self.status = view
-        self._push(status_message(view))
+        self._push_status()
+
+    def camera_ok(self) -> bool:
+        """The status's ``camera_ok``, unless frames have been reported and none came for
+        ``camera_stale_s`` (then False); False before any status."""
+        if self.status is None or not self.status.camera_ok:
+            return False
+        _, _, age = self.pulse.read()
+        return age is None or age < self.camera_stale_s
+
+    @property
+    def camera_shown_stalled(self) -> bool:
+        """Whether the page was last told the camera does not work (read by any thread)."""
+        return self._shown_camera_ok is False
+
+    def check_camera(self) -> None:
+        """Push the status again if the camera's state has changed since it was pushed (frames
+        stopped or came back); called about once a second."""
+        if self.status is not None and self.camera_ok() != self._shown_camera_ok:
+            self._push_status()
+
+    def _shown_status(self) -> StatusView | None:
+        if self.status is None:
+            return None
+        camera_ok = self.camera_ok()
+        if camera_ok == self.status.camera_ok:
+            return self.status
+        return dataclasses.replace(self.status, camera_ok=camera_ok)
+
+    def _push_status(self) -> None:
+        view = self._shown_status()
+        if view is not None:
+            self._shown_camera_ok = view.camera_ok
+            self._push(status_message(view))
+
+    def camera(self) -> dict[str, Any]:
+        """``camera`` in ``GET /state``: whether it works, the frames reported, when the last
+        came (epoch seconds) and how long ago (None before the first)."""
+        frames, last_at, age = self.pulse.read()
+        return {
+            "ok": self.camera_ok(),
+            "frames": frames,
+            "last_frame_at": None if last_at is None else round(last_at, 3),
+            "last_frame_age_s": None if age is None else round(age, 3),
+            "stale_after_s": self.camera_stale_s,
+        }
 
     def set_result(self, view: ResultView) -> None:
         """A new result: remember it (for late clients and ``/rendered``) and push it."""
@@ -110,20 +198,24 @@ class Hub:
     def snapshot(self) -> list[dict[str, Any]]:
         """What a new client is sent at once: the config, the status, the held result."""
         messages = [self.config]
-        if self.status is not None:
-            messages.append(status_message(self.status))
+        status = self._shown_status()
+        if status is not None:
+            messages.append(status_message(status))
         result = self.current_result()
         if result is not None:
             messages.append(result_message(result, age_s=self._age(), replay=True))
         return messages
 
     def state(self) -> dict[str, Any]:
-        """``GET /state``: the current status and held result (None when there is none)."""
+        """``GET /state``: the current status and held result (None when there is none), the
+        camera's frames (:meth:`camera`)."""
         result = self.current_result()
+        status = self._shown_status()
         return {
             "config": self.config,
-            "status": None if self.status is None else status_message(self.status),
+            "status": None if status is None else status_message(status),
             "result": None if result is None else result_message(result, age_s=self._age()),
+            "camera": self.camera(),
             "clients": self.clients,
         }
 

@@ -3,6 +3,12 @@
 ``GET /`` the page, ``GET /static/...`` its files, ``GET /events`` Server-Sent Events,
 ``GET /preview.mjpg`` the live view, ``POST /rendered`` the page's paint report,
 ``GET /state`` the current status and result as JSON, ``GET /healthz``.
+
+The two streams count against one :class:`~drivers.display.web_limits.StreamSlots`: past its
+limit they are answered ``503`` with ``Retry-After`` and a one-line reason (the page retries by
+itself). A stream whose client stops reading is ended after :data:`WRITE_TIMEOUT_S`; every
+other request must be answered within :data:`REQUEST_TIMEOUT_S` (a body sent a byte at a time
+does not hold its connection for ever).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from drivers.display.web_hub import CLOSE, Hub, sse_frame
+from drivers.display.web_limits import RETRY_AFTER_S, ConnectionGuard, StreamSlots
 from drivers.display.web_preview import PreviewEncoder
 
 STATIC_DIR = Path(__file__).with_name("web_static")
@@ -22,20 +29,35 @@ KEEPALIVE_S = 15.0
 """An SSE comment this often, so that proxies and the browser keep the stream open."""
 RETRY_MS = 1000
 """How soon the browser's EventSource reconnects after losing the stream."""
+WRITE_TIMEOUT_S = 30.0
+"""A stream whose client has not taken a write for this long is ended (and its connection)."""
+REQUEST_TIMEOUT_S = 10.0
+"""Any request but the two streams must have been handled within this (else 408)."""
 BOUNDARY = "kioskframe"
 NO_CACHE = {"Cache-Control": "no-cache, no-store, must-revalidate"}
+STREAM_PATHS = frozenset({"/events", "/preview.mjpg"})
 
 HUB_KEY = web.AppKey("hub", Hub)
 PREVIEW_KEY = web.AppKey("preview", PreviewEncoder)
+STREAMS_KEY = web.AppKey("streams", StreamSlots)
+CONNECTIONS_KEY = web.AppKey("connections", ConnectionGuard)
 
 
 def build_app(
-    hub: Hub, preview: PreviewEncoder, keepalive_s: float = KEEPALIVE_S
+    hub: Hub,
+    preview: PreviewEncoder,
+    streams: StreamSlots,
+    connections: ConnectionGuard,
+    keepalive_s: float = KEEPALIVE_S,
 ) -> web.Application:
-    """The application serving the page, its events, the live view and the reports."""
-    app = web.Application(client_max_size=64 * 1024)
+    """The application serving the page, its events, the live view and the reports;
+    ``streams`` bounds the streams served at once, ``connections`` (the guard the server is
+    run behind) is only reported by ``/healthz``."""
+    app = web.Application(client_max_size=64 * 1024, middlewares=[_deadline])
     app[HUB_KEY] = hub
     app[PREVIEW_KEY] = preview
+    app[STREAMS_KEY] = streams
+    app[CONNECTIONS_KEY] = connections
 
     async def events(request: web.Request) -> web.StreamResponse:
         return await _events(request, hub, keepalive_s)
@@ -51,6 +73,43 @@ def build_app(
     return app
 
 
+@web.middleware
+async def _deadline(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every request but the streams is answered within :data:`REQUEST_TIMEOUT_S`."""
+    if request.path in STREAM_PATHS:
+        response: web.StreamResponse = await handler(request)
+        return response
+    try:
+        async with asyncio.timeout(REQUEST_TIMEOUT_S):
+            response = await handler(request)
+            return response
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(text="the request took too long") from None
+
+
+def _refused(streams: StreamSlots) -> web.Response:
+    """503 with ``Retry-After`` and the reason; the connection is closed after it."""
+    response = web.Response(
+        status=503, text=streams.refusal() + "\n", headers={"Retry-After": str(RETRY_AFTER_S)}
+    )
+    response.force_close()
+    return response
+
+
+async def _write(request: web.Request, response: web.StreamResponse, data: bytes) -> bool:
+    """Write to a stream; False when the client has not taken it within
+    :data:`WRITE_TIMEOUT_S` (its connection is then dropped) or is gone."""
+    try:
+        await asyncio.wait_for(response.write(data), WRITE_TIMEOUT_S)
+    except TimeoutError:
+        if request.transport is not None:
+            request.transport.abort()
+        return False
+    except ConnectionResetError:
+        return False  # the client left; a cancellation (handler_cancellation) goes through
+    return True
+
+
 async def _no_cache(request: web.Request, response: web.StreamResponse) -> None:
     """The kiosk must never show a stale page after an update."""
     response.headers.update(NO_CACHE)
@@ -61,28 +120,32 @@ async def _index(request: web.Request) -> web.FileResponse:
 
 
 async def _events(request: web.Request, hub: Hub, keepalive_s: float) -> web.StreamResponse:
-    response = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream; charset=utf-8", "X-Accel-Buffering": "no"}
-    )
     if hub.closing:
         raise web.HTTPServiceUnavailable(text="closing")
-    await response.prepare(request)
-    queue = hub.subscribe()
+    streams = request.app[STREAMS_KEY]
+    if not streams.take():
+        return _refused(streams)
     try:
-        await response.write(f"retry: {RETRY_MS}\n\n".encode())
-        while True:
-            try:
-                message = await asyncio.wait_for(queue.get(), keepalive_s)
-            except TimeoutError:
-                await response.write(b": keepalive\n\n")
-                continue
-            if message is CLOSE:
-                break
-            await response.write(sse_frame(message))
-    except ConnectionResetError:
-        pass  # the client left; a cancellation (handler_cancellation) goes through
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream; charset=utf-8", "X-Accel-Buffering": "no"}
+        )
+        await response.prepare(request)
+        queue = hub.subscribe()
+        try:
+            sending = await _write(request, response, f"retry: {RETRY_MS}\n\n".encode())
+            while sending:
+                try:
+                    message = await asyncio.wait_for(queue.get(), keepalive_s)
+                except TimeoutError:
+                    sending = await _write(request, response, b": keepalive\n\n")
+                    continue
+                if message is CLOSE:
+                    break
+                sending = await _write(request, response, sse_frame(message))
+        finally:
+            hub.unsubscribe(queue)
     finally:
-        hub.unsubscribe(queue)
+        streams.give_back()
     return response
 
 
@@ -92,26 +155,32 @@ async def _preview(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound(text="the live view is off")
     if encoder.closing:
         raise web.HTTPServiceUnavailable(text="closing")
-    response = web.StreamResponse(
-        headers={"Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}"}
-    )
-    await response.prepare(request)
-    encoder.join()
+    streams = request.app[STREAMS_KEY]
+    if not streams.take():
+        return _refused(streams)
     try:
-        seen = 0
-        while True:
-            frame = await encoder.next_jpeg(seen)
-            if frame is None:
-                break
-            seen, jpeg = frame
-            head = (
-                f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
-            ).encode()
-            await response.write(head + jpeg + b"\r\n")
-    except ConnectionResetError:
-        pass  # the client left; a cancellation (handler_cancellation) goes through
+        response = web.StreamResponse(
+            headers={"Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}"}
+        )
+        await response.prepare(request)
+        encoder.join()
+        try:
+            seen = 0
+            sending = True
+            while sending:
+                frame = await encoder.next_jpeg(seen)
+                if frame is None:
+                    break
+                seen, jpeg = frame
+                head = (
+                    f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+                    f"Content-Length: {len(jpeg)}\r\n\r\n"
+                ).encode()
+                sending = await _write(request, response, head + jpeg + b"\r\n")
+        finally:
+            encoder.leave()
     finally:
-        encoder.leave()
+        streams.give_back()
     return response
 
 
@@ -147,8 +216,21 @@ async def _state(request: web.Request) -> web.Response:
 async def _healthz(request: web.Request) -> web.Response:
     hub = request.app[HUB_KEY]
     encoder = request.app[PREVIEW_KEY]
+    streams = request.app[STREAMS_KEY]
+    connections = request.app[CONNECTIONS_KEY]
     return web.json_response(
-        {"ok": not hub.closing, "clients": hub.clients, "preview_clients": encoder.viewers}
+        {
+            "ok": not hub.closing,
+            "clients": hub.clients,
+            "preview_clients": encoder.viewers,
+            "streams": streams.active,
+            "max_stream_clients": streams.limit,
+            "refused_streams": streams.refused,
+            "connections": connections.open,
+            "max_connections": connections.limit,
+            "refused_connections": connections.refused,
+            "dropped_slow_connections": connections.timed_out,
+        }
     )
 
 

@@ -18,6 +18,23 @@ class UiSection(_Section):
         description="host:port the page is served on; keep it on loopback unless the screen is"
         " another machine (the page shows names and the camera view).",
     )
+    max_stream_clients: int = Field(
+        16,
+        ge=1,
+        le=256,
+        strict=True,
+        description="Most page streams served at once (the event stream and the live view;"
+        " a screen uses two); more are refused with 503 and Retry-After, and the page retries.",
+    )
+    max_connections: int = Field(
+        64,
+        ge=2,
+        le=1024,
+        strict=True,
+        description="Most connections to the page server at once (streams, page loads, idle"
+        " ones); more are answered 503 and closed at once. Keep it well under the service's"
+        " LimitNOFILE.",
+    )
     preview: bool = Field(True, description="Show the live camera view with the face boxes.")
     preview_fps: float = Field(
         8.0, gt=0, le=30, description="Largest frame rate of the live view (JPEG-encoded)."
@@ -44,6 +61,15 @@ class UiSection(_Section):
                 ' "auto"; the screen\'s title follows it'
             )
         return data
+
+    @model_validator(mode="after")
+    def _streams_fit(self) -> UiSection:
+        if self.max_stream_clients >= self.max_connections:
+            raise ValueError(
+                "max_stream_clients must be below max_connections (the page itself needs"
+                " connections besides its streams)"
+            )
+        return self
 
     @field_validator("listen")
     @classmethod

@@ -43,6 +43,8 @@ def build_display(config: Config) -> Display:
         preview_width=ui.preview_width,
         sounds=ui.sounds,
         spoken_prompts=ui.spoken_prompts,
+        max_stream_clients=ui.max_stream_clients,
+        max_connections=ui.max_connections,
     )
 
 
@@ -84,7 +86,9 @@ class KioskOutput:
             self.display = NullDisplay()
 
     def decided(self, decisions: list[Decision], image: np.ndarray | None = None) -> None:
-        """One frame's decisions: logged, shown, signalled; ``image`` feeds the live view."""
+        """One frame's decisions: logged, shown, signalled; ``image`` feeds the live view. The
+        frame itself tells the screen that the camera works (``Display.frame_arrived``)."""
+        self.display.frame_arrived()
         for decision in decisions:
             self._say(decision)
             view = self.feed.on_decision(decision)

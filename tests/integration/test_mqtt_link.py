@@ -1,15 +1,21 @@
 """MqttLink against a real mosquitto: an honest connected flag, PUBACK reason codes, TLS.
 
-Broker URLs and topics, without a broker: tests/unit/test_broker_urls.py.
+Broker URLs and topics, without a broker: tests/unit/test_broker_urls.py. A link whose
+socket is numbered past 1023 (select() cannot watch it): the last test.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+import resource
 import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +170,54 @@ def test_a_refused_connection_is_reported(tmp_path: Path):
         assert "Not authorized" in (link.last_error or "") and not link.connected
     finally:
         server.kill()
+
+
+@contextmanager
+def _descriptors_taken_up_to(highest: int) -> Iterator[None]:
+    """Every descriptor up to ``highest`` in use (copies of /dev/null), the soft limit raised
+    for it, so that the next socket this process opens is numbered above ``highest``."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = highest + 256
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        pytest.fail(f"the hard limit on open files ({hard}) is below {wanted}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+    taken: list[int] = []
+    try:
+        while not taken or taken[-1] < highest:
+            taken.append(os.open(os.devnull, os.O_RDONLY))
+        yield
+    finally:
+        for fd in taken:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def _socket_descriptors() -> set[int]:
+    """This process's open descriptors that are sockets."""
+    found = set()
+    for name in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
+                found.add(int(name))
+    return found
+
+
+def test_a_link_connects_and_reconnects_on_descriptors_above_1023(broker: Mosquitto):
+    """paho's own loop() waits with select(), which cannot watch a descriptor past 1023: a
+    kiosk with that many files open (a flood of screen clients) could never connect again."""
+    with _descriptors_taken_up_to(1100):
+        before = _socket_descriptors()
+        link = MqttLink(_options(broker.url, subscriptions=(("t/#", 1),)))
+        _poll_until(link, Subscribed)
+        assert min(_socket_descriptors() - before) > 1100  # the premise: its socket is up there
+        mid = link.publish("t/high", b"above 1023")
+        events = _poll_until(link, Message, PublishResult)
+        assert any(isinstance(e, PublishResult) and e.mid == mid and e.ok for e in events)
+        assert [e.payload for e in events if isinstance(e, Message)] == [b"above 1023"]
+        broker.kill()
+        _poll_until(link, Disconnected)
+        broker.start()
+        _poll_until(link, Subscribed)
+        assert link.publish("t/high", b"again") is not None
+        _poll_until(link, PublishResult)
+        link.close()
