@@ -16,3 +16,20 @@ def kiosk_process(config: Path, *args: str) -> subprocess.Popen[bytes]:
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+
+
+def write_daemon_config(
+    path: Path, data_dir: Path, source: Path, broker_url: str | None, storage: str = ""
+) -> Path:
+    """A daemon config at ``path``: terminal ``kiosk-t1``, the replayed ``source``, recognition
+    off, ``storage`` lines added to ``[storage]``, and a broker when ``broker_url`` is set."""
+    text = (
+        '[terminal]\nid = "kiosk-t1"\nsite = "lab"\n'
+        f'[camera]\nsource = "{source}"\nfps = 15\n'
+        f'[storage]\ndata_dir = "{data_dir}"\n{storage}'
+        "[recognition]\nenabled = false\n"
+    )
+    if broker_url:
+        text += f'[mqtt]\nurl = "{broker_url}"\nack_timeout_s = 3\nreconnect_max_s = 1\n'
+    path.write_text(text)
+    return path

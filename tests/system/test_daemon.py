@@ -12,27 +12,13 @@ from terminal.store.database import open_database
 from terminal.store.gallery import Gallery
 from terminal.store.outbox import Outbox
 from tests.cli_process import kiosk_process
+from tests.cli_process import write_daemon_config as _write_config
 from tests.delivery_tools import fill_until_full
 from tests.mosquitto import Mosquitto
 from tests.scenes import badge_scene
 
 PEOPLE = {"E1001": "张三", "E1002": "李四", "E1003": "王五"}
 ONCE = ("--exit-when-source-ends", "--as-fast-as-possible")
-
-
-def _write_config(
-    path: Path, data_dir: Path, source: Path, broker_url: str | None, storage: str = ""
-) -> Path:
-    text = (
-        '[terminal]\nid = "kiosk-t1"\nsite = "lab"\n'
-        f'[camera]\nsource = "{source}"\nfps = 15\n'
-        f'[storage]\ndata_dir = "{data_dir}"\n{storage}'
-        "[recognition]\nenabled = false\n"
-    )
-    if broker_url:
-        text += f'[mqtt]\nurl = "{broker_url}"\nack_timeout_s = 3\nreconnect_max_s = 1\n'
-    path.write_text(text)
-    return path
 
 
 def _enroll_badge_holders(data_dir: Path) -> None:

@@ -17,27 +17,14 @@ from terminal.store.database import open_database
 from terminal.store.disk_room import BALLAST_BYTES
 from terminal.store.gallery import Gallery
 from terminal.store.outbox import Outbox
-from tests.cli_process import kiosk_process
+from tests.cli_process import kiosk_process, write_daemon_config
 from tests.delivery_tools import fill_until_full
 from tests.mosquitto import Mosquitto
 from tests.scenes import badge_scene
 from tests.small_filesystem import fill_disk, free_bytes, small_filesystem
 
-TERMINAL = "kiosk-t1"
+TERMINAL = "kiosk-t1"  # as write_daemon_config names it
 RESERVE = "reserve_mb = 1\n"
-
-
-def _config(path: Path, data_dir: Path, source: Path, broker_url: str | None) -> Path:
-    text = (
-        f'[terminal]\nid = "{TERMINAL}"\nsite = "lab"\nlanguage = "en"\n'
-        f'[camera]\nsource = "{source}"\nfps = 15\n'
-        f'[storage]\ndata_dir = "{data_dir}"\n{RESERVE}'
-        "[recognition]\nenabled = false\n"
-    )
-    if broker_url:
-        text += f'[mqtt]\nurl = "{broker_url}"\nack_timeout_s = 3\nreconnect_max_s = 1\n'
-    path.write_text(text)
-    return path
 
 
 def _run(config: Path) -> str:
@@ -78,7 +65,9 @@ def test_a_full_disk_refuses_check_ins_keeps_delivering_restarts_and_recovers(
         # Started on the full disk: it runs, and a check-in is refused on screen and in the log.
         broker.kill()
         refused = _run(
-            _config(tmp_path / "a.toml", data, badge_scene(tmp_path / "a", ["E1001"]), None)
+            write_daemon_config(
+                tmp_path / "a.toml", data, badge_scene(tmp_path / "a", ["E1001"]), None, RESERVE
+            )
         )
         assert "new check-ins are refused" in refused and "checked in" not in refused.lower(), (
             refused
@@ -91,14 +80,14 @@ def test_a_full_disk_refuses_check_ins_keeps_delivering_restarts_and_recovers(
         # Delivery and its acknowledgements go on while the disk stays full.
         broker.start()
         empty = badge_scene(tmp_path / "e", [])
-        _run(_config(tmp_path / "b.toml", data, empty, broker.url))
+        _run(write_daemon_config(tmp_path / "b.toml", data, empty, broker.url, RESERVE))
         assert {e["event_id"] for e in receiver.events()} == held
         assert set(_outbox_rows(data).values()) == {"acked"}
         assert free_bytes(disk) < BALLAST_BYTES, "the disk is no longer full"
 
         # The acknowledged events make room inside the database for a new check-in.
         badge = badge_scene(tmp_path / "c", ["E1002"])
-        accepted = _run(_config(tmp_path / "c.toml", data, badge, broker.url))
+        accepted = _run(write_daemon_config(tmp_path / "c.toml", data, badge, broker.url, RESERVE))
         assert "checked in E1002" in accepted, accepted
         rows = _outbox_rows(data)
         assert len(set(rows) - held) == 1 and rows.keys() - held <= {
