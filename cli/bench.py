@@ -160,7 +160,8 @@ def liveness(
     ctx: CliContext, faces: Path, east_asian: Path | None, quick: bool, as_json: bool
 ) -> None:
     """Head-turn requests against photo and replay attacks and real people: APCER beside the
-    kiosk without liveness, and how far real and fake faces move sideways."""
+    kiosk without liveness, and how far real and fake faces move sideways; in the same run the
+    passive stage (recapture score, background motion): APCER and BPCER per attack kind."""
     from devtools.bench.liveness import run_liveness_benchmark
     from terminal.checkin.engines import create_engine
 
@@ -180,6 +181,17 @@ def liveness(
             f"{name:<22} turns left {figures['peak_sideways_left']},"
             f" right {figures['peak_sideways_right']}"
         )
+    for kind, models in result["passive_stage"]["per_attack_kind"].items():
+        if isinstance(models, str):
+            click.echo(f"passive {kind:<16} {models[:60]}...")
+            continue
+        for model, figures in models.items():
+            click.echo(
+                f"passive {kind:<16} {model:<9} APCER {figures['apcer_passive_only']}"
+                f" (with head turn {figures['apcer_with_head_turn']}),"
+                f" BPCER {figures['bpcer_passive_refused']},"
+                f" genuine asked {figures['genuine_asked_to_turn']}"
+            )
 
 
 def sync_summary_lines(result: dict[str, Any]) -> list[str]:

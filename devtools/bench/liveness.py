@@ -12,6 +12,11 @@ and propped up still; the phone-screen replay ``video/phone_pair_replay.mp4``. B
 ``video/phone_pair_real.mp4`` (a man turning his head, unprompted) and the other real videos.
 A recording cannot answer a request, so for real people the figures say how far their turns
 move the nose and whether a request made just before each turn would pass.
+
+In the same run, ``passive_stage`` (:mod:`devtools.bench.passive_liveness`): the recapture score
+and the background-motion cue in front of the request, per attack kind (NUAA printed photos,
+the phone replay) beside the head-turn figures above, with the hand-set default coefficients
+and with coefficients a site would fit at installation.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import cv2
 import numpy as np
 
 from devtools.attack_video import hand_held_photo, still_photo
+from devtools.bench.passive_liveness import passive_stage_figures
 from drivers.face.base import FaceEngine
 from terminal.config import LivenessSection
 from terminal.face.liveness import Challenge, Direction, HeadTurnLiveness
@@ -166,14 +172,17 @@ def run_liveness_benchmark(
             "peak_sideways_left": left,
             "peak_sideways_right": right,
         }
+    attacks = {
+        "hand_held_photo": _summary(asker, held),
+        "still_photo": _summary(asker, propped),
+        "screen_replay": _summary(asker, [replay]),
+    }
+    head_turn_apcer = {kind: figures["apcer"] for kind, figures in attacks.items()}
     return {
         "settings": settings.model_dump(),
         "quick": quick,
-        "attacks": {
-            "hand_held_photo": _summary(asker, held),
-            "still_photo": _summary(asker, propped),
-            "screen_replay": _summary(asker, [replay]),
-        },
+        "attacks": attacks,
         "bona_fide_unprompted": bona_fide,
+        "passive_stage": passive_stage_figures(engine, faces, east_asian, head_turn_apcer, quick),
         "seconds": round(time.perf_counter() - started, 1),
     }

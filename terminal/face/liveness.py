@@ -13,7 +13,11 @@ threshold is 0.30.
 What this does not stop: a video of the person that happens to turn the requested way right
 after the request (a replay passes about as often as a coin toss comes up its way, less the
 times it turns the wrong way first), a 3D mask, or the person themselves lending their face.
-Failed requests are counted per person; after ``max_attempts`` face check-in is refused for
+Failed requests are counted per person. A failed request with attempts left is asked again at
+once, on the same face, in a new random direction (:meth:`HeadTurnLiveness.ask_again`): an honest
+person who misheard is asked once more, not accused. The new request counts only once the face is
+back near where it was first asked (within half of ``turn``), so a head still turned the wrong
+way neither passes nor fails it. After ``max_attempts`` failures face check-in is refused for
 ``lockout_s`` and a warning is logged.
 """
 
@@ -48,6 +52,10 @@ class Challenge:
     held: int = 0
     peak: float = 0.0
     reason: str = ""
+    attempt: int = 1
+    """1 for the first request, 2 for the first one asked again after a failure, ..."""
+    armed: bool = True
+    """False for a request asked again until the face is back near ``baseline``."""
 
 
 @dataclass
@@ -83,15 +91,47 @@ class HeadTurnLiveness:
         landmarks: np.ndarray,
         now: float,
     ) -> Challenge:
-        """A new request for the face whose current landmarks are ``landmarks``."""
+        """A new request for the face whose current landmarks are ``landmarks`` (counted as a
+        further attempt when the person failed requests within ``lockout_s``: one who walked
+        away while asked and came back is asked "once more")."""
         direction: Direction = self.rng.choice(("left", "right"))
-        return Challenge(person_id, name, distance, direction, self.sideways(landmarks), now)
+        attempt = self.config.max_attempts - self.attempts_left(person_id, now) + 1
+        return Challenge(
+            person_id, name, distance, direction, self.sideways(landmarks), now, attempt=attempt
+        )
+
+    def attempts_left(self, person_id: str, now: float) -> int:
+        """How many more requests the person may fail before face check-in is locked."""
+        self.locked_out(person_id, now)  # drops failures older than lockout_s
+        failures = self._failures.get(person_id)
+        return max(0, self.config.max_attempts - (len(failures.times) if failures else 0))
+
+    def ask_again(self, failed: Challenge, now: float) -> Challenge:
+        """A new request after ``failed`` (attempts left): a new random direction, judged from
+        the pose the face was first asked in, once the face is back there."""
+        direction: Direction = self.rng.choice(("left", "right"))
+        attempt = self.config.max_attempts - self.attempts_left(failed.person_id, now) + 1
+        return Challenge(
+            failed.person_id, failed.name, failed.distance, direction, failed.baseline, now,
+            attempt=attempt, armed=False,
+        )  # fmt: skip
+
+    def phrase(self, challenge: Challenge) -> str:
+        """The catalogue key that asks for ``challenge`` (``turn_left``, ``turn_left_again``,
+        ``turn_left_last``; see :mod:`terminal.output.announcements`)."""
+        if challenge.attempt <= 1:
+            return f"turn_{challenge.direction}"
+        last = challenge.attempt >= self.config.max_attempts
+        return f"turn_{challenge.direction}_{'last' if last else 'again'}"
 
     def observe(self, challenge: Challenge, landmarks: np.ndarray | None, now: float) -> Verdict:
         """Judge one more frame of the face that was asked; ``landmarks`` None when the face
         was seen without them. A failure is counted towards the lockout."""
         if landmarks is not None:
             moved = self.sideways(landmarks) - challenge.baseline
+            if not challenge.armed:
+                challenge.armed = abs(moved) < self.config.turn / 2
+                moved = 0.0
             toward = moved if challenge.direction == "left" else -moved
             challenge.peak = max(challenge.peak, toward)
             if toward <= -self.config.turn:
@@ -117,17 +157,17 @@ class HeadTurnLiveness:
         challenge.reason = reason
         failures = self._failures.setdefault(challenge.person_id, _Failures())
         failures.times.append(now)
-        level = logging.WARNING if self.locked_out(challenge.person_id, now) else logging.INFO
+        left = self.attempts_left(challenge.person_id, now)
         log.log(
-            level,
-            "liveness request failed for %s (%s; asked %s, best %.2f of %.2f)%s",
+            logging.INFO if left else logging.WARNING,
+            "liveness request failed for %s (%s; asked %s, best %.2f of %.2f): %s",
             challenge.person_id,
             reason,
             challenge.direction,
             challenge.peak,
             self.config.turn,
-            ": face check-in locked, possible photo or video attack"
-            if level == logging.WARNING
-            else "",
+            f"asking again, {left} attempt(s) left"
+            if left
+            else "face check-in locked, possible photo or video attack",
         )
         return "failed"

@@ -3,6 +3,11 @@
 A request belongs to the face's track (:class:`~terminal.face.tracks.FaceTrack`), so only the
 face that was asked can answer it, and a track that is lost takes its request with it, as a
 failure: hiding a photo or a replay and showing it again does not buy unlimited tries.
+
+A failed request with attempts left is not a refusal: the same face is asked again at once (a
+``challenge`` decision whose ``reason`` is ``turn_<direction>_again`` or ``..._last``). Only the
+failure that uses the last attempt is refused (``reason`` ``liveness: ...``, which the screen
+says as "photo or video detected").
 """
 
 from __future__ import annotations
@@ -42,22 +47,29 @@ class LivenessRequests:
                             reason=reason)  # fmt: skip
         challenge = self.liveness.ask(person_id, match.name, match.distance, marks, now)
         track.challenge = challenge
-        return Decision("challenge", person_id, match.name, Method.FACE, match.distance, box,
-                        reason=f"turn_{challenge.direction}")  # fmt: skip
+        return self._request(challenge, box)
 
     def answer(
         self, track: FaceTrack, box: Box, marks: np.ndarray | None, now: float
     ) -> Decision | Challenge:
         """One more frame of the asked face: the request passed (returned, for the caller to
-        check the person in), or a decision (still asked, or refused)."""
+        check the person in), or a decision (still asked, asked again, or refused)."""
         asked = track.challenge
         assert asked is not None
         verdict = self.liveness.observe(asked, marks, now)
         if verdict == "waiting":
-            return Decision("challenge", asked.person_id, asked.name, Method.FACE,
-                            asked.distance, box, reason=f"turn_{asked.direction}")  # fmt: skip
+            return self._request(asked, box)
         track.challenge = None
         if verdict == "failed":
+            if self.liveness.attempts_left(asked.person_id, now) > 0:
+                track.challenge = self.liveness.ask_again(asked, now)
+                return self._request(track.challenge, box)
             return Decision("refused", asked.person_id, asked.name, Method.FACE,
                             asked.distance, box, reason=f"liveness: {asked.reason}")  # fmt: skip
         return asked
+
+    def _request(self, challenge: Challenge, box: Box) -> Decision:
+        """The ``challenge`` decision that asks (or keeps asking) for ``challenge``."""
+        return Decision("challenge", challenge.person_id, challenge.name, Method.FACE,
+                        challenge.distance, box,
+                        reason=self.liveness.phrase(challenge))  # fmt: skip

@@ -31,6 +31,24 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "zh": "{name}，请向右转头",
         "en": "{name}, please turn your head to your right",
     },
+    # A head-turn request asked again after a failed or wrong-way turn (attempts left): a
+    # request, never an accusation; "liveness_failed" only once the attempts are used up.
+    "turn_left_again": {
+        "zh": "{name}，请再试一次：请向左转头",
+        "en": "{name}, once more: please turn your head to your left",
+    },
+    "turn_right_again": {
+        "zh": "{name}，请再试一次：请向右转头",
+        "en": "{name}, once more: please turn your head to your right",
+    },
+    "turn_left_last": {
+        "zh": "{name}，最后一次：请向左转头",
+        "en": "{name}, one last time: please turn your head to your left",
+    },
+    "turn_right_last": {
+        "zh": "{name}，最后一次：请向右转头",
+        "en": "{name}, one last time: please turn your head to your right",
+    },
     "look_now": {"zh": "{name}，请看摄像头", "en": "{name}: now look at the camera"},
     "show_code_first": {"zh": "请先出示二维码", "en": "Show your QR code first"},
     "qr_not_accepted": {

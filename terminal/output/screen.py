@@ -8,6 +8,10 @@ never covers a check-in or a refusal in its first :data:`PROMPT_YIELDS_S`; and t
 checked in" that follows every check-in while the person is still in view is not shown over
 their own success. Every text comes from :data:`terminal.output.announcements.CATALOGUE`.
 
+A head-turn request is a prompt with an arrow (← or →) on its detail line; a failed turn with
+attempts left comes as a new request ("once more: please turn your head to your left"), never as
+a red refusal: "photo or video detected" is shown only once the attempts are used up.
+
 A check-in's title follows its direction (签到成功 / Checked in, 签退成功 / Checked out; at a
 training-room door 进入：<session> / Entered: <session>, 离开：<session> / Left: <session>) and
 its detail line is the time and the verdict the event carries (准时, 迟到 4 分钟, 早退 12 分钟,
@@ -40,6 +44,9 @@ _QR_REFUSALS: dict[str, str] = {
     "not_enrolled": "not_enrolled",
 }
 _HINTS = ("move_closer", "look_at_camera", "hold_still", "center_face")
+TURN_ARROWS = {"left": "←", "right": "→"}
+"""The detail line of a head-turn request: an arrow toward the person's own left or right as
+they face the screen (the page's CJK fonts have both)."""
 
 
 @dataclass
@@ -99,7 +106,8 @@ class ScreenFeed:
         if d.kind in ("challenge", "paired") or (d.kind == "adjust" and d.reason in _HINTS):
             title = announce(d.reason, self.language, name=name or "")
             sound: Sound = "none" if d.kind == "adjust" else "prompt"
-            return self._result("prompt", title, None, "", "info", sound, title), key
+            detail = _turn_arrow(d.reason) if d.kind == "challenge" else ""
+            return self._result("prompt", title, None, detail, "info", sound, title), key
         return None  # pending, confirming: nothing to say yet
 
     def _success(self, event: CheckInEvent, session: str | None, name: str) -> tuple[str, str, str]:
@@ -162,6 +170,12 @@ class ScreenFeed:
 
     def _say(self, key: str) -> str:
         return announce(key, self.language)
+
+
+def _turn_arrow(reason: str) -> str:
+    """The arrow for a ``turn_left...`` or ``turn_right...`` request, else nothing."""
+    parts = reason.split("_")
+    return TURN_ARROWS.get(parts[1], "") if len(parts) > 1 and parts[0] == "turn" else ""
 
 
 def status_view(

@@ -9,6 +9,7 @@ NUAA printed-photo attacks, and photos of ``../shared/faces`` held up and moved 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 
 from devtools.attack_video import hand_held_photo, still_photo
+from drivers.display.base import ResultView
 from drivers.face.base import FaceEngine
 from terminal.checkin.pipeline import Decision, Pipeline, build_pipeline
 from terminal.config import Config
@@ -23,6 +25,7 @@ from terminal.daemon import Daemon, RunOptions
 from terminal.face.enrollment import enroll, find_faces
 from terminal.face.images import load_rgb
 from terminal.face.liveness import HeadTurnLiveness
+from terminal.output.screen import ScreenFeed
 from terminal.store.database import open_database
 from terminal.store.outbox import Outbox
 from tests.recognition_tools import (
@@ -84,18 +87,52 @@ def test_real_person_turning_as_asked_is_checked_in_once(
     assert outbox.counts()["pending"] == 1
 
 
-def test_turning_the_other_way_is_refused(
+def test_a_wrong_way_turn_is_asked_again_without_accusing_and_the_retry_passes(
     tmp_path: Path, faces_dir: Path, engine: FaceEngine
 ) -> None:
-    pipeline, outbox = _kiosk(tmp_path, engine, _pair_person(tmp_path, faces_dir), "right")
+    pipeline, outbox = _kiosk(tmp_path, engine, _pair_person(tmp_path, faces_dir), *["right"] * 3)
+    video = faces_dir / "video" / "phone_pair_real.mp4"
+    # Asked to turn right, he turns left (2-5.6 s): asked again; that request times out while
+    # his head is still turned left; asked a last time, he turns right (7.4 s) and is checked in.
+    seen = _play(pipeline, video_frames(video, step=2))
+
+    asked = [d.reason for d in seen if d.kind == "challenge"]
+    assert list(dict.fromkeys(asked)) == ["turn_right", "turn_right_again", "turn_right_last"]
+    assert not any(d.kind == "refused" for d in seen)
+    assert [d.kind for d in seen].count("checked_in") == 1
+    assert outbox.counts()["pending"] == 1
+    shown = _screen(seen, "en")
+    kinds = [view.kind for view in shown]
+    assert "refused" not in kinds[: kinds.index("success")]
+    assert not any(view.title.startswith("Photo or video") for view in shown)
+    again = [v for v in shown if v.title == "E3001, once more: please turn your head to your right"]
+    assert again and again[0].kind == "prompt" and again[0].detail == "→"
+    zh = [v.title for v in _screen(seen, "zh")]
+    assert "E3001，请再试一次：请向右转头" in zh
+
+
+def test_a_wrong_way_turn_with_no_attempt_left_is_refused_as_photo_or_video(
+    tmp_path: Path, faces_dir: Path, engine: FaceEngine
+) -> None:
+    pipeline, outbox = _kiosk(
+        tmp_path, engine, _pair_person(tmp_path, faces_dir), "right", max_attempts=1
+    )
     video = faces_dir / "video" / "phone_pair_real.mp4"
     # The first 4 s: he is asked to turn right and turns left.
     seen = _play(pipeline, video_frames(video, step=2, limit=60))
 
     refused = [d.reason for d in seen if d.kind == "refused"]
-    assert refused == ["liveness: turned the other way"]
-    assert not any(d.kind == "checked_in" for d in seen)
+    # Then, recognised again while locked out: "too many failed requests".
+    assert refused[0] == "liveness: turned the other way"
+    assert set(refused[1:]) <= {"liveness: too many failed requests"}
+    assert not any(
+        d.kind in ("checked_in", "challenge")
+        for d in seen[seen.index(next(d for d in seen if d.kind == "refused")) :]
+    )
     assert outbox.counts()["pending"] == 0
+    assert {v.title for v in _screen(seen, "en") if v.kind == "refused"} == {
+        "Photo or video detected: face the camera yourself"
+    }
 
 
 def test_replayed_video_is_refused_when_it_turns_the_other_way(
@@ -159,6 +196,13 @@ def test_liveness_off_checks_the_photo_in(
     assert outbox.counts()["pending"] == 1
 
 
+def _screen(decisions: list[Decision], language: str) -> list[ResultView]:
+    """What the kiosk screen shows for ``decisions``, in ``language``."""
+    config = Config.model_validate({"terminal": {"language": language}})
+    feed = ScreenFeed(config)
+    return [view for view in map(feed.on_decision, decisions) if view is not None]
+
+
 def _one_face(engine: FaceEngine, folder: Path) -> Path:
     """The first photo in ``folder`` that shows exactly one face (some frames show two)."""
     for photo in sorted(folder.glob("*.jpg")):
@@ -202,4 +246,5 @@ def test_daemon_says_each_request_once_in_the_terminal_language(
     said = [r.getMessage() for r in caplog.records if "please turn your head" in r.getMessage()]
     # One line per request, not one per frame.
     assert 1 <= len(said) < len(requests)
-    assert all(line.startswith("Wei, please turn your head to your ") for line in said)
+    pattern = r"Wei, (once more: |one last time: )?please turn your head to your (left|right)"
+    assert all(re.fullmatch(pattern, line) for line in said), said

@@ -104,6 +104,16 @@ def test_bench_liveness_reports_attacks_beside_no_liveness(
         assert figures["apcer_without_liveness"] is not None, kind
     real = result["bona_fide_unprompted"]["phone_pair_real"]
     assert real["frames"] > 0 and real["requests"] > 0
+    # The passive stage, in the same run, per attack kind beside the head-turn figures.
+    passive = result["passive_stage"]
+    for kind in ("printed_photo", "screen_replay"):
+        for model in ("hand_set", "fitted"):
+            figures = passive["per_attack_kind"][kind][model]
+            assert 0 <= figures["apcer_passive_only"] <= 1, (kind, model)
+            assert figures["apcer_with_head_turn"] is not None, (kind, model)
+            assert 0 <= figures["bpcer_passive_refused"] <= 1, (kind, model)
+    assert passive["recapture"]["nuaa_subject_disjoint"]["hand_set_default"]["auc"] is not None
+    assert all(f["auc"] is not None for f in passive["background_motion"])
 
 
 def test_bench_ui_reports_the_kiosk_page_beside_the_polling_page(
