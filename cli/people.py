@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 import sqlite_utils
@@ -14,7 +15,12 @@ from cli.main import CliContext, pass_cli
 from common.errors import ImageError, UnknownPersonError
 from terminal.checkin.badges import badge_payload, write_badge_png
 from terminal.checkin.engines import build_matcher, create_engine
-from terminal.face.enrollment import ENROLL_MIN_FACE_PX, identify_image
+from terminal.face.enrollment import (
+    ENROLL_MIN_FACE_PX,
+    EnrollResult,
+    RefusedPhoto,
+    identify_image,
+)
 from terminal.face.enrollment import enroll as enroll_person
 from terminal.store.database import open_database
 from terminal.store.gallery import Gallery
@@ -34,27 +40,64 @@ def _database(ctx: CliContext) -> Iterator[sqlite_utils.Database]:
 @click.command()
 @click.option("--id", "person_id", required=True, help="Employee id (1-64 characters).")
 @click.option("--name", required=True, help="Name shown at the kiosk.")
+@click.option("--json", "as_json", is_flag=True, help="The result as one JSON object.")
 @click.argument("photos", nargs=-1, type=_PHOTO)
 @pass_cli
-def enroll(ctx: CliContext, person_id: str, name: str, photos: tuple[Path, ...]) -> None:
-    """Enroll a person from PHOTOS (one face each, at least 80 px tall).
+def enroll(
+    ctx: CliContext, person_id: str, name: str, as_json: bool, photos: tuple[Path, ...]
+) -> None:
+    """Enroll a person from PHOTOS: one face at least 80 px tall each (or one clearly dominant).
 
-    Enrolling an existing id adds the photos to that person and updates the name. Without
-    photos the person can check in with a QR badge only.
+    Every photo's outcome is shown; the person is enrolled with the usable photos, and nothing
+    is stored when none is usable. Enrolling an existing id adds the photos to that person and
+    updates the name. Without photos the person can check in with a QR badge only.
     """
     with _database(ctx) as db:
         engine = create_engine(ctx.config) if photos else None
         result = enroll_person(db, engine, person_id, name, list(photos), ENROLL_MIN_FACE_PX)
+    if as_json:
+        click.echo(json.dumps(_enroll_record(result), ensure_ascii=False))
+        return
     person = result.person
-    if not result.photos:
+    if not result.outcomes:
         click.echo(f"stored {person.person_id} ({person.name}): {person.templates} face templates")
         return
+    refused = f"; {len(result.refused)} of {len(photos)} photos refused" if result.refused else ""
     click.echo(
         f"enrolled {person.person_id} ({person.name}): {len(result.photos)} face templates"
-        f" added, {person.templates} in total"
+        f" added, {person.templates} in total{refused}"
     )
-    for used in result.photos:
-        click.echo(f"  {used.path}: face {used.face_px} px tall")
+    for outcome in result.outcomes:
+        if isinstance(outcome, RefusedPhoto):
+            click.echo(f"  {outcome.path}: refused: {outcome.reason}")
+        else:
+            click.echo(f"  {outcome.path}: {outcome.describe()}")
+
+
+def _enroll_record(result: EnrollResult) -> dict[str, Any]:
+    """``kiosk enroll --json``: the person and every photo's outcome, in the order given."""
+    photos: list[dict[str, Any]] = []
+    for outcome in result.outcomes:
+        if isinstance(outcome, RefusedPhoto):
+            photos.append({"path": str(outcome.path), "used": False, "reason": outcome.reason})
+        else:
+            photos.append(
+                {
+                    "path": str(outcome.path),
+                    "used": True,
+                    "box": list(outcome.box),
+                    "face_px": outcome.face_px,
+                    "faces": 1 + len(outcome.other_faces_px),
+                    "other_faces_px": list(outcome.other_faces_px),
+                }
+            )
+    return {
+        "person_id": result.person.person_id,
+        "name": result.person.name,
+        "templates_added": len(result.photos),
+        "templates": result.person.templates,
+        "photos": photos,
+    }
 
 
 @click.group()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -70,12 +71,43 @@ def test_refused_enrollment_and_badge_for_unknown_id_print_one_line(
     assert _kiosk(data, "enroll", "--id", "E1", "--name", "A", str(group)) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
-    assert err.endswith("2 faces found; use a photo with only this person")
+    assert "two_people.jpg: 2 faces of similar size found (" in err
+    assert err.endswith("; use a photo with only this person")
     assert _kiosk(data, "qr", "badge", "--id", "E9", "--out", str(tmp_path / "b.png")) == 1
     assert "'E9' is not enrolled" in capsys.readouterr().err
     assert not (tmp_path / "b.png").exists()
     assert _kiosk(data, "enroll", "--id", "E2", "--name", "QR only") == 0
     assert "E2 (QR only): 0 face templates" in capsys.readouterr().out
+
+
+def test_enroll_reports_every_photo_and_which_face_was_used(
+    tmp_path: Path, faces_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    dominant = person_photo(faces_dir, "jennifer_aniston", 4)
+    group = faces_dir / "scenes" / "two_people.jpg"
+    args = ["enroll", "--id", "E1", "--name", "Jennifer Aniston", str(dominant), str(group)]
+    assert _kiosk(data, *args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        "enrolled E1 (Jennifer Aniston): 1 face templates added, 1 in total; 1 of 2 photos refused"
+    )
+    assert re.fullmatch(
+        rf"  {re.escape(str(dominant))}: used the largest face \((\d+) px, box \[[\d, ]+\]\)"
+        r" of \d; the others are (\d+ px, )*\d+ px and \d+ px",
+        lines[1],
+    ), lines[1]
+    assert lines[2].startswith(f"  {group}: refused: 2 faces of similar size found (")
+
+    assert _kiosk(data, *args[:2], "E2", *args[3:], "--json") == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["person_id"], record["templates_added"], record["templates"]) == ("E2", 1, 1)
+    used, refused = record["photos"]
+    assert (used["path"], used["used"]) == (str(dominant), True)
+    assert used["faces"] == 1 + len(used["other_faces_px"]) >= 2
+    assert len(used["box"]) == 4 and used["face_px"] > 2 * max(used["other_faces_px"])
+    assert (refused["path"], refused["used"]) == (str(group), False)
+    assert refused["reason"].startswith("2 faces of similar size found (")
 
 
 def test_people_remove_leaves_nothing_of_the_person_in_the_database_files(tmp_path: Path) -> None:
