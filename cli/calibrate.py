@@ -16,7 +16,16 @@ defaults. ``--json`` prints one object with the keys
   ``result`` (at the tolerance in use) and ``sweep`` (a list of results), each result with
   ``tolerance``, ``margin``, ``enrolled_people``, ``templates``, ``genuine_probes``,
   ``genuine_correct``, ``correct_rate``, ``genuine_wrong``, ``genuine_rejected``,
-  ``stranger_probes``, ``strangers_accepted``, ``stranger_accept_rate``, ``mistakes``.
+  ``stranger_probes``, ``strangers_accepted``, ``stranger_accept_rate``, ``mistakes``;
+- ``cross_validation``: null (also with fewer than 2 people), or with ``--open-set``:
+  ``folds`` (``--folds``, at most one per person), ``seed``, ``safety`` and
+  ``rules``, one per rule measured (``in_use`` and ``live``, or with ``--compare`` the
+  whole ablation of :func:`devtools.open_set.ablation_rules`): ``name``, ``description``,
+  ``pooled`` and ``folds`` (each with ``fold``,
+  ``held_out_people``, ``tolerance``, ``margin``, ``training`` and ``held_out``); a count
+  record has ``genuine_probes``, ``genuine_correct``, ``genuine_wrong``, ``stranger_probes``,
+  ``strangers_accepted`` and ``correct_rate``. Thresholds are chosen on the other folds'
+  people (:func:`devtools.open_set.choose_thresholds`) and counts are the held-out people's.
 """
 
 from __future__ import annotations
@@ -38,19 +47,57 @@ from devtools.calibration import (
     embed_labelled_set,
     operating_point,
     pair_distances,
-    read_labelled_set,
+    read_labelled_sets,
     threshold_at_far,
 )
 from devtools.open_set import (
+    DEFAULT_FOLDS,
+    DEFAULT_SAFETY,
+    Counts,
+    CrossValidation,
     OpenSetOutcome,
+    ablation_rules,
+    cross_validate,
     default_sweep,
     evaluate_open_set,
     split_open_set,
     sweep_tolerances,
 )
+from drivers.face.base import FaceEngine
 from terminal.checkin.engines import create_engine, effective_tolerance
 
 PROGRESS_EVERY = 50
+DEFAULT_RULES = ("in_use", "live")
+"""Cross-validated without ``--compare``: the thresholds in use, and thresholds chosen per fold."""
+BARE_COSINE_SIMILARITY = 0.45
+"""The bare model of the ablation: SFace's one cosine threshold, no margin, gates or voting."""
+
+
+def _counts(counts: Counts | None) -> dict[str, Any] | None:
+    if counts is None:
+        return None
+    record: dict[str, Any] = dataclasses.asdict(counts)
+    record["correct_rate"] = counts.correct_rate
+    return record
+
+
+def _cross_validation(result: CrossValidation) -> dict[str, Any]:
+    return {
+        "name": result.rule.name,
+        "description": result.rule.description,
+        "pooled": _counts(result.pooled),
+        "folds": [
+            {
+                "fold": fold.fold,
+                "held_out_people": fold.held_out_people,
+                "tolerance": fold.tolerance,
+                "margin": fold.margin,
+                "training": _counts(fold.training),
+                "held_out": _counts(fold.held_out),
+            }
+            for fold in result.folds
+        ],
+    }
 
 
 def _outcome(outcome: OpenSetOutcome) -> dict[str, Any]:
@@ -72,10 +119,10 @@ def _progress(done: int, total: int) -> None:
 
 
 def _set_summary(
-    folder: Path, include: tuple[str, ...], photos: int, embedded: EmbeddedSet
+    folders: tuple[Path, ...], include: tuple[str, ...], photos: int, embedded: EmbeddedSet
 ) -> dict[str, Any]:
     return {
-        "folder": str(folder),
+        "folder": " + ".join(str(folder) for folder in folders),
         "include": list(include),
         "photos": photos,
         "embedded": len(embedded.photos),
@@ -121,6 +168,8 @@ def _print_report(report: dict[str, Any]) -> None:
         )
     if report["open_set"]:
         _print_open_set(report["open_set"])
+    if report["cross_validation"]:
+        _print_cross_validation(report["cross_validation"])
 
 
 def _print_open_set(open_set: dict[str, Any]) -> None:
@@ -147,13 +196,45 @@ def _print_open_set(open_set: dict[str, Any]) -> None:
         click.echo(f"  mistake at {result['tolerance']:.4f}: {line}")
 
 
+def _held_out_line(counts: dict[str, Any]) -> str:
+    return (
+        f"{_percent(counts['genuine_correct'], counts['genuine_probes']):<22}"
+        f"{counts['genuine_wrong']:>6}  "
+        f"{_percent(counts['strangers_accepted'], counts['stranger_probes'])}"
+    )
+
+
+def _print_cross_validation(report: dict[str, Any]) -> None:
+    click.echo(
+        f"\ncross-validated open set: {report['folds']} subject-disjoint folds (seed"
+        f" {report['seed']}); thresholds chosen on the other folds' people (loosest with no"
+        f" false accept, minus {report['safety']}), counted on the held-out people"
+    )
+    click.echo(
+        f"{'rule':<16}{'fold':>5} {'tolerance':>9} {'margin':>6}  {'right person':<22}"
+        f"{'wrong':>6}  strangers accepted"
+    )
+    for rule in report["rules"]:
+        for fold in rule["folds"]:
+            click.echo(
+                f"{rule['name']:<16}{fold['fold']:>5} {fold['tolerance']:>9.4f}"
+                f" {fold['margin']:>6.3f}  {_held_out_line(fold['held_out'])}"
+            )
+        click.echo(
+            f"{rule['name']:<16}{'all':>5} {'':>9} {'':>6}  {_held_out_line(rule['pooled'])}"
+            f"   <- {rule['description']}"
+        )
+
+
 @click.command()
 @click.option(
     "--faces",
-    "folder",
+    "folders",
     required=True,
+    multiple=True,
     type=click.Path(path_type=Path, file_okay=False, exists=True),
-    help="Folder with labels.csv (path,identity) or <identity>/<photo> subfolders.",
+    help="Folder with labels.csv (path,identity) or <identity>/<photo> subfolders; repeat it"
+    " to measure several sets as one (paths then start with the folder's name).",
 )
 @click.option("--include", multiple=True, metavar="PREFIX", help="Only paths starting so.")
 @click.option(
@@ -170,13 +251,32 @@ def _print_open_set(open_set: dict[str, Any]) -> None:
 @click.option("--margin", type=click.FloatRange(0, 1), help="Default: config.")
 @click.option("--sweep", multiple=True, type=float, help="Open-set tolerances to try.")
 @click.option(
+    "--folds",
+    default=DEFAULT_FOLDS,
+    show_default=True,
+    type=click.IntRange(2, 50),
+    help="Subject-disjoint folds for the cross-validated open set.",
+)
+@click.option(
+    "--safety",
+    default=DEFAULT_SAFETY,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Subtracted from the tolerance chosen on the training folds.",
+)
+@click.option(
+    "--compare",
+    is_flag=True,
+    help="Cross-validate the ablation too: defaults, bare model, each part changed.",
+)
+@click.option(
     "--engine", "engine_name", type=click.Choice(["dlib", "sface"]), help="Default: config."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_cli
 def calibrate(
     ctx: CliContext,
-    folder: Path,
+    folders: tuple[Path, ...],
     include: tuple[str, ...],
     fars: tuple[float, ...],
     open_set: bool,
@@ -185,6 +285,9 @@ def calibrate(
     tolerance: float | None,
     margin: float | None,
     sweep: tuple[float, ...],
+    folds: int,
+    safety: float,
+    compare: bool,
     engine_name: str | None,
     as_json: bool,
 ) -> None:
@@ -200,10 +303,11 @@ def calibrate(
     if margin is None:
         configured = config.recognition.margin
         margin = configured if configured is not None else engine.default_margin
-    photos = read_labelled_set(folder, include)
+    photos = read_labelled_sets(folders, include)
     embedded = embed_labelled_set(engine, photos, progress=_progress)
     if not embedded.photos:
-        raise KioskError(f"{folder}: no face found in any of the {len(photos)} photos")
+        where = " + ".join(str(folder) for folder in folders)
+        raise KioskError(f"{where}: no face found in any of the {len(photos)} photos")
     pairs = pair_distances(engine, embedded)
     report: dict[str, Any] = {
         "engine": {
@@ -212,12 +316,13 @@ def calibrate(
             "tolerance": tolerance,
             "margin": margin,
         },
-        "set": _set_summary(folder, include, len(photos), embedded),
+        "set": _set_summary(folders, include, len(photos), embedded),
         "genuine": describe(pairs.genuine),
         "impostor": describe(pairs.impostor),
         "thresholds": [_point(threshold_at_far(pairs, far)) for far in fars or DEFAULT_FARS],
         "at_tolerance": _point(operating_point(pairs, tolerance)),
         "open_set": None,
+        "cross_validation": None,
     }
     if open_set:
         split = split_open_set(embedded, enroll_per_person, seed)
@@ -231,7 +336,45 @@ def calibrate(
                 _outcome(o) for o in sweep_tolerances(engine, embedded, split, tried, margin)
             ],
         }
+        if embedded.people >= 2:
+            report["cross_validation"] = _run_cross_validation(
+                engine,
+                embedded,
+                (tolerance, margin),
+                enroll_per_person,
+                folds,
+                seed,
+                safety,
+                compare,
+            )
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
     else:
         _print_report(report)
+
+
+def _run_cross_validation(
+    engine: FaceEngine,
+    embedded: EmbeddedSet,
+    in_use: tuple[float, float],
+    enroll_per_person: int,
+    folds: int,
+    seed: int,
+    safety: float,
+    compare: bool,
+) -> dict[str, Any]:
+    """The :data:`DEFAULT_RULES` (or, with ``compare``, the whole ablation) cross-validated."""
+    folds = min(folds, embedded.people)  # a small set: one person per fold
+    tolerance, margin = in_use
+    bare = round(1 - BARE_COSINE_SIMILARITY, 6) if engine.name == "sface" else tolerance
+    rules = ablation_rules(tolerance, margin, bare, enroll_per_person)
+    chosen = rules if compare else [rule for rule in rules if rule.name in DEFAULT_RULES]
+    return {
+        "folds": folds,
+        "seed": seed,
+        "safety": safety,
+        "rules": [
+            _cross_validation(cross_validate(engine, embedded, rule, folds, seed, safety))
+            for rule in chosen
+        ],
+    }

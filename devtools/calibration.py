@@ -24,6 +24,7 @@ from common.errors import ImageError, KioskError
 from drivers.face.base import FaceEngine
 from terminal.face.enrollment import ENROLL_MIN_FACE_PX, SEARCH_FACE_PX
 from terminal.face.images import load_rgb
+from terminal.face.quality import assess
 
 LABELS_FILE = "labels.csv"
 DEFAULT_FARS = (1e-3, 0.0)
@@ -60,6 +61,26 @@ def read_labelled_set(folder: Path, include: Sequence[str] = ()) -> list[Labelle
     return sorted(chosen, key=lambda photo: photo.relative)
 
 
+def read_labelled_sets(folders: Sequence[Path], include: Sequence[str] = ()) -> list[LabelledPhoto]:
+    """One folder: :func:`read_labelled_set`. Several: their photos together, each path written
+    ``<folder name>/<path>`` (which ``include`` prefixes match) and each identity
+    ``<folder name>:<identity>``, so people of different sets are never merged."""
+    if len(folders) == 1:
+        return read_labelled_set(folders[0], include)
+    chosen = []
+    for folder in folders:
+        for photo in read_labelled_set(folder):
+            relative = f"{folder.name}/{photo.relative}"
+            if not include or relative.startswith(tuple(include)):
+                chosen.append(
+                    LabelledPhoto(photo.path, relative, f"{folder.name}:{photo.identity}")
+                )
+    if not chosen:
+        names = ", ".join(str(folder) for folder in folders)
+        raise KioskError(f"{names}: no labelled photos under {', '.join(include)}")
+    return sorted(chosen, key=lambda photo: photo.relative)
+
+
 def _read_labels(labels: Path) -> list[tuple[str, str]]:
     try:
         with labels.open(encoding="utf-8", newline="") as handle:
@@ -85,12 +106,26 @@ def _read_subfolders(folder: Path) -> list[tuple[str, str]]:
     ]
 
 
+@dataclass(frozen=True)
+class FaceFacts:
+    """What the kiosk's gates would see of the embedded (largest) face of one photo."""
+
+    face_px: int
+    """Height of the face box in pixels (``min_face_px`` and the enrollment rule look at it)."""
+    faces_found: int
+    """Faces detected in the photo (enrollment refuses a photo with more than one)."""
+    quality_hint: str | None
+    """The live quality gate's verdict (:func:`terminal.face.quality.assess`): None = fit."""
+
+
 @dataclass
 class EmbeddedSet:
     """The photos that gave a face, their embeddings (row ``i`` = ``photos[i]``) and the rest."""
 
     photos: list[LabelledPhoto]
     matrix: np.ndarray
+    facts: list[FaceFacts] = field(default_factory=list)
+    """Per row (when measured): the face's size, the number of faces, the quality verdict."""
     no_face: list[str] = field(default_factory=list)
     """Relative paths of photos in which no face was found."""
     unreadable: list[str] = field(default_factory=list)
@@ -107,18 +142,27 @@ class EmbeddedSet:
         return len(set(self.identities))
 
 
-def largest_face_embedding(
+def largest_face(
     engine: FaceEngine, rgb: np.ndarray, min_face_px: int
-) -> np.ndarray | None:
-    """The embedding of the largest face, or None without a face.
+) -> tuple[np.ndarray, FaceFacts] | None:
+    """The embedding of the largest face and what the gates see of it, or None without a face.
 
-    A face big enough to enroll is looked for first (fast: no enlarging); only when there is
-    none is the photo searched again down to ``min_face_px``.
+    The face is looked for as ``kiosk identify`` looks (down to :data:`ENROLL_MIN_FACE_PX`,
+    which lets the engine shrink the photo), and only without one again down to
+    ``min_face_px``; the photo's faces are counted down to ``min_face_px`` at full resolution,
+    as enrollment counts them.
     """
+    counted = engine.detect(rgb, min_face_px, 1.0)
+    # The engine keeps its last detection's landmarks for encode(): detect as identify does last.
     boxes = engine.detect(rgb, max(min_face_px, ENROLL_MIN_FACE_PX), 1.0)
-    if not boxes and min_face_px < ENROLL_MIN_FACE_PX:
+    if not boxes and counted:
         boxes = engine.detect(rgb, min_face_px, 1.0)
-    return engine.encode(rgb, boxes[:1])[0] if boxes else None
+    if not boxes:
+        return None
+    box = boxes[0]
+    quality = assess(rgb, box, engine.landmarks(rgb, box))
+    (embedding,) = engine.encode(rgb, [box])
+    return embedding, FaceFacts(box[2] - box[0], max(len(counted), 1), quality.hint)
 
 
 def embed_labelled_set(
@@ -127,9 +171,11 @@ def embed_labelled_set(
     min_face_px: int = SEARCH_FACE_PX,
     progress: Callable[[int, int], None] | None = None,
 ) -> EmbeddedSet:
-    """Embed every photo; unreadable photos and photos without a face are listed, not fatal."""
+    """Embed every photo (its largest face, with its :class:`FaceFacts`); unreadable photos and
+    photos without a face are listed, not fatal."""
     embedded: list[LabelledPhoto] = []
     rows: list[np.ndarray] = []
+    facts: list[FaceFacts] = []
     result = EmbeddedSet([], np.zeros((0, engine.dim), dtype=np.float32))
     for done, photo in enumerate(photos, start=1):
         try:
@@ -137,15 +183,17 @@ def embed_labelled_set(
         except ImageError as exc:
             result.unreadable.append(str(exc))
             continue
-        embedding = largest_face_embedding(engine, rgb, min_face_px)
-        if embedding is None:
+        found = largest_face(engine, rgb, min_face_px)
+        if found is None:
             result.no_face.append(photo.relative)
         else:
             embedded.append(photo)
-            rows.append(embedding)
+            rows.append(found[0])
+            facts.append(found[1])
         if progress is not None:
             progress(done, len(photos))
     result.photos = embedded
+    result.facts = facts
     if rows:
         result.matrix = np.vstack(rows).astype(np.float32, copy=False)
     return result

@@ -44,13 +44,14 @@ from terminal.face.matcher import Match, Verification
 from terminal.face.tracks import FaceTrack
 
 PAIR_TOLERANCE_FACTOR = 0.8
-"""Default pair tolerance = this times the recognition tolerance. With SFace (0.59 -> 0.472),
-measured with `kiosk calibrate` on every pair of photos: East Asian LFW + NUAA webcam (3,225
-genuine, 59,610 impostor pairs), false accepts 69 -> 1 (FAR 1.2e-3 -> 1.7e-5) for true
-accepts 99.4 % -> 96.6 %; ../shared/faces: no false accept either way, 100 % -> 96.6 %. The
-zero-false-accept point of the East Asian set is 0.458 (96.0 %). A factor rather than a fixed
-step because the engines' distances differ in scale (dlib 0.4 -> 0.32: no false accept, but
-only 42 % of genuine East Asian pairs; dlib sites should calibrate their own)."""
+"""Default pair tolerance = this times the recognition tolerance: 0.328 for SFace since its
+tolerance became 0.41 (cross-validated open set, see drivers/face/sface_engine.py). At the
+former 0.59 -> 0.472, measured with `kiosk calibrate` on every pair of photos: East Asian LFW +
+NUAA webcam (3,225 genuine, 59,610 impostor pairs), false accepts 69 -> 1 (FAR 1.2e-3 -> 1.7e-5)
+for true accepts 99.4 % -> 96.6 %; ../shared/faces: no false accept either way, 100 % -> 96.6 %.
+The zero-false-accept point of the East Asian set is 0.458 (96.0 %). A factor rather than a
+fixed step because the engines' distances differ in scale (dlib 0.4 -> 0.32: no false accept,
+but only 42 % of genuine East Asian pairs; dlib sites should calibrate their own)."""
 MISS_FRAMES = 5
 """Non-matching frames in a row that cancel a pairing (a third of a second at 15 fps; one
 blurred or half-turned frame is not evidence)."""
