@@ -209,13 +209,15 @@ def sessions(
     "--db",
     "db_path",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    type=click.Path(path_type=Path, dir_okay=False),
     help="SQLite file of the receiver (kiosk receive --db).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per terminal.")
 def delivery(db_path: Path, as_json: bool) -> None:
     """Per terminal: events stored, highest seq, seqs missing (events lost or still on the
     way), duplicates, seqs reused (the terminal lost its database), conflicts and refusals."""
+    if not db_path.is_file():
+        raise KioskError(f"{db_path}: no such receiver database (kiosk receive --db)")
     store = ReceiverStore(db_path)
     try:
         summaries = store.terminals()
