@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import ImageError, KioskError
-from drivers.face.base import FaceEngine
+from drivers.face.base import Box, FaceEngine
 from terminal.face.enrollment import ENROLL_MIN_FACE_PX, SEARCH_FACE_PX
 from terminal.face.images import load_rgb
 from terminal.face.quality import assess
@@ -113,9 +113,15 @@ class FaceFacts:
     face_px: int
     """Height of the face box in pixels (``min_face_px`` and the enrollment rule look at it)."""
     faces_found: int
-    """Faces detected in the photo (enrollment refuses a photo with more than one)."""
+    """Faces detected in the photo (enrollment takes one of several only when dominant)."""
     quality_hint: str | None
     """The live quality gate's verdict (:func:`terminal.face.quality.assess`): None = fit."""
+    box: Box | None = None
+    """The embedded face's box (photo pixels)."""
+    boxes: tuple[Box, ...] = ()
+    """Every face found, as enrollment looks for them (down to ``min_face_px``, full size)."""
+    frame: tuple[int, int] = (0, 0)
+    """The photo's (height, width): enrollment's rule looks at where the faces are."""
 
 
 @dataclass
@@ -162,7 +168,15 @@ def largest_face(
     box = boxes[0]
     quality = assess(rgb, box, engine.landmarks(rgb, box))
     (embedding,) = engine.encode(rgb, [box])
-    return embedding, FaceFacts(box[2] - box[0], max(len(counted), 1), quality.hint)
+    height, width = rgb.shape[:2]
+    return embedding, FaceFacts(
+        box[2] - box[0],
+        max(len(counted), 1),
+        quality.hint,
+        box,
+        tuple(counted),
+        (int(height), int(width)),
+    )
 
 
 def embed_labelled_set(

@@ -29,7 +29,8 @@ from typing import Literal
 import numpy as np
 
 from devtools.calibration import THRESHOLD_STEP, EmbeddedSet
-from drivers.face.base import FaceEngine
+from drivers.face.base import Box, FaceEngine
+from terminal.face.enrollment import choose_face
 from terminal.face.matcher import Matcher
 
 STRANGER_FRACTION = 0.25
@@ -246,8 +247,9 @@ class MatchRule:
     normalise: bool = False
     """Score = distance minus the mean distance to everyone enrolled (gallery normalisation)."""
     enrollment_rule: bool = True
-    """Enrollment photos must show exactly one face, at least :data:`DEFAULT_MIN_FACE_PX` tall
-    (``kiosk enroll`` as the issue measured it); a person with no photo passing it is not
+    """Enrollment photos must pass ``kiosk enroll``'s rule (:func:`choose_face`: one face at
+    least :data:`DEFAULT_MIN_FACE_PX` tall, or a clearly dominant one among several, which is
+    the face embedded); False takes any photo's largest face. A person with no photo passing is not
     enrolled and their genuine probes count as refused."""
     probe_gate: Gate = "min_face"
     fixed: tuple[float, float] | None = None
@@ -400,11 +402,31 @@ def _best_two(matrix: np.ndarray, normalise: bool) -> tuple[np.ndarray, np.ndarr
     return nearest, best, runner_up
 
 
-def _enrollable(embedded: EmbeddedSet, row: int, rule: MatchRule) -> bool:
+def _overlap(first: Box, second: Box) -> float:
+    """Intersection over union of two (top, right, bottom, left) boxes."""
+    height = min(first[2], second[2]) - max(first[0], second[0])
+    width = min(first[1], second[1]) - max(first[3], second[3])
+    if height <= 0 or width <= 0:
+        return 0.0
+    inter = height * width
+    area = (first[2] - first[0]) * (first[1] - first[3]) + (second[2] - second[0]) * (
+        second[1] - second[3]
+    )
+    return inter / max(area - inter, 1)
+
+
+def enrollable(embedded: EmbeddedSet, row: int, rule: MatchRule) -> bool:
+    """Whether ``kiosk enroll`` would take this photo: :func:`choose_face` (one face of at
+    least :data:`DEFAULT_MIN_FACE_PX`, or a clearly dominant one among several), and the face
+    it chooses is the one embedded (else the row's embedding is not the template it makes)."""
     if not rule.enrollment_rule or not embedded.facts:
         return True
     facts = embedded.facts[row]
-    return facts.faces_found == 1 and facts.face_px >= DEFAULT_MIN_FACE_PX
+    if facts.box is None or not facts.boxes:
+        return facts.faces_found == 1 and facts.face_px >= DEFAULT_MIN_FACE_PX
+    height, width = facts.frame
+    choice = choose_face(list(facts.boxes), height, width, DEFAULT_MIN_FACE_PX)
+    return choice.box is not None and _overlap(choice.box, facts.box) >= 0.5
 
 
 def _probe_gated(embedded: EmbeddedSet, rows: Sequence[int], rule: MatchRule) -> np.ndarray:
@@ -437,7 +459,7 @@ def _scores(
     a stranger probe is scored against everyone but its own identity (every training person is
     then a stranger to the others as well as enrolled)."""
     identities = embedded.identities
-    kept = [row for row in enrolled_rows if _enrollable(embedded, row, rule)]
+    kept = [row for row in enrolled_rows if enrollable(embedded, row, rule)]
     owners = [identities[row] for row in kept]
     probe_rows = [*genuine_rows, *stranger_rows]
     people, matrix = _person_scores(

@@ -29,6 +29,7 @@ from devtools.open_set import (
     ablation_rules,
     count_decisions,
     cross_validate,
+    enrollable,
     evaluate_open_set,
     fold_people,
     held_out_scores,
@@ -38,6 +39,7 @@ from devtools.open_set import (
 from drivers.face.base import FaceEngine
 from terminal.checkin.engines import create_engine
 from terminal.config import Config, RecognitionSection
+from terminal.face.enrollment import choose_face
 from tests.recognition_tools import dlib_engine
 
 EAST_ASIAN_SUBSETS = ["lfw/", "nuaa_webcam/", "kpop_crops/"]
@@ -325,3 +327,20 @@ def test_several_folders_are_one_set_and_people_are_never_merged(
     assert read_labelled_sets([faces_dir], ["people/joe_biden/"]) == read_labelled_set(
         faces_dir, ["people/joe_biden/"]
     )
+
+
+def test_a_photo_with_a_dominant_face_is_enrolled_as_kiosk_enroll_does(
+    sface: FaceEngine, faces_dir: Path
+) -> None:
+    """``people/jennifer_aniston/04`` has small faces behind the subject: ``kiosk enroll``
+    takes its dominant face (:func:`choose_face`), so the simulation enrolls it too (the old
+    rule, exactly one face, refused it); the embedded face is the one chosen."""
+    embedded = embed_labelled_set(sface, read_labelled_set(faces_dir, ["people/jennifer_aniston/"]))
+    row = [photo.relative for photo in embedded.photos].index("people/jennifer_aniston/04.jpg")
+    facts = embedded.facts[row]
+    assert facts.faces_found > 1 and facts.box is not None
+    choice = choose_face(list(facts.boxes), *facts.frame, 80)
+    assert choice.box is not None and choice.others  # the same face, found at full size
+    live = MatchRule("live", "today's matcher")
+    assert enrollable(embedded, row, live)
+    assert enrollable(embedded, row, dataclasses.replace(live, enrollment_rule=False))
