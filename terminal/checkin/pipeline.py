@@ -16,7 +16,8 @@ check-in is done when the outbox has committed it (:mod:`terminal.checkin.desk`)
 store refuses (disk full), the decision says so.
 
 The enrolled people are held in memory; the pipeline checks the gallery's revision every
-:data:`GALLERY_CHECK_S` seconds and reloads after ``kiosk enroll`` or ``kiosk people remove``.
+:data:`GALLERY_CHECK_S` seconds and reloads after ``kiosk enroll`` or ``kiosk people remove``,
+and takes up a new passive liveness calibration (``kiosk calibrate --liveness``) as soon.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ from terminal.face.identify import IdentifiedFaces
 from terminal.face.liveness import HeadTurnLiveness
 from terminal.face.liveness_requests import LivenessRequests
 from terminal.face.pairing import PairedFaces
+from terminal.face.passive_liveness import PassiveLiveness
 from terminal.store.gallery import Gallery
+from terminal.store.liveness_calibration import load_liveness_calibration
 from terminal.store.outbox import Outbox
 
 __all__ = ["GALLERY_CHECK_S", "Decision", "Pipeline", "build_pipeline"]
@@ -90,7 +93,11 @@ class Pipeline:
             Attendance.from_config(config.attendance, config.terminal.id, outbox.db),
         )
         self.presence = PresenceGate.from_config(config.recognition)
-        requests = LivenessRequests(liveness) if liveness is not None else None
+        requests = None
+        if liveness is not None:
+            passive = PassiveLiveness() if config.liveness.mode == "passive" else None
+            requests = LivenessRequests(liveness, passive)
+        self.requests = requests
         self.faces: FaceFrames | None = None
         self.pairing: PairedFaces | None = None
         if engine is not None and self.mode == "face_and_qr":
@@ -114,6 +121,27 @@ class Pipeline:
             self.faces.matcher = build_matcher(self.config, self.gallery, self.faces.engine)
             people = self.faces.matcher.people
         log.info("%d people enrolled, %d with face templates", len(self.desk.names), people)
+        self._reload_liveness_calibration()
+
+    def _reload_liveness_calibration(self) -> None:
+        """Take up the stored passive liveness calibration when it changed. One that cannot
+        be read leaves the uncalibrated defaults (they never refuse and pass only very clear
+        faces: the head turn decides the rest)."""
+        if self.requests is None or self.requests.passive is None:
+            return
+        try:
+            stored = load_liveness_calibration(self.gallery.db)
+        except StoreError as exc:
+            stored = None
+            log.error("liveness calibration not read, using the uncalibrated defaults: %s", exc)
+        calibrated_at = stored.calibrated_at if stored is not None else None
+        if calibrated_at == self.requests.passive.calibrated_at:
+            return
+        self.requests.passive = PassiveLiveness.from_stored(stored)
+        cutoffs = self.requests.passive.cutoffs
+        origin = f"calibrated {calibrated_at}" if calibrated_at else "not calibrated on this camera"
+        log.info("passive liveness: %s, pass below %.4g, refuse from %.4g", origin,
+                 cutoffs.pass_below, cutoffs.refuse_above)  # fmt: skip
 
     def process(self, frame: Frame) -> list[Decision]:
         """Every decision for this frame (an empty list when nothing was seen)."""
@@ -144,6 +172,8 @@ class Pipeline:
             changed = self.gallery.revision() != self._revision
             if changed:
                 self.reload()
+            else:
+                self._reload_liveness_calibration()
         except StoreError as exc:
             message = f"cannot reload enrolled people: {exc}"
             self.throttled.log(logging.ERROR, "reload", message, now)
@@ -176,7 +206,7 @@ def build_pipeline(
         engine = create_engine(config)
     if config.qr.enabled and qr is None:
         qr = build_qr_decoder(config)
-    uses_liveness = reads_faces and config.liveness.mode == "head_turn"
+    uses_liveness = reads_faces and config.liveness.asks
     pipeline = Pipeline(
         config,
         outbox,

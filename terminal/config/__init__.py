@@ -23,12 +23,14 @@ from terminal.config.attendance import AttendanceSection
 from terminal.config.base import Section as _Section
 from terminal.config.base import describe as _describe
 from terminal.config.base import read_secret
+from terminal.config.liveness import LivenessSection
 from terminal.config.mqtt import MqttSection
 from terminal.config.provisioning import ProvisioningSection
 from terminal.config.ui import GpioSection, UiSection
 
 __all__ = [
     "Config",
+    "LivenessSection",
     "MqttSection",
     "check_verification_mode",
     "load_config",
@@ -225,28 +227,6 @@ class CentralSection(_Section):
         " and commands, one `<key id>.pub` file (PEM) per key; unset: rosters and commands"
         " are refused.",
     )
-
-
-class LivenessSection(_Section):
-    """Presentation-attack detection for face check-ins (QR check-ins are not affected)."""
-
-    mode: Literal["head_turn", "off"] = Field(
-        "head_turn",
-        description="head_turn: a recognised face must turn its head the way it is asked"
-        " (left or right at random); photos and replayed videos cannot. off: no check.",
-    )
-    turn: float = Field(
-        0.30, gt=0.05, le=1.0, description="Sideways nose move, in eye distances, that counts"
-        " as a turn: hand-held photos reached 0.26, real turns 0.37-0.94 (kiosk bench liveness).",
-    )  # fmt: skip
-    timeout_s: float = Field(4.0, gt=0.5, le=30, description="Time to turn once asked.")
-    hold_frames: int = Field(2, ge=1, le=10, description="Frames the turn must be seen in.")
-    max_attempts: int = Field(
-        3, ge=1, le=10, description="Failed requests after which face check-in is refused for"
-        " lockout_s (a warning is logged: possible photo or video attack).",
-    )  # fmt: skip
-    lockout_s: float = Field(60.0, ge=0, le=3600, description="How long that refusal lasts.")
-    mirrored: bool = Field(False, description="The camera delivers a mirror image.")
 
 
 class LogSection(_Section):

@@ -3,9 +3,10 @@
 Faces at least ``min_face_px`` tall are detected (only the largest few: the person at the
 kiosk is the closest one) and followed from frame to frame (:mod:`terminal.face.tracks`). A
 face asked to turn its head is judged on its landmarks
-(:mod:`terminal.face.liveness_requests`); a face not fit to recognise (cut off, turned away,
-blurred) gets a hint instead of a guess; a face already recognised and checked in is only
-followed; the rest are embedded and handed to
+(:mod:`terminal.face.liveness_requests`); with the passive liveness stage on, each face about
+to be embedded is scored for it too (:mod:`terminal.face.passive_liveness`); a face not fit to
+recognise (cut off, turned away, blurred) gets a hint instead of a guess; a face already
+recognised and checked in is only followed; the rest are embedded and handed to
 :meth:`FaceFrames.decide`, which says what they mean: who they are among everyone
 (:mod:`terminal.face.identify`) or whether they confirm a QR code (:mod:`terminal.face.pairing`).
 """
@@ -61,6 +62,8 @@ class FaceFrames(ABC):
         self.tracker = FaceTracker()
         self.matcher: Matcher | None = None
         """Set by the pipeline on every gallery reload."""
+        self._previous_gray: np.ndarray | None = None
+        """The last frame looked at, grey, while the passive liveness stage is on."""
 
     def process(self, frame: Frame) -> list[Decision]:
         """Every decision about the faces in this frame."""
@@ -73,6 +76,8 @@ class FaceFrames(ABC):
         tracks = self.tracker.assign(boxes, now)
         if self.requests is not None:
             self.requests.forget_lost(asked, self.tracker.tracks, now)
+        passive = self.requests.passive if self.requests is not None else None
+        gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY) if passive is not None else None
         decisions: list[Decision] = []
         fit: list[SeenFace] = []
         for box, track in zip(boxes, tracks, strict=True):
@@ -95,7 +100,10 @@ class FaceFrames(ABC):
             if followed is not None:
                 decisions.append(followed)
                 continue
+            if passive is not None and gray is not None:
+                passive.observe(track.passive, frame.image, gray, self._previous_gray, box)
             fit.append(SeenFace(box, track, marks))
+        self._previous_gray = gray
         embeddings = self.engine.encode(rgb, [face.box for face in fit]) if fit else []
         decisions.extend(self.decide(frame, list(zip(fit, embeddings, strict=True))))
         return decisions

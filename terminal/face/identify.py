@@ -2,8 +2,9 @@
 
 Each embedded face is matched against everyone enrolled (:meth:`Matcher.identify`: within the
 tolerance and a margin nearer than the next person). A person is checked in after
-``confirm_frames`` consecutive frames agreeing on them and, with ``[liveness] mode =
-"head_turn"``, a head turn the way they are asked.
+``confirm_frames`` consecutive frames agreeing on them and, unless ``[liveness] mode = "off"``,
+a liveness check: passed passively, or a head turn the way they are asked
+(:mod:`terminal.face.liveness_requests`).
 """
 
 from __future__ import annotations
@@ -63,9 +64,11 @@ class IdentifiedFaces(FaceFrames):
                 decisions.append(pending)
                 continue
             self.confirmation.reset(person_id)
-            if not repeat and self.requests is not None and face.marks is not None:
-                decisions.append(self.requests.ask(face.track, match, face.box, face.marks, now))
-                continue
+            if not repeat and self.requests is not None:
+                judged = self.requests.ask(face.track, match, face.box, face.marks, now)
+                if judged is not None:
+                    decisions.append(judged)
+                    continue
             decision = self.desk.check_in(person_id, Method.FACE, frame, match.distance, face.box)
             decisions.append(self.settle(decision, face.track, now))
         return decisions

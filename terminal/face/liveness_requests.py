@@ -8,9 +8,15 @@ A failed request with attempts left is not a refusal: the same face is asked aga
 ``challenge`` decision whose ``reason`` is ``turn_<direction>_again`` or ``..._last``). Only the
 failure that uses the last attempt is refused (``reason`` ``liveness: ...``, which the screen
 says as "photo or video detected").
+
+With the passive stage (``[liveness] mode = "passive"``, :mod:`terminal.face.passive_liveness`)
+a recognised face is judged on the frames it was confirmed in first: a clearly live one is
+checked in without a request, a clearly fake one refused, only the rest asked.
 """
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 
@@ -19,14 +25,19 @@ from models.messages import Method
 from terminal.checkin.decisions import Decision
 from terminal.face.liveness import Challenge, HeadTurnLiveness
 from terminal.face.matcher import Match
+from terminal.face.passive_liveness import PassiveLiveness
 from terminal.face.tracks import FaceTrack
+
+log = logging.getLogger(__name__)
 
 
 class LivenessRequests:
-    """Issues head-turn requests to recognised faces and follows them to a verdict."""
+    """Judges recognised faces: passively when ``passive`` is given, else (and for the faces
+    the passive stage is unsure of) by a head-turn request followed to a verdict."""
 
-    def __init__(self, liveness: HeadTurnLiveness) -> None:
+    def __init__(self, liveness: HeadTurnLiveness, passive: PassiveLiveness | None = None) -> None:
         self.liveness = liveness
+        self.passive = passive
 
     def forget_lost(self, asked: list[FaceTrack], alive: list[FaceTrack], now: float) -> None:
         """Fail the requests of tracks in ``asked`` that are no longer ``alive``."""
@@ -36,15 +47,32 @@ class LivenessRequests:
                 track.challenge = None
 
     def ask(
-        self, track: FaceTrack, match: Match, box: Box, marks: np.ndarray, now: float
-    ) -> Decision:
-        """Ask the recognised face on ``track`` to turn (or refuse it while locked out)."""
+        self, track: FaceTrack, match: Match, box: Box, marks: np.ndarray | None, now: float
+    ) -> Decision | None:
+        """Judge the recognised face on ``track``: None when the passive stage finds it clearly
+        live (check it in), else a refusal (locked out, clearly fake) or a request to turn.
+        Without landmarks nobody can be asked: None, as before the passive stage."""
         assert match.person_id is not None
         person_id = match.person_id
         if self.liveness.locked_out(person_id, now):
             reason = "liveness: too many failed requests"
             return Decision("refused", person_id, match.name, Method.FACE, match.distance, box,
                             reason=reason)  # fmt: skip
+        if self.passive is not None:
+            judged = self.passive.judge(track.passive)
+            if judged.verdict == "live":
+                log.info("liveness: %s passed without a request (%s)", person_id,
+                         judged.describe())  # fmt: skip
+                return None
+            if judged.verdict == "refuse":
+                log.warning("liveness: %s refused, looks like a photo or screen (%s)", person_id,
+                            judged.describe())  # fmt: skip
+                reason = f"liveness: looks like a photo or screen ({judged.describe()})"
+                return Decision("refused", person_id, match.name, Method.FACE, match.distance,
+                                box, reason=reason)  # fmt: skip
+            log.info("liveness: %s asked to turn (%s)", person_id, judged.describe())
+        if marks is None:
+            return None
         challenge = self.liveness.ask(person_id, match.name, match.distance, marks, now)
         track.challenge = challenge
         return self._request(challenge, box)

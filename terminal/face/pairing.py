@@ -198,11 +198,12 @@ class PairedFaces(FaceFrames):
         if state == "pending":
             return [Decision("pending", pairing.person_id, pairing.name, METHOD, check.distance,
                              face.box, reason="confirming")]  # fmt: skip
-        if self.requests is not None and face.marks is not None:
-            pairing.matches = 0  # after a failed request the face is confirmed afresh
+        if self.requests is not None:
             match = Match(pairing.person_id, pairing.name, check.distance, check.other_distance)
             asked = self.requests.ask(face.track, match, face.box, face.marks, now)
-            return [dataclasses.replace(asked, method=METHOD)]
+            if asked is not None:
+                pairing.matches = 0  # after a failed request the face is confirmed afresh
+                return [dataclasses.replace(asked, method=METHOD)]
         return [self._commit(pairing, check.distance, face.track, face.box, frame)]
 
     def passed(self, asked: Challenge, track: FaceTrack, box: Box, frame: Frame) -> Decision:

@@ -18,7 +18,8 @@ person stays still, while a photo or phone held up by hand moves with the face i
 two into ``live`` (check in without a request), ``refuse``, or ``ask`` (the head-turn request of
 :mod:`terminal.face.liveness`), with cut-offs from :func:`calibrate_cutoffs`.
 
-Not wired into the pipeline yet: ``kiosk bench liveness`` measures it beside the head turn.
+The pipeline uses them through :mod:`terminal.face.passive_liveness` (``[liveness] mode =
+"passive"``); ``kiosk bench liveness`` measures them beside the head turn.
 """
 
 from __future__ import annotations

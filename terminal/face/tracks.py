@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from drivers.face.base import Box
+from terminal.face.passive_liveness import PassiveEvidence
 
 if TYPE_CHECKING:
     from terminal.face.liveness import Challenge
@@ -44,6 +45,8 @@ class FaceTrack:
     resolved_at: float = field(default=float("-inf"))
     challenge: Challenge | None = None
     """The liveness request this face is answering, if any."""
+    passive: PassiveEvidence = field(default_factory=PassiveEvidence)
+    """What the passive liveness stage saw of this face."""
 
 
 class FaceTracker:

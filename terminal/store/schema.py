@@ -22,6 +22,9 @@ EXISTS``, a column added only if missing) and reproduce, in order, what those re
 
 Version 3 is thus the same in every file. Migrations from 4 on are plain: they may assume
 version N-1 exactly.
+
+4. ``liveness_calibration``: the passive liveness cut-offs ``kiosk calibrate --liveness`` fits on
+   the kiosk's own camera (:mod:`terminal.store.liveness_calibration`).
 """
 
 from __future__ import annotations
@@ -173,10 +176,30 @@ def _tables_made_lazily(conn: sqlite3.Connection) -> None:
     )
 
 
+def _liveness_calibration(conn: sqlite3.Connection) -> None:
+    """4: the passive liveness stage's cut-offs fitted on this kiosk's camera (one row)."""
+    execute_script(
+        conn,
+        """
+        CREATE TABLE liveness_calibration (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            calibrated_at TEXT NOT NULL,
+            pass_below REAL NOT NULL,
+            refuse_above REAL NOT NULL,
+            model TEXT NOT NULL,
+            genuine_count INTEGER NOT NULL,
+            attack_count INTEGER NOT NULL,
+            source TEXT NOT NULL
+        );
+        """,
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _first_release,
     _codes_and_attendance,
     _tables_made_lazily,
+    _liveness_calibration,
 )
 """Migration N (1-based) takes ``kiosk.db`` from ``user_version`` N-1 to N. Append only."""
 

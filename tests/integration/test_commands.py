@@ -144,7 +144,7 @@ def test_report_diagnostics_through_the_library_returns_the_checks_but_the_camer
     assert result.data is not None
     checks = {check["name"]: check["status"] for check in result.data["checks"]}
     names = {"provisioning", "models", "disk", "database", "clock", "broker", "tls"}
-    names |= {"credentials", "qr-keys", "schedule", "screen"}
+    names |= {"credentials", "qr-keys", "schedule", "screen", "liveness"}
     assert set(checks) == names
     assert checks["broker"] == "pass" and checks["database"] != "fail"
 
@@ -265,7 +265,7 @@ def test_overrides_apply_at_load_and_bad_ones_are_ignored_with_a_warning(
     with caplog.at_level("WARNING", logger="terminal.store.settings"):
         config = load_config(toml)
     assert (config.terminal.language, config.recognition.repeat_window_s) == ("en", 90.0)
-    assert (config.verification.mode, config.liveness.mode) == ("face", "head_turn")
+    assert (config.verification.mode, config.liveness.mode) == ("face", "passive")
     assert config.qr.static_badges is True and config.storage.data_dir == data
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     ignored = ["verification.mode", "liveness.mode", "qr.static_badges", "storage.data_dir"]

@@ -23,7 +23,9 @@ from models.roster import RosterChunk, RosterPerson
 from terminal.config import Config
 from terminal.doctor import NAMES, Check, run_checks
 from terminal.doctor.result import CheckResult, Status, passed
+from terminal.face.recapture import DEFAULT_MODEL
 from terminal.store.database import open_database
+from terminal.store.liveness_calibration import StoredLivenessCalibration, save_liveness_calibration
 from terminal.store.rosters import RosterStore
 from tests.doctor_tools import expected_status, kiosk, parse_lines, run_doctor, snapshot
 
@@ -40,9 +42,12 @@ def test_a_healthy_offline_kiosk_passes_every_check(
     assert list(lines) == list(NAMES), out
     assert code == expected_status(lines), out
     for name, (status, _rest) in lines.items():
-        if name not in ("clock", "screen"):
+        if name not in ("clock", "screen", "liveness"):
             assert status == "PASS", out
     assert lines["screen"][0] == "WARN" and "not served" in lines["screen"][1]
+    assert lines["liveness"][0] == "WARN"
+    assert "passive, not calibrated on this camera" in lines["liveness"][1]
+    assert "-> with the kiosk stopped" in lines["liveness"][1]
     assert "64x48" in lines["camera"][1]
     assert "1 pending, 0 sent, 0 acked" in lines["database"][1]
     assert "no roster applied (0 people enrolled locally)" in lines["database"][1]
@@ -54,6 +59,28 @@ def test_a_healthy_offline_kiosk_passes_every_check(
         assert "-> enable systemd-timesyncd/chrony" in clock_rest
         assert "clock_synced=false" in clock_rest
     assert snapshot(data) == before  # read-only: not even a -wal or -shm file appeared
+
+
+def test_liveness_shows_the_stored_calibration_and_warns_when_off(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    sections = kiosk(tmp_path)
+    db = open_database(Path(sections["storage"]["data_dir"]) / "kiosk.db")
+    calibration = StoredLivenessCalibration(
+        "2026-12-01T08:00:00Z", 0.25, 0.97, DEFAULT_MODEL.to_dict(), 155, 12, "installation"
+    )
+    save_liveness_calibration(db, calibration)
+    db.conn.close()
+    _code, out = run_doctor(tmp_path, sections, capsys)
+    status, rest = parse_lines(out)["liveness"]
+    assert status == "PASS", out
+    assert "calibrated 2026-12-01T08:00:00Z on 155 genuine and 12 attack faces" in rest
+    assert "pass below 0.25, refuse from 0.97" in rest
+
+    sections["liveness"] = {"mode": "off"}
+    _code, out = run_doctor(tmp_path, sections, capsys)
+    status, rest = parse_lines(out)["liveness"]
+    assert (status, rest.split(" -> ")[0]) == ("WARN", "off: a photo of an employee checks them in")
 
 
 def test_json_lists_every_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
