@@ -192,6 +192,14 @@ def liveness(
                 f" BPCER {figures['bpcer_passive_refused']},"
                 f" genuine asked {figures['genuine_asked_to_turn']}"
             )
+    for mode in ("passive", "strict"):
+        figures = result["first_frame_to_checkin"][mode]["all"]
+        click.echo(
+            f"first frame to check-in, {mode:<7}: p50 {figures['seconds_p50']} s"
+            f" ({figures['checked_in']}/{figures['visits']} real visits checked in,"
+            f" {figures['checked_in_without_request']} without a request;"
+            f" {figures['cpu_s_per_visit']} CPU-s per visit)"
+        )
 
 
 def sync_summary_lines(result: dict[str, Any]) -> list[str]:

@@ -127,7 +127,7 @@ def run_demo(workdir: Path | None = None, language: Language = "en") -> int:
         )
         _say(
             "demo: liveness is off here: the scene's face is a photo, which the kiosk's"
-            ' head-turn request ([liveness] mode = "head_turn", the default) would refuse'
+            ' liveness check ([liveness] mode = "passive", the default) would not let through'
         )
         Daemon(
             config, RunOptions(exit_when_source_ends=True, on_decision=_Narrator(language))

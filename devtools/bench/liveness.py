@@ -16,7 +16,9 @@ move the nose and whether a request made just before each turn would pass.
 In the same run, ``passive_stage`` (:mod:`devtools.bench.passive_liveness`): the recapture score
 and the background-motion cue in front of the request, per attack kind (NUAA printed photos,
 the phone replay) beside the head-turn figures above, with the hand-set default coefficients
-and with coefficients a site would fit at installation.
+and with coefficients a site would fit at installation; and ``first_frame_to_checkin``
+(:mod:`devtools.bench.checkin_time`): the real pipeline's time from a real person's first frame
+to the committed check-in with the passive stage, beside the head turn for everyone.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import cv2
 import numpy as np
 
 from devtools.attack_video import hand_held_photo, still_photo
+from devtools.bench.checkin_time import run_checkin_time_benchmark
 from devtools.bench.passive_liveness import passive_stage_figures
 from drivers.face.base import FaceEngine
 from terminal.config import LivenessSection
@@ -184,5 +187,6 @@ def run_liveness_benchmark(
         "attacks": attacks,
         "bona_fide_unprompted": bona_fide,
         "passive_stage": passive_stage_figures(engine, faces, east_asian, head_turn_apcer, quick),
+        "first_frame_to_checkin": run_checkin_time_benchmark(engine, faces, quick),
         "seconds": round(time.perf_counter() - started, 1),
     }

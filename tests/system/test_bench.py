@@ -114,6 +114,13 @@ def test_bench_liveness_reports_attacks_beside_no_liveness(
             assert 0 <= figures["bpcer_passive_refused"] <= 1, (kind, model)
     assert passive["recapture"]["nuaa_subject_disjoint"]["hand_set_default"]["auc"] is not None
     assert all(f["auc"] is not None for f in passive["background_motion"])
+    # First frame to check-in: the same real visits with the passive stage and with the head turn.
+    timing = result["first_frame_to_checkin"]
+    for mode in ("passive", "strict"):
+        visits = timing[mode]["all"]
+        assert visits["visits"] > 0 and 0 <= visits["checked_in"] <= visits["visits"], mode
+    assert timing["strict"]["all"]["checked_in_without_request"] == 0
+    assert timing["passive"]["all"]["checked_in_without_request"] > 0
 
 
 def test_bench_ui_reports_the_kiosk_page_beside_the_polling_page(
