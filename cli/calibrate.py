@@ -37,6 +37,7 @@ from typing import Any
 
 import click
 
+from cli.calibrate_liveness import run_liveness_calibration
 from cli.main import CliContext, pass_cli
 from common.errors import KioskError
 from devtools.calibration import (
@@ -230,7 +231,6 @@ def _print_cross_validation(report: dict[str, Any]) -> None:
 @click.option(
     "--faces",
     "folders",
-    required=True,
     multiple=True,
     type=click.Path(path_type=Path, file_okay=False, exists=True),
     help="Folder with labels.csv (path,identity) or <identity>/<photo> subfolders; repeat it"
@@ -272,6 +272,35 @@ def _print_cross_validation(report: dict[str, Any]) -> None:
 @click.option(
     "--engine", "engine_name", type=click.Choice(["dlib", "sface"]), help="Default: config."
 )
+@click.option(
+    "--liveness",
+    is_flag=True,
+    help="Instead: fit the passive liveness stage to this kiosk's camera and store it in kiosk.db"
+    " (stop the kiosk first; a person faces the camera).",
+)
+@click.option(
+    "--genuine",
+    multiple=True,
+    metavar="SOURCE",
+    help="--liveness: a real person in front of this camera: a device (0, /dev/video0), a"
+    " stream, a video file or an image folder; repeatable (default: [camera] source).",
+)
+@click.option(
+    "--attack",
+    "attacks",
+    multiple=True,
+    metavar="SOURCE",
+    help="--liveness: a printed photo or a phone screen held up to this camera; repeatable.",
+)
+@click.option(
+    "--seconds",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(1, 600),
+    help="--liveness: how long each live camera capture lasts.",
+)
+@click.option("--fit", is_flag=True, help="--liveness: also fit coefficients from the attacks.")
+@click.option("--dry-run", is_flag=True, help="--liveness: print the figures, store nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_cli
 def calibrate(
@@ -289,10 +318,22 @@ def calibrate(
     safety: float,
     compare: bool,
     engine_name: str | None,
+    liveness: bool,
+    genuine: tuple[str, ...],
+    attacks: tuple[str, ...],
+    seconds: float,
+    fit: bool,
+    dry_run: bool,
     as_json: bool,
 ) -> None:
     """Measure the face engine on a labelled photo set: pair distances, FAR/TAR thresholds
-    and (with --open-set) the kiosk's identification errors."""
+    and (with --open-set) the kiosk's identification errors. With --liveness: fit the passive
+    liveness stage to this kiosk's camera instead (see cli/calibrate_liveness.py)."""
+    if liveness:
+        run_liveness_calibration(ctx, genuine, attacks, seconds, fit, dry_run, as_json)
+        return
+    if not folders:
+        raise click.UsageError("give --faces DIR (a labelled photo set), or --liveness")
     config = ctx.config
     if engine_name is not None:
         recognition = config.recognition.model_copy(update={"engine": engine_name})

@@ -9,12 +9,14 @@ made from the first 10 s of the real recording, as an installer would, and judge
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from cli.main import main
 from drivers.camera.replay import ReplayCamera
 from drivers.face.base import FaceEngine
 from terminal.checkin.pipeline import Decision, Pipeline, build_pipeline
@@ -23,7 +25,10 @@ from terminal.face.enrollment import enroll
 from terminal.face.liveness import HeadTurnLiveness
 from terminal.face.liveness_calibration import calibrate_liveness, capture_cues
 from terminal.store.database import open_database
-from terminal.store.liveness_calibration import save_liveness_calibration
+from terminal.store.liveness_calibration import (
+    load_liveness_calibration,
+    save_liveness_calibration,
+)
 from terminal.store.outbox import Outbox
 from tests.recognition_tools import ScriptedChoices, frame_of, video_frames, write_image
 
@@ -128,3 +133,38 @@ def test_calibrated_on_its_camera_the_kiosk_refuses_a_phone_replay_and_lets_the_
     assert not any(d.reason.startswith(PASSIVE_REFUSAL) for d in honest if d.reason)
     assert [d.kind for d in honest].count("checked_in") == 1
     assert outbox.counts()["pending"] == 1
+
+
+def test_kiosk_calibrate_liveness_stores_the_cutoffs_and_says_what_is_wrong(
+    tmp_path: Path, faces_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    video = faces_dir / "video"
+    args = ["--data-dir", str(data), "calibrate", "--liveness", "--json"]
+    real, replay = str(video / "phone_pair_real.mp4"), str(video / "phone_pair_replay.mp4")
+    assert main([*args, "--genuine", real, "--attack", replay, "--dry-run"]) == 0
+    assert json.loads(capsys.readouterr().out)["stored"] is False
+    assert not (data / "kiosk.db").exists()
+
+    assert main([*args, "--genuine", real, "--attack", replay]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["stored"] is True and result["database"] == str(data / "kiosk.db")
+    assert result["attacks"]["frames"]["live"] == 0  # every attack frame is below the pass line
+    assert result["genuine"]["faces"] > 100 and result["genuine"]["frames"]["refuse"] == 0
+    db = open_database(data / "kiosk.db")
+    stored = load_liveness_calibration(db)
+    db.conn.close()
+    assert stored is not None
+    assert stored.pass_below == result["pass_below"]
+    assert stored.refuse_above == result["refuse_above"]
+    assert stored.attack_count == result["attacks"]["faces"]
+    assert "phone_pair_replay" in stored.source
+
+    blank = tmp_path / "blank"
+    for index in range(30):
+        write_image(blank / f"{index:03d}.png", np.full((120, 160, 3), 90, np.uint8))
+    assert main([*args, "--genuine", str(blank)]) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error[-1].startswith("kiosk: error: only 0 genuine faces seen (at least 20 needed)")
+    assert main([*args, "--genuine", str(video / "phone_pair_real.mp4"), "--fit"]) == 1
+    assert "--fit needs attack captures" in capsys.readouterr().err
