@@ -39,9 +39,10 @@ def render_json(results: Sequence[CheckResult]) -> str:
 def doctor(ctx: CliContext, as_json: bool) -> None:
     """Check this kiosk's setup: one line per check, PASS, WARN or FAIL, and what to do.
 
-    Checks the config, camera (reads one frame), face models, disk space, database
-    (read-only), clock synchronisation, broker (a real MQTT login under its own client id),
-    TLS files, secret file permissions and the signed-code keys. Each check has a time
+    Checks the config, provisioning, camera (reads one frame), face models, disk space,
+    database (read-only), liveness (mode, camera calibration), clock synchronisation, broker
+    (a real MQTT login under its own client id), TLS files, secret file permissions, the
+    signed-code keys, the schedule and the screen. Each check has a time
     limit, so the command always ends. Exits 1 when a check fails (warnings do not count).
     Run it as the kiosk user (sudo -u kiosk) to see what the kiosk can read.
     """
