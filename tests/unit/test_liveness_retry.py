@@ -34,6 +34,7 @@ def asked_person(*directions: str, **settings: object) -> tuple[LivenessRequests
     track = FaceTrack(box=BOX, last_seen=0.0)
     match = Match(person_id="E1", name="Li Si", distance=0.3, runner_up_distance=None)
     first = requests.ask(track, match, BOX, marks(0.0), 0.0)
+    assert first is not None
     assert first.kind == "challenge" and first.reason == f"turn_{directions[0]}"
     return requests, track
 
@@ -91,4 +92,5 @@ def test_a_person_who_walked_away_while_asked_is_asked_once_more_when_back() -> 
     again = FaceTrack(box=BOX, last_seen=2.0)
     match = Match(person_id="E1", name="Li Si", distance=0.3, runner_up_distance=None)
     decision = requests.ask(again, match, BOX, marks(0.0), 2.0)
+    assert decision is not None
     assert decision.kind == "challenge" and decision.reason == "turn_right_again"
