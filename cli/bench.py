@@ -238,3 +238,58 @@ def sync(events: int, batch_size: int, quick: bool, as_json: bool) -> None:
         click.echo(json.dumps(result, indent=2))
     else:
         click.echo("\n".join(sync_summary_lines(result)))
+
+
+@bench_group.command("masks")
+@click.option(
+    "--faces",
+    "folders",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Labelled photo set (labels.csv); repeat it to measure several as one. Default:"
+    " $KIOSK_TEST_FACES and $KIOSK_TEST_FACES_EAST_ASIAN (or ../shared/faces and"
+    " ../shared/faces_east_asian). The first one's video/*.mp4 are the unmasked videos.",
+)
+@click.option("--include", multiple=True, metavar="PREFIX", help="Only paths starting so.")
+@click.option(
+    "--folds", default=5, show_default=True, type=click.IntRange(2, 50),
+    help="Subject-disjoint folds, as kiosk calibrate --open-set --folds.",
+)  # fmt: skip
+@click.option("--seed", default=0, show_default=True, help="Folds, strangers and masks.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_cli
+def masks(
+    ctx: CliContext,
+    folders: tuple[Path, ...],
+    include: tuple[str, ...],
+    folds: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Recognition with synthetic surgical masks against without (same folds and thresholds):
+    right person, wrong person and strangers accepted; and the mask detector's detection and
+    false-alarm rates (cut-off chosen on half of the people, counted on the other half, and
+    on the real videos)."""
+    from devtools.bench.masks import run_masks_benchmark, summary
+    from terminal.checkin.engines import create_engine, effective_tolerance
+
+    if not folders:
+        east_asian = os.environ.get("KIOSK_TEST_FACES_EAST_ASIAN")
+        defaults = [_default_faces(), Path(east_asian or "../shared/faces_east_asian")]
+        folders = tuple(folder for folder in defaults if folder.is_dir())
+        if not folders:
+            raise click.UsageError("give --faces DIR (a labelled photo set)")
+    engine = create_engine(ctx.config)
+    configured = ctx.config.recognition.margin
+    margin = configured if configured is not None else engine.default_margin
+    in_use = (effective_tolerance(ctx.config, engine), margin)
+
+    def progress(done: int, total: int) -> None:
+        if done % 50 == 0 or done == total:
+            click.echo(f"embedded {done}/{total} photos, bare and masked", err=True)
+
+    result = run_masks_benchmark(
+        engine, folders, in_use, folds, seed, include=include,
+        video_dir=folders[0] / "video", progress=progress,
+    )  # fmt: skip
+    click.echo(json.dumps(result, indent=2) if as_json else "\n".join(summary(result)))

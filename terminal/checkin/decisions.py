@@ -28,7 +28,8 @@ class Decision:
     confirmation; ``repeat`` a person already checked in within the window; ``unknown`` a face
     that matches nobody; ``refused`` a bad badge or a check-in the store could not commit;
     ``adjust`` a face not fit to recognise, with the hint for the person as ``reason``
-    (``center_face``, ``look_at_camera``, ``hold_still``; see :mod:`terminal.face.quality`);
+    (``center_face``, ``look_at_camera``, ``lower_mask``, ``hold_still``; see
+    :mod:`terminal.face.quality`);
     ``challenge`` a recognised face asked to turn its head (``reason`` ``turn_left`` or
     ``turn_right``; see :mod:`terminal.face.liveness`), not yet checked in; ``paired`` (verification
     mode ``face_and_qr``) a valid code that now waits for its person's face (``reason``

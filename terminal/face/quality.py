@@ -8,7 +8,9 @@ webcam videos, NUAA webcam frames, and the same photos blurred):
   >= 53 (5th percentile), photos blurred by 2 px (at 112 px) <= 23;
 - yaw proxy (nose offset from the eyes' midpoint / eye distance): frontal photos <= 0.35, heads
   turned to the side up to 0.9;
-- roll (angle of the eye line): frontal faces within 11 degrees (95th percentile).
+- roll (angle of the eye line): frontal faces within 11 degrees (95th percentile);
+- a mask over the nose and mouth (:mod:`terminal.face.mask`): recognition with one accepts
+  fewer employees (``kiosk bench masks``), so the person is asked to lower it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import cv2
 import numpy as np
 
 from drivers.face.base import Box
+from terminal.face.mask import read_mask
 
 MIN_SHARPNESS = 30.0
 MAX_YAW = 0.45
@@ -77,7 +80,7 @@ def _touches_edge(box: Box, height: int, width: int) -> bool:
 
 def assess(rgb: np.ndarray, box: Box, landmarks: np.ndarray | None) -> FaceQuality:
     """Judge one detected face; the hint names what the person should do
-    (``center_face``, ``look_at_camera``, ``hold_still``)."""
+    (``center_face``, ``look_at_camera``, ``lower_mask``, ``hold_still``)."""
     height, width = rgb.shape[:2]
     sharp = sharpness(rgb, box)
     yaw = roll = None
@@ -88,6 +91,8 @@ def assess(rgb: np.ndarray, box: Box, landmarks: np.ndarray | None) -> FaceQuali
         hint = "center_face"
     elif yaw is not None and roll is not None and (abs(yaw) > MAX_YAW or abs(roll) > MAX_ROLL_DEG):
         hint = "look_at_camera"
+    elif landmarks is not None and read_mask(rgb, landmarks).masked:
+        hint = "lower_mask"
     elif sharp < MIN_SHARPNESS:
         hint = "hold_still"
     return FaceQuality(sharp, yaw, roll, hint)

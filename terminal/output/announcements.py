@@ -26,6 +26,7 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "look_at_camera": {"zh": "请正对摄像头", "en": "Please look at the camera"},
     "hold_still": {"zh": "请保持不动", "en": "Please hold still"},
     "center_face": {"zh": "请站到画面中间", "en": "Please step into the middle"},
+    "lower_mask": {"zh": "请摘下口罩", "en": "Please lower your mask"},
     "turn_left": {"zh": "{name}，请向左转头", "en": "{name}, please turn your head to your left"},
     "turn_right": {
         "zh": "{name}，请向右转头",

@@ -43,7 +43,7 @@ _QR_REFUSALS: dict[str, str] = {
     RefusalCode.REPLAYED: "code_used",
     "not_enrolled": "not_enrolled",
 }
-_HINTS = ("move_closer", "look_at_camera", "hold_still", "center_face")
+_HINTS = ("move_closer", "look_at_camera", "hold_still", "center_face", "lower_mask")
 TURN_ARROWS = {"left": "←", "right": "→"}
 """The detail line of a head-turn request: an arrow toward the person's own left or right as
 they face the screen (the page's CJK fonts have both)."""

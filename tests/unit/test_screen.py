@@ -114,6 +114,7 @@ def test_a_prompt_does_not_cover_a_fresh_result_but_a_new_person_does() -> None:
         (Decision("refused", reason="/x/kiosk.db: disk full, new check-ins"), "Storage full"),
         (Decision("refused", reason="database is locked"), "The check-in could not"),
         (Decision("adjust", reason="move_closer"), "Please come closer"),
+        (Decision("adjust", reason="lower_mask"), "Please lower your mask"),
     ],
 )
 def test_each_reason_is_said_in_the_kiosk_language(decision: Decision, title: str) -> None:
