@@ -60,7 +60,9 @@ def test_hamilton_clip_checks_in_the_enrolled_actor_exactly_once(
     )
     enroll(db, engine, "E2002", "Barack Obama", [person_photo(faces_dir, "barack_obama")])
     # 60 px: the second actor's face (62-75 px) is found; 40 would double the detection cost.
-    config = _config(tmp_path, faces=True, min_face_px=60)
+    # dlib at 0.4 (its default before the cross-validated 0.28, at which it recognises about one
+    # genuine photo in ten): this test is about the pipeline, not about dlib's threshold.
+    config = _config(tmp_path, faces=True, min_face_px=60, tolerance=0.4)
     outbox = Outbox(db, config.terminal.id, config.terminal.site)
     pipeline = build_pipeline(config, outbox, lambda: False, engine=engine)
     clip = faces_dir / "video" / "short_hamilton_clip.mp4"
