@@ -21,10 +21,13 @@ defaults. ``--json`` prints one object with the keys
   ``folds`` (``--folds``, at most one per person), ``seed``, ``safety`` and
   ``rules``, one per rule measured (``in_use`` and ``live``, or with ``--compare`` the
   whole ablation of :func:`devtools.open_set.ablation_rules`): ``name``, ``description``,
-  ``pooled`` and ``folds`` (each with ``fold``,
-  ``held_out_people``, ``tolerance``, ``margin``, ``training`` and ``held_out``); a count
+  ``pooled``, ``by_subset`` (the pooled held-out counts per top-level subset of the photo
+  paths, e.g. ``faces_east_asian/lfw``) and ``folds`` (each with ``fold``,
+  ``held_out_people``, ``tolerance``, ``margin``, ``training``, ``held_out``, ``by_subset``
+  and ``quality``: the quality levers' ``[face px bound or floor, tolerance, margin]``); a count
   record has ``genuine_probes``, ``genuine_correct``, ``genuine_wrong``, ``stranger_probes``,
-  ``strangers_accepted`` and ``correct_rate``. Thresholds are chosen on the other folds'
+  ``strangers_accepted``, ``asked_again`` (refused by a quality floor: asked for a better
+  look) and ``correct_rate``. Thresholds are chosen on the other folds'
   people (:func:`devtools.open_set.choose_thresholds`) and counts are the held-out people's.
 """
 
@@ -87,6 +90,7 @@ def _cross_validation(result: CrossValidation) -> dict[str, Any]:
         "name": result.rule.name,
         "description": result.rule.description,
         "pooled": _counts(result.pooled),
+        "by_subset": {name: _counts(counts) for name, counts in result.pooled_by_subset.items()},
         "folds": [
             {
                 "fold": fold.fold,
@@ -95,6 +99,8 @@ def _cross_validation(result: CrossValidation) -> dict[str, Any]:
                 "margin": fold.margin,
                 "training": _counts(fold.training),
                 "held_out": _counts(fold.held_out),
+                "by_subset": {name: _counts(counts) for name, counts in fold.by_subset.items()},
+                "quality": [list(lever) for lever in fold.quality],
             }
             for fold in result.folds
         ],
@@ -202,6 +208,7 @@ def _held_out_line(counts: dict[str, Any]) -> str:
         f"{_percent(counts['genuine_correct'], counts['genuine_probes']):<22}"
         f"{counts['genuine_wrong']:>6}  "
         f"{_percent(counts['strangers_accepted'], counts['stranger_probes'])}"
+        + (f", {counts['asked_again']} asked again" if counts.get("asked_again") else "")
     )
 
 
@@ -225,6 +232,31 @@ def _print_cross_validation(report: dict[str, Any]) -> None:
             f"{rule['name']:<16}{'all':>5} {'':>9} {'':>6}  {_held_out_line(rule['pooled'])}"
             f"   <- {rule['description']}"
         )
+    _print_by_subset(report["rules"])
+
+
+def _print_by_subset(rules: list[dict[str, Any]]) -> None:
+    names = sorted({name for rule in rules for name in rule.get("by_subset", {})})
+    if len(names) < 2:
+        return
+    click.echo("\nheld-out right person per subset (wrong / strangers accepted)")
+    short = [name.rsplit("/", 1)[-1] for name in names]
+    heads = short if len(set(short)) == len(short) else names
+    click.echo(f"{'rule':<20}" + "".join(f"{head[-24:]:>26}" for head in heads))
+    for rule in rules:
+        cells = []
+        for name in names:
+            counts = rule["by_subset"].get(name)
+            if not counts or not counts["genuine_probes"]:
+                cells.append(f"{'-':>26}")
+                continue
+            share = 100 * counts["genuine_correct"] / counts["genuine_probes"]
+            cell = (
+                f"{share:.1f}% of {counts['genuine_probes']}"
+                f" ({counts['genuine_wrong']}/{counts['strangers_accepted']})"
+            )
+            cells.append(f"{cell:>26}")
+        click.echo(f"{rule['name']:<20}" + "".join(cells))
 
 
 @click.command()

@@ -122,6 +122,10 @@ class FaceFacts:
     """Every face found, as enrollment looks for them (down to ``min_face_px``, full size)."""
     frame: tuple[int, int] = (0, 0)
     """The photo's (height, width): enrollment's rule looks at where the faces are."""
+    sharpness: float = 0.0
+    """Variance of the Laplacian over the face (:func:`terminal.face.quality.sharpness`)."""
+    yaw: float | None = None
+    """Yaw proxy from the landmarks (:func:`terminal.face.quality.pose`; None without them)."""
 
 
 @dataclass
@@ -176,6 +180,8 @@ def largest_face(
         box,
         tuple(counted),
         (int(height), int(width)),
+        quality.sharpness,
+        quality.yaw,
     )
 
 

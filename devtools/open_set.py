@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -208,6 +208,18 @@ DEFAULT_MIN_FACE_PX = 80
 """``[recognition] min_face_px`` and the enrollment rule's smallest face (pixels)."""
 Reduction = Literal["nearest", "mean"]
 Gate = Literal["none", "min_face", "quality"]
+QualityLever = Literal["none", "size_bins", "sharp_bins", "yaw_bins", "size_floor"]
+"""``size_bins`` / ``sharp_bins`` / ``yaw_bins``: one tolerance (and margin) per bin of face
+height / sharpness / frontality (-|yaw|), the two bins split at the training people's median
+genuine probe; ``size_floor``: probes whose face is smaller than the
+training people's lower quartile are asked again (counted apart, neither right nor wrong)."""
+
+
+def subset_name(relative: str) -> str:
+    """The top-level subset of a photo path: every folder above ``<identity>/<photo>``, at most
+    two (``faces_east_asian/lfw/<id>/<photo>`` -> ``faces_east_asian/lfw``)."""
+    parts = relative.split("/")
+    return "/".join(parts[: max(1, min(2, len(parts) - 2))])
 
 
 def fold_people(identities: Sequence[str], folds: int, seed: int = 0) -> list[list[str]]:
@@ -253,6 +265,9 @@ class MatchRule:
     enrolled and their genuine probes count as refused."""
     probe_gate: Gate = "min_face"
     fixed: tuple[float, float] | None = None
+    quality: QualityLever = "none"
+    visits: bool = False
+    """Count two-photo visits (:func:`visit_scores`) instead of single probes."""
 
 
 @dataclass(frozen=True)
@@ -269,6 +284,50 @@ class ProbeScores:
     """Whether the probe's identity is meant to be enrolled (else it is a stranger)."""
     gated: np.ndarray
     """Refused before matching (a gate, or its person could not be enrolled)."""
+    groups: tuple[str, ...] = ()
+    """Per probe: :func:`subset_name` of its photo (empty when not known)."""
+    face_px: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Per probe: the face height in pixels (empty when not measured)."""
+    sharpness: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Per probe: the face's sharpness (empty when not measured)."""
+    frontal: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Per probe: minus the absolute yaw proxy, 0 without landmarks (empty when not measured)."""
+    asked: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    """Per probe: asked for a better look by a quality floor (empty: nobody)."""
+    owners: tuple[str, ...] = ()
+    """Per probe: its identity (empty when not known)."""
+    nearest: tuple[str, ...] = ()
+    """Per probe: the nearest enrolled person ("" when nobody is)."""
+
+    def take(self, mask: np.ndarray) -> ProbeScores:
+        """The probes where ``mask`` is true."""
+        return ProbeScores(
+            self.best[mask],
+            self.runner_up[mask],
+            self.right[mask],
+            self.genuine[mask],
+            self.gated[mask],
+            tuple(group for group, keep in zip(self.groups, mask, strict=True) if keep)
+            if self.groups
+            else (),
+            self.face_px[mask] if self.face_px.size else self.face_px,
+            self.sharpness[mask] if self.sharpness.size else self.sharpness,
+            self.frontal[mask] if self.frontal.size else self.frontal,
+            self.asked[mask] if self.asked.size else self.asked,
+            tuple(o for o, keep in zip(self.owners, mask, strict=True) if keep)
+            if self.owners
+            else (),
+            tuple(n for n, keep in zip(self.nearest, mask, strict=True) if keep)
+            if self.nearest
+            else (),
+        )
+
+    def floored(self, floor: float) -> ProbeScores:
+        """Probes with a face smaller than ``floor`` pixels asked again (and refused)."""
+        if not self.face_px.size:
+            return self
+        asked = self.face_px < floor
+        return dataclasses.replace(self, gated=self.gated | asked, asked=asked)
 
 
 @dataclass(frozen=True)
@@ -280,19 +339,23 @@ class Counts:
     genuine_wrong: int
     stranger_probes: int
     strangers_accepted: int
+    asked_again: int = 0
+    """Probes (genuine or stranger) refused by a quality floor: the kiosk asks for a better
+    look; neither a check-in nor a wrong one."""
 
     def __add__(self, other: Counts) -> Counts:
         """Field by field sum (pooling folds)."""
         return Counts(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)))
 
-    def as_tuple(self) -> tuple[int, int, int, int, int]:
-        """The five counts in field order."""
+    def as_tuple(self) -> tuple[int, int, int, int, int, int]:
+        """The six counts in field order."""
         return (
             self.genuine_probes,
             self.genuine_correct,
             self.genuine_wrong,
             self.stranger_probes,
             self.strangers_accepted,
+            self.asked_again,
         )
 
     @property
@@ -309,9 +372,9 @@ class Counts:
 def count_decisions(scores: ProbeScores, tolerance: float, margin: float) -> Counts:
     """What :meth:`Matcher.identify`'s rule (score within ``tolerance``, ``margin`` ahead of
     the next person) decides for every probe."""
-    accepted = (
-        ~scores.gated & (scores.best <= tolerance) & (scores.runner_up - scores.best >= margin)
-    )
+    with np.errstate(invalid="ignore"):  # inf - inf: nobody near, never accepted
+        ahead = scores.runner_up - scores.best >= margin
+    accepted = ~scores.gated & (scores.best <= tolerance) & ahead
     genuine = scores.genuine
     return Counts(
         int(np.count_nonzero(genuine)),
@@ -319,17 +382,75 @@ def count_decisions(scores: ProbeScores, tolerance: float, margin: float) -> Cou
         int(np.count_nonzero(accepted & genuine & ~scores.right)),
         int(np.count_nonzero(~genuine)),
         int(np.count_nonzero(accepted & ~genuine)),
+        int(np.count_nonzero(scores.asked)) if scores.asked.size else 0,
     )
+
+
+def _worse(values: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    return np.minimum(values[first], values[second]) if values.size else values
+
+
+def visit_scores(scores: ProbeScores) -> ProbeScores:
+    """Two probes make one visit: consecutive probes of the same person (1st+2nd, 3rd+4th...,
+    an odd last one dropped). A visit is accepted only when both photos are accepted as the
+    same person: its score is the worse of the two, its margin the smaller, and it is never
+    accepted when the two nearest people differ. Photos are not frames (consecutive video
+    frames are far more alike), so this bounds what agreement over frames can do."""
+    if not scores.owners or not scores.nearest:
+        raise ValueError("visits need the probes' identities and nearest people")
+    firsts: list[int] = []
+    index = 0
+    count = len(scores.best)
+    while index + 1 < count:
+        same = scores.owners[index] == scores.owners[index + 1]
+        if same and scores.genuine[index] == scores.genuine[index + 1]:
+            firsts.append(index)
+            index += 2
+        else:
+            index += 1
+    first = np.array(firsts, dtype=np.intp)
+    second = first + 1
+    agree = np.array(
+        [scores.nearest[a] == scores.nearest[a + 1] and scores.nearest[a] != "" for a in firsts],
+        dtype=bool,
+    )
+    best = np.where(agree, np.maximum(scores.best[first], scores.best[second]), np.inf)
+    gap = np.minimum(
+        scores.runner_up[first] - scores.best[first], scores.runner_up[second] - scores.best[second]
+    )
+    return ProbeScores(
+        best,
+        best + gap,
+        scores.right[first] & scores.right[second],
+        scores.genuine[first],
+        scores.gated[first] | scores.gated[second],
+        tuple(scores.groups[a] for a in firsts) if scores.groups else (),
+        face_px=_worse(scores.face_px, first, second),
+        sharpness=_worse(scores.sharpness, first, second),
+        frontal=_worse(scores.frontal, first, second),
+        owners=tuple(scores.owners[a] for a in firsts),
+        nearest=tuple(scores.nearest[a] for a in firsts),
+    )
+
+
+def count_by_subset(scores: ProbeScores, tolerance: float, margin: float) -> dict[str, Counts]:
+    """:func:`count_decisions` per :func:`subset_name` of the probes (empty without names)."""
+    if not scores.groups:
+        return {}
+    groups = np.array(scores.groups, dtype=object)
+    return {
+        name: count_decisions(scores.take(groups == name), tolerance, margin)
+        for name in sorted(set(scores.groups))
+    }
 
 
 def loosest_safe_tolerance(scores: ProbeScores, margin: float) -> float:
     """The highest tolerance (a multiple of 1e-4) at which no stranger and no wrong person is
     accepted with ``margin``; above every genuine score when nothing false could be accepted."""
+    with np.errstate(invalid="ignore"):  # inf - inf: nobody near, never accepted
+        ahead = scores.runner_up - scores.best >= margin
     could_be_false = (
-        ~scores.gated
-        & ~(scores.genuine & scores.right)
-        & (scores.runner_up - scores.best >= margin)
-        & np.isfinite(scores.best)
+        ahead & ~scores.gated & ~(scores.genuine & scores.right) & np.isfinite(scores.best)
     )
     if not np.any(could_be_false):
         finite = scores.best[np.isfinite(scores.best)]
@@ -483,7 +604,25 @@ def _scores(
     )
     right &= genuine  # a stranger scored against everyone else is never "right"
     gated = _probe_gated(embedded, probe_rows, rule) | unenrolled
-    return ProbeScores(best, runner_up, right, genuine, gated)
+    groups = tuple(subset_name(embedded.photos[row].relative) for row in probe_rows)
+    facts = [embedded.facts[row] for row in probe_rows] if embedded.facts else []
+    face_px = np.array([fact.face_px for fact in facts], dtype=np.float64)
+    sharp = np.array([fact.sharpness for fact in facts], dtype=np.float64)
+    frontal = np.array([-abs(fact.yaw or 0.0) for fact in facts], dtype=np.float64)
+    names = tuple(people[int(col)] if people else "" for col in nearest)
+    return ProbeScores(
+        best,
+        runner_up,
+        right,
+        genuine,
+        gated,
+        groups,
+        face_px,
+        sharp,
+        frontal,
+        owners=tuple(probe_ids),
+        nearest=names,
+    )
 
 
 def training_scores(engine: FaceEngine, embedded: EmbeddedSet, rule: MatchRule) -> ProbeScores:
@@ -551,6 +690,10 @@ class FoldResult:
     training: Counts | None
     """Outcome on the training people at the chosen thresholds (None for fixed thresholds)."""
     held_out: Counts
+    by_subset: dict[str, Counts] = field(default_factory=dict)
+    """The held-out counts per :func:`subset_name`."""
+    quality: tuple[tuple[float, float, float], ...] = ()
+    """Quality levers: (face-size bin's upper bound or floor in px, tolerance, margin)."""
 
 
 @dataclass(frozen=True)
@@ -568,6 +711,60 @@ class CrossValidation:
             total = total + fold.held_out
         return total
 
+    @property
+    def pooled_by_subset(self) -> dict[str, Counts]:
+        """The held-out counts per subset, every fold added up."""
+        total: dict[str, Counts] = {}
+        for fold in self.folds:
+            for name, counts in fold.by_subset.items():
+                total[name] = total[name] + counts if name in total else counts
+        return dict(sorted(total.items()))
+
+
+def _add(first: dict[str, Counts], second: dict[str, Counts]) -> dict[str, Counts]:
+    return {
+        name: first[name] + second[name]
+        if name in first and name in second
+        else first.get(name) or second[name]
+        for name in sorted({*first, *second})
+    }
+
+
+def _quality_decisions(
+    rule: MatchRule,
+    trained: ProbeScores,
+    held: ProbeScores,
+    margins: Sequence[float],
+    safety: float,
+) -> tuple[float, float, Counts, Counts, dict[str, Counts], tuple[tuple[float, float, float], ...]]:
+    """A quality lever's thresholds chosen on ``trained`` and applied to ``held``: (tolerance,
+    margin of the first bin, training counts, held-out counts, held-out per subset, levers)."""
+    if not trained.face_px.size or not held.face_px.size:
+        raise ValueError(f"{rule.name} needs the face sizes (embed with facts)")
+    if rule.quality == "size_floor":
+        floor = float(np.percentile(trained.face_px[trained.genuine], 25))
+        trained, held = trained.floored(floor), held.floored(floor)
+        tolerance, margin, training = choose_thresholds(trained, margins, safety)
+        outcome = count_decisions(held, tolerance, margin)
+        per_subset = count_by_subset(held, tolerance, margin)
+        return tolerance, margin, training, outcome, per_subset, ((floor, tolerance, margin),)
+    measure = {"size_bins": "face_px", "sharp_bins": "sharpness", "yaw_bins": "frontal"}
+    train_values = getattr(trained, measure[rule.quality])
+    held_values = getattr(held, measure[rule.quality])
+    split = float(np.median(train_values[trained.genuine]))
+    levers = []
+    training = outcome = Counts(0, 0, 0, 0, 0)
+    by_subset: dict[str, Counts] = {}
+    for upper, in_bin in ((split, np.less), (math.inf, np.greater_equal)):
+        train_mask = in_bin(train_values, split)
+        held_mask = in_bin(held_values, split)
+        tolerance, margin, counts = choose_thresholds(trained.take(train_mask), margins, safety)
+        training = training + counts
+        outcome = outcome + count_decisions(held.take(held_mask), tolerance, margin)
+        by_subset = _add(by_subset, count_by_subset(held.take(held_mask), tolerance, margin))
+        levers.append((upper, tolerance, margin))
+    return levers[0][1], levers[0][2], training, outcome, by_subset, tuple(levers)
+
 
 def cross_validate(
     engine: FaceEngine,
@@ -583,15 +780,38 @@ def cross_validate(
         held_out = subset(embedded, held_out_people)
         training_set = subset(embedded, set(embedded.identities) - set(held_out_people))
         training: Counts | None = None
+        scores = held_out_scores(engine, held_out, rule, seed, training_set)
+        if rule.visits:
+            scores = visit_scores(scores)
+        if rule.quality != "none":
+            trained = training_scores(engine, training_set, rule)
+            tolerance, margin, training, outcome, by_subset, levers = _quality_decisions(
+                rule, trained, scores, rule.margins, safety
+            )
+            results.append(
+                FoldResult(
+                    index,
+                    len(held_out_people),
+                    tolerance,
+                    margin,
+                    training,
+                    outcome,
+                    by_subset,
+                    levers,
+                )
+            )
+            continue
         if rule.fixed is not None:
             tolerance, margin = rule.fixed
         else:
             trained = training_scores(engine, training_set, rule)
+            if rule.visits:
+                trained = visit_scores(trained)
             tolerance, margin, training = choose_thresholds(trained, rule.margins, safety)
-        scores = held_out_scores(engine, held_out, rule, seed, training_set)
         outcome = count_decisions(scores, tolerance, margin)
+        by_subset = count_by_subset(scores, tolerance, margin)
         results.append(
-            FoldResult(index, len(held_out_people), tolerance, margin, training, outcome)
+            FoldResult(index, len(held_out_people), tolerance, margin, training, outcome, by_subset)
         )
     return CrossValidation(rule, results)
 
@@ -659,5 +879,36 @@ def ablation_rules(
         dataclasses.replace(
             live, name="gallery_norm", description="distance minus mean distance to the gallery",
             normalise=True,
+        ),
+        dataclasses.replace(
+            live, name="size_bins",
+            description="tolerance + margin per face-size bin (split at the training median)",
+            quality="size_bins",
+        ),
+        dataclasses.replace(
+            live, name="sharp_bins",
+            description="tolerance + margin per sharpness bin (split at the training median)",
+            quality="sharp_bins",
+        ),
+        dataclasses.replace(
+            live, name="yaw_bins",
+            description="tolerance + margin per |yaw| bin (split at the training median)",
+            quality="yaw_bins",
+        ),
+        dataclasses.replace(
+            live, name="size_floor",
+            description="faces under the training lower quartile asked again (not counted wrong)",
+            quality="size_floor",
+        ),
+        dataclasses.replace(
+            live, name="enroll3_size_bins",
+            description="3 photos enrolled, nearest template, tolerance per face-size bin",
+            enroll_per_person=3, quality="size_bins",
+        ),
+        dataclasses.replace(
+            live, name="two_photo_visit",
+            description="a visit = 2 photos of one person, both accepted as the same person;"
+            " photos are not frames (frames are far more alike): a bound, not a kiosk figure",
+            visits=True,
         ),
     ]  # fmt: skip

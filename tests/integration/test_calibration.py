@@ -25,6 +25,7 @@ from devtools.calibration import (
     threshold_at_far,
 )
 from devtools.open_set import (
+    Counts,
     MatchRule,
     ablation_rules,
     count_decisions,
@@ -60,6 +61,7 @@ COUNT_KEYS = {
     "genuine_wrong",
     "stranger_probes",
     "strangers_accepted",
+    "asked_again",
     "correct_rate",
 }
 OUTCOME_KEYS = {
@@ -220,6 +222,8 @@ def test_cli_cross_validates_on_held_out_people(
         assert sum(fold["held_out_people"] for fold in folds) == 10  # each person held out once
         for key in COUNT_KEYS - {"correct_rate"}:
             assert rule["pooled"][key] == sum(fold["held_out"][key] for fold in folds)
+            assert rule["pooled"][key] == sum(c[key] for c in rule["by_subset"].values())
+        assert set(rule["by_subset"]) == {"people"}
         if rule["name"] == "in_use":  # fixed thresholds: nothing chosen on training people
             assert {(f["tolerance"], f["margin"]) for f in folds} == {(0.4, 0.05)}
             assert all(fold["training"] is None for fold in folds)
@@ -345,3 +349,32 @@ def test_a_photo_with_a_dominant_face_is_enrolled_as_kiosk_enroll_does(
     live = MatchRule("live", "today's matcher")
     assert enrollable(embedded, row, live)
     assert enrollable(embedded, row, dataclasses.replace(live, enrollment_rule=False))
+
+
+def test_east_asian_held_out_counts_are_broken_down_per_subset(
+    sface: FaceEngine, east_asian: EmbeddedSet
+) -> None:
+    """Every held-out probe is counted in exactly one subset, and the subsets are the folders
+    above ``<identity>/<photo>``."""
+    rules = {rule.name: rule for rule in ablation_rules(0.41, 0.05, 0.55)}
+    result = cross_validate(sface, east_asian, rules["in_use"])
+    by_subset = result.pooled_by_subset
+    assert set(by_subset) == {"lfw", "nuaa_webcam", "kpop_crops"}
+    assert sum(by_subset.values(), Counts(0, 0, 0, 0, 0)) == result.pooled
+    assert all(counts.genuine_probes > 0 for counts in by_subset.values())
+
+
+def test_two_photo_visits_are_chosen_and_counted_without_false_accepts(
+    sface: FaceEngine, east_asian: EmbeddedSet
+) -> None:
+    """A visit is two probe photos of one person; its thresholds are chosen on the training
+    folds' visits with no false accept, and there are about half as many visits as probes."""
+    rules = {rule.name: rule for rule in ablation_rules(0.41, 0.05, 0.55)}
+    probes = cross_validate(sface, east_asian, rules["live"]).pooled
+    visits = cross_validate(sface, east_asian, rules["two_photo_visit"])
+    pooled = visits.pooled
+    assert 0 < pooled.genuine_probes <= probes.genuine_probes // 2
+    assert 0 < pooled.stranger_probes <= probes.stranger_probes // 2
+    assert all(
+        fold.training is not None and fold.training.false_accepts == 0 for fold in visits.folds
+    )
