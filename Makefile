@@ -16,7 +16,11 @@ export UV_PYTHON_DOWNLOADS := never
 # uv trusts the system's CA store (ca-certificates), as pip and apt do, not only its own bundled
 # roots: a site whose HTTPS goes through an inspecting proxy installs all the same.
 export UV_SYSTEM_CERTS := 1
-APT_PACKAGES := mosquitto libzbar0 libgl1 libglib2.0-0 python3-venv faketime
+# A|B: either package will do. Debian 13 (trixie) renamed some libraries for 64-bit time_t
+# (libzbar0 -> libzbar0t64, libglib2.0-0 -> libglib2.0-0t64); the first name the apt lists know is
+# installed, and a machine with any of them installed has it.
+APT_PACKAGES := mosquitto libzbar0t64|libzbar0 libgl1 libglib2.0-0t64|libglib2.0-0 python3-venv \
+	faketime
 TEST_APT_PACKAGES := chromium fonts-noto-cjk libatomic1
 # Shared test data (never copied into the repository); .ci/run sets these too.
 KIOSK_TEST_FACES ?= $(abspath $(wildcard ../shared/faces))
@@ -29,18 +33,33 @@ export KIOSK_TEST_FACES KIOSK_TEST_FACES_EAST_ASIAN
 all: test
 
 # apt_install: install the Debian packages in $(1) that are missing (as root), or print the line.
+# An entry A|B (A/B to the shell) is present when any of its names is installed; when missing, the
+# first name that apt knows (after `apt-get update` as root) is installed.
 define apt_install
 	@missing=""; \
-	for p in $(1); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	for entry in $(subst |,/,$(1)); do \
+	  found=""; \
+	  for p in $$(echo "$$entry" | tr '/' ' '); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' && found=1; \
+	  done; \
+	  [ -n "$$found" ] || missing="$$missing $$entry"; \
 	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
+	[ "$$(id -u)" = 0 ] && apt-get update -qq; \
+	names=""; \
+	for entry in $$missing; do \
+	  pick=""; \
+	  for p in $$(echo "$$entry" | tr '/' ' '); do \
+	    if [ -z "$$pick" ] && apt-cache show --no-all-versions $$p >/dev/null 2>&1; then pick=$$p; fi; \
+	  done; \
+	  names="$$names $${pick:-$${entry%%/*}}"; \
+	done; \
 	if [ "$$(id -u)" = 0 ]; then \
-	  echo "installing system packages:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  echo "installing system packages:$$names"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$names >/dev/null; \
 	  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi; \
 	else \
-	  echo "missing system packages; run:  sudo apt-get install -y$$missing"; exit 1; \
+	  echo "missing system packages; run:  sudo apt-get install -y$$names"; exit 1; \
 	fi
 endef
 
