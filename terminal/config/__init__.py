@@ -11,11 +11,12 @@ Secrets are never written in the TOML: the config names files that hold them.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from common.errors import ConfigError
 from models.messages import TERMINAL_ID_PATTERN
@@ -53,15 +54,34 @@ class CameraSection(_Section):
     source: str = Field(
         "0",
         min_length=1,
-        description="Device index, /dev/videoN, rtsp://..., a video file or a folder of images.",
+        description="Device index, /dev/videoN, rtsp://..., a video file, a folder of images, or"
+        " a Raspberry Pi camera module through picamera2: 'picamera2' (the first) or"
+        " 'picamera2:N' (camera number N; 'csi' and 'csi:N' mean the same).",
     )
     fps: float = Field(15.0, gt=0, le=60, description="Frames per second to process.")
     loop: bool = Field(False, description="For files and folders: start again at the end.")
-    width: int | None = Field(None, gt=0, description="Requested capture width (devices only).")
-    height: int | None = Field(None, gt=0, description="Requested capture height (devices only).")
+    width: int | None = Field(
+        None, gt=0, description="Requested capture width (devices; Pi cameras: 640 if unset)."
+    )
+    height: int | None = Field(
+        None, gt=0, description="Requested capture height (devices; Pi cameras: 480 if unset)."
+    )
     reconnect_s: float = Field(
         2.0, gt=0, le=300, description="Seconds between attempts to reopen a lost camera."
     )
+
+    @field_validator("source")
+    @classmethod
+    def _picamera2_number(cls, value: str) -> str:
+        """``picamera2:``/``csi:`` must be followed by a camera number (drivers/camera)."""
+        prefix, colon, number = value.strip().partition(":")
+        pi_camera = colon and prefix.lower() in ("picamera2", "csi")
+        if pi_camera and not re.fullmatch(r"\d{1,2}", number):
+            raise ValueError(
+                f"{value!r}: a Pi camera is 'picamera2' or 'picamera2:N' with N the camera"
+                " number (0, 1, ...)"
+            )
+        return value
 
 
 class StorageSection(_Section):

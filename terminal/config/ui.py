@@ -99,5 +99,6 @@ class GpioSection(_Section):
     pin_factory: str | None = Field(
         None,
         description="gpiozero pin factory ('lgpio', 'rpigpio', 'pigpio', 'native', 'mock');"
-        " default: gpiozero's own choice (GPIOZERO_PIN_FACTORY).",
+        " default: GPIOZERO_PIN_FACTORY if set, else the first that starts of lgpio, rpigpio"
+        " and native (on a Pi 5 only lgpio).",
     )

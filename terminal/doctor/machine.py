@@ -9,7 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-from drivers.camera import CameraUnavailable, open_camera
+from drivers.camera import (
+    CameraUnavailable,
+    Picamera2Missing,
+    is_picamera2_source,
+    open_camera,
+)
 from drivers.face.dlib_engine import dlib_model_files
 from terminal.config import Config
 from terminal.doctor.result import CheckResult, Findings, Status, failed, mib, passed
@@ -32,6 +37,10 @@ _BUSY_HINT = (
     "is it plugged in and free? A running kiosk holds the camera: stop it first (systemctl"
     " stop kiosk) or read its log (journalctl -u kiosk)"
 )
+_PI_CAMERA_HINT = (
+    "`rpicam-hello --list-cameras` lists the Pi cameras (check the ribbon cable); a running kiosk"
+    " holds the camera: stop it first (systemctl stop kiosk)"
+)
 _FILE_HINT = "set [camera] source to a readable video file or a folder of images"
 _STREAM_HINT = "check the stream URL, the network path to the camera and its credentials"
 
@@ -47,16 +56,20 @@ def check_camera(config: Config) -> CheckResult:
     """Open ``[camera] source`` with the kiosk's own driver and read one frame."""
     settings = config.camera
     source = settings.source
-    device = _device_path(source)
+    pi_camera = is_picamera2_source(source)
+    device = None if pi_camera else _device_path(source)
     stream = "://" in source
     if device is not None and not device.exists():
         return failed("camera", f"{source}: no such device ({device})", _DEVICE_HINT)
     if device is not None and not os.access(device, os.R_OK | os.W_OK):
         hint = "add the kiosk user to the video group: usermod -aG video kiosk"
         return failed("camera", f"{device}: permission denied", hint)
-    if device is None and not stream and not Path(source).exists():
+    if device is None and not stream and not pi_camera and not Path(source).exists():
         return failed("camera", f"{source}: no such file or folder", _FILE_HINT)
-    hint = _BUSY_HINT if device is not None else _STREAM_HINT if stream else _FILE_HINT
+    if pi_camera:
+        hint = _PI_CAMERA_HINT
+    else:
+        hint = _BUSY_HINT if device is not None else _STREAM_HINT if stream else _FILE_HINT
     camera = open_camera(
         source, settings.fps, loop=False, width=settings.width, height=settings.height,
         realtime=False,
@@ -64,6 +77,10 @@ def check_camera(config: Config) -> CheckResult:
     try:
         camera.open()
         frame = camera.read()
+    except Picamera2Missing as exc:
+        python = Path(sys.executable)
+        hint = f"then check with `{python} -c 'import picamera2'` (the Python the kiosk runs)"
+        return failed("camera", str(exc), hint)
     except CameraUnavailable as exc:
         return failed("camera", str(exc), hint)
     finally:

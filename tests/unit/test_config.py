@@ -137,3 +137,16 @@ def test_config_check_refuses_what_kiosk_run_refuses(
     config = load_config(path)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(".", r"\.")):
         check_runnable(config)
+
+
+@pytest.mark.parametrize("source", ["picamera2", "picamera2:1", "csi", "CSI:0"])
+def test_pi_camera_sources_are_accepted(source: str) -> None:
+    assert parse_config(f'[camera]\nsource = "{source}"\n').camera.source == source
+
+
+@pytest.mark.parametrize("source", ["picamera2:", "picamera2:one", "csi:-1", "csi:0:1"])
+def test_a_pi_camera_without_a_number_is_one_line_naming_the_key(source: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(f'[camera]\nsource = "{source}"\n')
+    message = str(caught.value)
+    assert "camera.source" in message and "'picamera2:N'" in message and "\n" not in message

@@ -7,7 +7,9 @@ The clock check reads this machine's kernel, so its outcome is not asserted, onl
 from __future__ import annotations
 
 import json
+import sys
 import threading
+import types
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from terminal.store.database import open_database
 from terminal.store.liveness_calibration import StoredLivenessCalibration, save_liveness_calibration
 from terminal.store.rosters import RosterStore
 from tests.doctor_tools import expected_status, kiosk, parse_lines, run_doctor, snapshot
+from tests.unit.test_picamera2_camera import FakePicamera2
 
 
 def test_a_healthy_offline_kiosk_passes_every_check(
@@ -241,3 +244,31 @@ def test_a_check_that_hangs_is_reported_and_left_behind(tmp_path: Path):
     assert results[0].status is Status.WARN  # no --config: the defaults are checked
     assert results[1].line(6) == "FAIL  stuck   no answer within 0.2 s -> look at the stuck thing"
     assert results[2].failed and "OSError: the disk went away" in results[2].detail
+
+
+def test_a_pi_camera_without_picamera2_fails_with_what_to_install(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setitem(sys.modules, "picamera2", None)  # not installed for this Python
+    sections = kiosk(tmp_path)
+    sections["camera"] = {"source": "picamera2"}
+    code, out = run_doctor(tmp_path, sections, capsys)
+    status, rest = parse_lines(out)["camera"]
+    assert code == 1 and status == "FAIL"
+    assert rest.startswith("picamera2 is not installed for this Python: on Raspberry Pi OS run")
+    assert "`sudo apt install python3-picamera2`" in rest and "--system-site-packages" in rest
+    assert f"-> then check with `{sys.executable} -c 'import picamera2'`" in rest
+
+
+def test_a_pi_camera_reads_a_frame_through_picamera2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    fake = types.ModuleType("picamera2")
+    fake.Picamera2 = FakePicamera2  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "picamera2", fake)
+    sections = kiosk(tmp_path)
+    sections["camera"] = {"source": "csi:0", "width": 320, "height": 240}
+    _, out = run_doctor(tmp_path, sections, capsys)
+    assert parse_lines(out)["camera"] == (
+        "PASS", "Pi camera 0 (imx708, picamera2): read a frame, 320x240"
+    )  # fmt: skip
