@@ -4,6 +4,9 @@
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# On a Raspberry Pi the venv also sees apt's packages: picamera2 and libcamera's Python bindings
+# (python3-picamera2) exist only there. The venv's own packages still come first.
+VENV_OPTIONS ?= $(if $(shell grep -qs 'Raspberry Pi' /proc/device-tree/model && echo pi),--system-site-packages)
 PIP := $(PY) -m pip --disable-pip-version-check -q
 # The Python packages: exactly those of uv.lock (versions and sha256 hashes for Linux x86-64 and
 # aarch64, CPython 3.11 to 3.13), installed by uv. uv is pinned, as another version may read or
@@ -72,7 +75,7 @@ test-system-deps: system-deps
 	$(call apt_install,$(TEST_APT_PACKAGES))
 
 $(UV_STAMP):
-	python3 -m venv $(VENV)
+	python3 -m venv $(VENV_OPTIONS) $(VENV)
 	$(PIP) install 'uv==$(UV_VERSION)'
 	touch $@
 
