@@ -202,6 +202,51 @@ def liveness(
         )
 
 
+def threads_summary_lines(result: dict[str, Any]) -> list[str]:
+    """One line per setting and condition: CPU and wall per frame, and their ratios to the
+    libraries' defaults."""
+    host = result["host"]
+    lines = [f"host: {host['cpu_count']} CPUs, {host['machine']}, quick={result['quick']}"]
+    for condition in result["conditions"]:
+        for run in result["runs"]:
+            figures = run[condition]
+            lines.append(
+                f"{condition:<9} cv {run['cv_threads']!s:<7} blas {run['blas_threads']!s:<7}"
+                f" CPU {_figure(figures['cpu_s_per_frame'], 's/frame'):<14}"
+                f" (x{figures['cpu_s_ratio_to_default']:.2f})"
+                f" wall {_figure(figures['wall_s_per_frame'], 's/frame'):<14}"
+                f" (x{figures['wall_s_ratio_to_default']:.2f})"
+                f" match {_figure(figures['match_cpu_ms'], 'ms')}"
+            )
+    return lines
+
+
+@bench_group.command("threads")
+@_faces_option("video/webcam_glasses_blinks.mp4")
+@click.option(
+    "--contention", type=click.IntRange(0, 64), default=None,
+    help="Busy processes competing in the second pass (default: one per core; 0: none).",
+)  # fmt: skip
+@click.option("--quick", is_flag=True, help="Two settings, a few frames: a CI smoke test.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@pass_cli
+def threads(
+    ctx: CliContext, faces: Path, contention: int | None, quick: bool, as_json: bool
+) -> None:
+    """OpenCV threads (default, 1, 2, 4) x OpenBLAS threads (default, 1, 2): CPU-seconds and
+    wall seconds per frame of detect + embed + match, alone and beside busy processes, each
+    beside the libraries' defaults in the same run (the kiosk's: [recognition] cv_threads,
+    and OPENBLAS_NUM_THREADS, default 1)."""
+    from devtools.bench.threads import run_threads_benchmark
+
+    recognition = ctx.config.recognition.model_dump_json()
+    result = run_threads_benchmark(faces, recognition, quick, contention)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo("\n".join(threads_summary_lines(result)))
+
+
 def sync_summary_lines(result: dict[str, Any]) -> list[str]:
     """A few readable lines: the kiosk's sync beside the naive loop, then the backlog memory."""
     lines = [f"host: {result['host']['cpu_count']} CPUs, {result['events']} events per side"]

@@ -10,8 +10,12 @@ import click
 
 from cli.main import CliContext, pass_cli
 from terminal.config import check_runnable
-from terminal.daemon import Daemon, RunOptions
-from terminal.output.announcements import Language
+from terminal.system.threads import limit_blas_threads
+
+# OpenBLAS reads its thread count once, when numpy is imported: terminal.daemon imports it.
+limit_blas_threads()
+from terminal.daemon import Daemon, RunOptions  # noqa: E402
+from terminal.output.announcements import Language  # noqa: E402
 
 
 @click.command()

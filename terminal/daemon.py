@@ -35,6 +35,7 @@ from terminal.store.outbox import Outbox
 from terminal.sync.uplink import SyncWorker
 from terminal.system.clock import ClockState
 from terminal.system.systemd_notify import SystemdNotifier
+from terminal.system.threads import set_cv_threads
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class Daemon:
         An unprovisioned kiosk only waits for a provisioning code (:data:`RESTART_EXIT` once
         applied). The data directory's lock is held throughout: one kiosk per data directory."""
         self._install_signal_handlers()
+        set_cv_threads(self.config.recognition.cv_threads)
         with DataDirLock(self.config.storage.data_dir):
             if needs_provisioning(self.config):
                 return self._run_unprovisioned()

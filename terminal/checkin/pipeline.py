@@ -18,6 +18,12 @@ store refuses (disk full), the decision says so.
 The enrolled people are held in memory; the pipeline checks the gallery's revision every
 :data:`GALLERY_CHECK_S` seconds and reloads after ``kiosk enroll`` or ``kiosk people remove``,
 and takes up a new passive liveness calibration (``kiosk calibrate --liveness``) as soon.
+
+The pipeline measures the interval between the frames it processes (:attr:`Pipeline.pace`,
+:mod:`terminal.checkin.pace`) and hands it to everything that allows time between frames
+(tracks, confirmation, liveness, pairing, presence), so a slow board that does a frame every
+1-2 s still confirms and checks people in. The repeat window (``repeat_window_s``) is about
+people, not frames, and is not stretched.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from terminal.checkin.code_checker import CodeChecker
 from terminal.checkin.decisions import Decision, ThrottledLog
 from terminal.checkin.desk import CheckInDesk, CodeSource
 from terminal.checkin.engines import build_matcher, build_qr_decoder, create_engine
+from terminal.checkin.pace import FramePace
 from terminal.checkin.presence import PresenceGate
 from terminal.checkin.qr_codes import QrCheckIns
 from terminal.checkin.rules import RepeatGuard
@@ -46,6 +53,7 @@ from terminal.face.liveness import HeadTurnLiveness
 from terminal.face.liveness_requests import LivenessRequests
 from terminal.face.pairing import PairedFaces
 from terminal.face.passive_liveness import PassiveLiveness
+from terminal.face.tracks import GAP_FRAMES, MAX_GAP_S
 from terminal.store.gallery import Gallery
 from terminal.store.liveness_calibration import load_liveness_calibration
 from terminal.store.outbox import Outbox
@@ -55,6 +63,8 @@ __all__ = ["GALLERY_CHECK_S", "Decision", "Pipeline", "build_pipeline"]
 log = logging.getLogger(__name__)
 
 GALLERY_CHECK_S = 2.0
+SLOW_LOG_S = 600.0
+"""How often "slow frames: windows stretched" may be logged."""
 
 
 class Pipeline:
@@ -83,6 +93,10 @@ class Pipeline:
         self.gallery = gallery
         self.engine = engine
         self.throttled = ThrottledLog(log)
+        self.pace = FramePace()
+        """The measured interval between processed frames; every window between frames
+        follows it (:mod:`terminal.checkin.pace`)."""
+        self._slow_log = ThrottledLog(log, SLOW_LOG_S)
         repeats = RepeatGuard(config.recognition.repeat_window_s)
         self.desk = CheckInDesk(
             outbox,
@@ -92,18 +106,18 @@ class Pipeline:
             self.throttled,
             Attendance.from_config(config.attendance, config.terminal.id, outbox.db),
         )
-        self.presence = PresenceGate.from_config(config.recognition)
+        self.presence = PresenceGate.from_config(config.recognition, self.pace)
         requests = None
         if liveness is not None:
             passive = PassiveLiveness() if config.liveness.mode == "passive" else None
-            requests = LivenessRequests(liveness, passive)
+            requests = LivenessRequests(liveness, passive, self.pace)
         self.requests = requests
         self.faces: FaceFrames | None = None
         self.pairing: PairedFaces | None = None
         if engine is not None and self.mode == "face_and_qr":
-            self.faces = self.pairing = PairedFaces(engine, self.desk, config, requests)
+            self.faces = self.pairing = PairedFaces(engine, self.desk, config, requests, self.pace)
         elif engine is not None:
-            self.faces = IdentifiedFaces(engine, self.desk, config.recognition, requests)
+            self.faces = IdentifiedFaces(engine, self.desk, config.recognition, requests, self.pace)
         self.qr_checkins: QrCheckIns | None = None
         if qr is not None:
             pair = self.pairing.pair if self.pairing is not None else None
@@ -145,6 +159,8 @@ class Pipeline:
 
     def process(self, frame: Frame) -> list[Decision]:
         """Every decision for this frame (an empty list when nothing was seen)."""
+        self.pace.tick(frame.monotonic)
+        self._log_if_slow(frame.monotonic)
         self._reload_if_changed(frame.monotonic)
         decisions: list[Decision] = []
         if self.pairing is not None:
@@ -163,6 +179,17 @@ class Pipeline:
                 self.presence.face_seen(frame.monotonic)
             decisions.extend(found)
         return decisions
+
+    def _log_if_slow(self, now: float) -> None:
+        """Say so (every :data:`SLOW_LOG_S` at most) when frames are slow enough for the
+        windows between them to be stretched."""
+        interval = self.pace.interval
+        if interval * GAP_FRAMES > MAX_GAP_S:
+            message = (
+                f"slow frames: {interval:.2f} s apart; tracking, confirmation and liveness"
+                " wait for as many frames as at full speed"
+            )
+            self._slow_log.log(logging.INFO, "slow", message, now)
 
     def _reload_if_changed(self, now: float) -> None:
         if abs(now - self._checked_at) < GALLERY_CHECK_S:

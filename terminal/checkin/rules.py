@@ -8,28 +8,38 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from terminal.checkin.pace import FramePace
+
 CONFIRM_GAP_S = 1.0
-"""Consecutive agreeing frames must be at most this far apart."""
+"""Consecutive agreeing frames must be at most this far apart (or :data:`CONFIRM_GAP_FRAMES`
+frame intervals, on a slow board: :mod:`terminal.checkin.pace`)."""
+CONFIRM_GAP_FRAMES = 2
+"""One frame may be skipped (not admitted by the presence gate) between agreeing frames."""
 
 
 class FaceConfirmation:
     """Counts consecutive frames in which each person was recognised.
 
     A person's streak grows by one for every processed frame that recognises them within
-    :data:`CONFIRM_GAP_S` of the previous one; a frame without them (or a longer gap) ends it.
+    :data:`CONFIRM_GAP_S` of the previous one (or :data:`CONFIRM_GAP_FRAMES` of ``pace``'s
+    frame intervals, when longer); a frame without them (or a longer gap) ends it.
     """
 
-    def __init__(self, frames: int, max_gap_s: float = CONFIRM_GAP_S) -> None:
+    def __init__(
+        self, frames: int, max_gap_s: float = CONFIRM_GAP_S, pace: FramePace | None = None
+    ) -> None:
         self.frames = frames
         self.max_gap_s = max_gap_s
+        self.pace = pace or FramePace()
         self._streaks: dict[str, tuple[int, float]] = {}
 
     def update(self, recognised: Iterable[str], now: float) -> dict[str, int]:
         """Record one frame's recognised people; return each one's current streak."""
         streaks: dict[str, tuple[int, float]] = {}
+        max_gap = self.pace.next_frame_window(self.max_gap_s, CONFIRM_GAP_FRAMES)
         for person_id in set(recognised):
             count, last = self._streaks.get(person_id, (0, now))
-            fresh = 0 <= now - last <= self.max_gap_s
+            fresh = 0 <= now - last <= max_gap
             streaks[person_id] = (count + 1 if fresh else 1, now)
         self._streaks = streaks
         return {person_id: count for person_id, (count, _) in streaks.items()}

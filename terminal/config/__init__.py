@@ -124,6 +124,16 @@ class StorageSection(_Section):
     )
 
 
+CV_THREADS_DEFAULT = 1
+"""OpenCV threads unless configured. `kiosk bench threads`, two runs (2-core x86, SFace on a
+512x480 webcam video, detect + embed + match against 10,000 templates, OpenBLAS at 1 thread),
+CPU / wall ms per frame: 1 thread 35.7 / 36.3 and 37.6 / 37.6; OpenCV's default (2 here)
+35.9 / 36.7 and 39.1 / 41.8; 4 threads 46.9 / 61.3 and 46.5 / 66.8 (+24-31 % CPU). Beside 2
+busy processes, CPU: 1 thread 37.5 and 39.4, the default 41.0 and 42.9, 4 threads 40.1 and
+39.9. More threads buy no time on one small frame and cost CPU, the more so the more cores the
+default takes (4 on a Pi 4); one thread leaves the other cores to the browser and the sync."""
+
+
 class RecognitionSection(_Section):
     """Face recognition and de-duplication."""
 
@@ -180,6 +190,15 @@ class RecognitionSection(_Section):
         le=1,
         description="Fraction of a 96x72 grey thumbnail of the frame that must change to count"
         " as motion; lower is more sensitive.",
+    )
+    # Default chosen with `kiosk bench threads` (README, "Threads"): see CV_THREADS_DEFAULT.
+    cv_threads: int | None = Field(
+        CV_THREADS_DEFAULT,
+        ge=1,
+        le=64,
+        description="Threads OpenCV may use (cv2.setNumThreads, set when the kiosk starts);"
+        " unset: OpenCV's default, one per core. OpenBLAS's count comes from the environment"
+        " (OPENBLAS_NUM_THREADS, default 1).",
     )
 
 

@@ -24,6 +24,7 @@ from drivers.face.base import Box, FaceEngine
 from models.messages import Method
 from terminal.checkin.decisions import Decision
 from terminal.checkin.desk import CheckInDesk
+from terminal.checkin.pace import FramePace
 from terminal.config import RecognitionSection
 from terminal.face.liveness import Challenge
 from terminal.face.liveness_requests import LivenessRequests
@@ -52,6 +53,7 @@ class FaceFrames(ABC):
         requests: LivenessRequests | None,
         method: Method,
         max_faces: int,
+        pace: FramePace | None = None,
     ) -> None:
         self.engine = engine
         self.desk = desk
@@ -59,7 +61,9 @@ class FaceFrames(ABC):
         self.requests = requests
         self.method = method
         self.max_faces = max_faces
-        self.tracker = FaceTracker()
+        self.pace = pace or FramePace()
+        """The pipeline's measured frame interval (:mod:`terminal.checkin.pace`)."""
+        self.tracker = FaceTracker(pace=self.pace)
         self.matcher: Matcher | None = None
         """Set by the pipeline on every gallery reload."""
         self._previous_gray: np.ndarray | None = None

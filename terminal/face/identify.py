@@ -16,6 +16,7 @@ from drivers.face.base import Box, FaceEngine
 from models.messages import Method
 from terminal.checkin.decisions import Decision
 from terminal.checkin.desk import CheckInDesk
+from terminal.checkin.pace import FramePace
 from terminal.checkin.rules import FaceConfirmation
 from terminal.config import RecognitionSection
 from terminal.face.frames import FaceFrames, SeenFace
@@ -38,9 +39,12 @@ class IdentifiedFaces(FaceFrames):
         desk: CheckInDesk,
         recognition: RecognitionSection,
         requests: LivenessRequests | None,
+        pace: FramePace | None = None,
     ) -> None:
-        super().__init__(engine, desk, recognition, requests, Method.FACE, MAX_FACES_PER_FRAME)
-        self.confirmation = FaceConfirmation(recognition.confirm_frames)
+        super().__init__(
+            engine, desk, recognition, requests, Method.FACE, MAX_FACES_PER_FRAME, pace
+        )
+        self.confirmation = FaceConfirmation(recognition.confirm_frames, pace=self.pace)
 
     def decide(self, frame: Frame, faces: list[tuple[SeenFace, np.ndarray]]) -> list[Decision]:
         """Unknown faces, faces being confirmed, liveness requests and check-ins."""

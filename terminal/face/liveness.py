@@ -19,6 +19,10 @@ person who misheard is asked once more, not accused. The new request counts only
 back near where it was first asked (within half of ``turn``), so a head still turned the wrong
 way neither passes nor fails it. After ``max_attempts`` failures face check-in is refused for
 ``lockout_s`` and a warning is logged.
+
+The time to turn is ``timeout_s`` or :data:`TURN_FRAMES` frame intervals, whichever is longer
+(:mod:`terminal.checkin.pace`): a board doing one frame a second still sees a turn held for
+``hold_frames``. ``lockout_s`` is about people, not frames, and stays as configured.
 """
 
 from __future__ import annotations
@@ -37,6 +41,10 @@ log = logging.getLogger(__name__)
 
 Direction = Literal["left", "right"]
 Verdict = Literal["passed", "waiting", "failed"]
+
+TURN_FRAMES = 8
+"""Frames a request waits for at least: a few to react and ``hold_frames`` (2) to hold the
+turn. 0.5 s at 15 fps, so the 4 s default decides there; 8 s at one frame a second."""
 
 
 @dataclass
@@ -124,9 +132,21 @@ class HeadTurnLiveness:
         last = challenge.attempt >= self.config.max_attempts
         return f"turn_{challenge.direction}_{'last' if last else 'again'}"
 
-    def observe(self, challenge: Challenge, landmarks: np.ndarray | None, now: float) -> Verdict:
+    def timeout(self, frame_interval: float = 0.0) -> float:
+        """Seconds to turn once asked: ``timeout_s``, or :data:`TURN_FRAMES` frame intervals
+        when longer."""
+        return max(self.config.timeout_s, TURN_FRAMES * frame_interval)
+
+    def observe(
+        self,
+        challenge: Challenge,
+        landmarks: np.ndarray | None,
+        now: float,
+        frame_interval: float = 0.0,
+    ) -> Verdict:
         """Judge one more frame of the face that was asked; ``landmarks`` None when the face
-        was seen without them. A failure is counted towards the lockout."""
+        was seen without them; ``frame_interval`` the measured seconds between frames. A
+        failure is counted towards the lockout."""
         if landmarks is not None:
             moved = self.sideways(landmarks) - challenge.baseline
             if not challenge.armed:
@@ -139,8 +159,9 @@ class HeadTurnLiveness:
             challenge.held = challenge.held + 1 if toward >= self.config.turn else 0
             if challenge.held >= self.config.hold_frames:
                 return "passed"
-        if now - challenge.asked_at > self.config.timeout_s:
-            return self._fail(challenge, now, f"no turn within {self.config.timeout_s:g} s")
+        timeout = self.timeout(frame_interval)
+        if now - challenge.asked_at > timeout:
+            return self._fail(challenge, now, f"no turn within {timeout:.3g} s")
         return "waiting"
 
     def abandon(self, challenge: Challenge, now: float) -> None:

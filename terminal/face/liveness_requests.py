@@ -23,6 +23,7 @@ import numpy as np
 from drivers.face.base import Box
 from models.messages import Method
 from terminal.checkin.decisions import Decision
+from terminal.checkin.pace import FramePace
 from terminal.face.liveness import Challenge, HeadTurnLiveness
 from terminal.face.matcher import Match
 from terminal.face.passive_liveness import PassiveLiveness
@@ -33,11 +34,18 @@ log = logging.getLogger(__name__)
 
 class LivenessRequests:
     """Judges recognised faces: passively when ``passive`` is given, else (and for the faces
-    the passive stage is unsure of) by a head-turn request followed to a verdict."""
+    the passive stage is unsure of) by a head-turn request followed to a verdict. The time to
+    turn follows ``pace``, the pipeline's measured frame interval."""
 
-    def __init__(self, liveness: HeadTurnLiveness, passive: PassiveLiveness | None = None) -> None:
+    def __init__(
+        self,
+        liveness: HeadTurnLiveness,
+        passive: PassiveLiveness | None = None,
+        pace: FramePace | None = None,
+    ) -> None:
         self.liveness = liveness
         self.passive = passive
+        self.pace = pace or FramePace()
 
     def forget_lost(self, asked: list[FaceTrack], alive: list[FaceTrack], now: float) -> None:
         """Fail the requests of tracks in ``asked`` that are no longer ``alive``."""
@@ -84,7 +92,7 @@ class LivenessRequests:
         check the person in), or a decision (still asked, asked again, or refused)."""
         asked = track.challenge
         assert asked is not None
-        verdict = self.liveness.observe(asked, marks, now)
+        verdict = self.liveness.observe(asked, marks, now, self.pace.interval)
         if verdict == "waiting":
             return self._request(asked, box)
         track.challenge = None

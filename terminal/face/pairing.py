@@ -12,6 +12,11 @@ and judged (:func:`judge`):
 - ``miss``: anything else (too far from P, or as near to someone else). :data:`MISS_FRAMES`
   non-matching frames in a row cancel the pairing too: that face is not P's.
 
+The window and the gap allowed between judged frames follow the measured frame interval
+(:mod:`terminal.checkin.pace`): ``pair_window_s`` or :data:`PAIR_WINDOW_FRAMES` intervals, and
+:data:`~terminal.checkin.rules.CONFIRM_GAP_S` or ``CONFIRM_GAP_FRAMES`` intervals, whichever is
+longer, so a slow board's face still comes "in time". The rest counts frames already.
+
 The pair tolerance is stricter than the 1:N tolerance (see :func:`default_pair_tolerance`):
 the code already narrows the question to one person, so the face only has to be certain.
 
@@ -35,7 +40,8 @@ from models.messages import Method
 from terminal.checkin.badges import QrClaim
 from terminal.checkin.decisions import Decision
 from terminal.checkin.desk import CheckInDesk
-from terminal.checkin.rules import CONFIRM_GAP_S
+from terminal.checkin.pace import FramePace
+from terminal.checkin.rules import CONFIRM_GAP_FRAMES, CONFIRM_GAP_S
 from terminal.config import Config
 from terminal.face.frames import FaceFrames, SeenFace
 from terminal.face.liveness import Challenge
@@ -55,6 +61,9 @@ but only 42 % of genuine East Asian pairs; dlib sites should calibrate their own
 MISS_FRAMES = 5
 """Non-matching frames in a row that cancel a pairing (a third of a second at 15 fps; one
 blurred or half-turned frame is not evidence)."""
+PAIR_WINDOW_FRAMES = 10
+"""On a slow board the pairing stays open for at least this many frame intervals: enough to
+confirm the face and, if asked, see a head turn."""
 
 PairVerdict = Literal["match", "other", "miss"]
 PairState = Literal["pending", "confirmed", "mismatch"]
@@ -99,10 +108,15 @@ class Pairing:
         return now - self.opened_at > window_s
 
     def observe(
-        self, check: Verification, verdict: PairVerdict, now: float, confirm_frames: int
+        self,
+        check: Verification,
+        verdict: PairVerdict,
+        now: float,
+        confirm_frames: int,
+        max_gap_s: float = CONFIRM_GAP_S,
     ) -> PairState:
-        """Count one judged face; frames further apart than ``CONFIRM_GAP_S`` start afresh."""
-        if self.last_at is None or not 0 <= now - self.last_at <= CONFIRM_GAP_S:
+        """Count one judged face; frames further apart than ``max_gap_s`` start afresh."""
+        if self.last_at is None or not 0 <= now - self.last_at <= max_gap_s:
             self.matches = self.others = self.misses = 0
         self.last_at, self.last = now, check
         if verdict == "match":
@@ -130,8 +144,9 @@ class PairedFaces(FaceFrames):
         desk: CheckInDesk,
         config: Config,
         requests: LivenessRequests | None,
+        pace: FramePace | None = None,
     ) -> None:
-        super().__init__(engine, desk, config.recognition, requests, METHOD, max_faces=1)
+        super().__init__(engine, desk, config.recognition, requests, METHOD, 1, pace)
         self.window_s = config.verification.pair_window_s
         self.configured_tolerance = config.verification.pair_tolerance
         self.pairing: Pairing | None = None
@@ -162,13 +177,14 @@ class PairedFaces(FaceFrames):
     def expire(self, frame: Frame) -> list[Decision]:
         """A refusal when the open pairing's face did not come in time (checked every frame)."""
         pairing = self.pairing
-        if pairing is None or not pairing.expired(frame.monotonic, self.window_s):
+        window_s = self.pace.window(self.window_s, PAIR_WINDOW_FRAMES)
+        if pairing is None or not pairing.expired(frame.monotonic, window_s):
             return []
         self.pairing = None
         for track in self.tracker.tracks:
             track.challenge = None  # a request for a code that has timed out: dropped unjudged
-        log.info("code of %s timed out after %g s without its face", pairing.person_id,
-                 self.window_s)  # fmt: skip
+        log.info("code of %s timed out after %.3g s without its face", pairing.person_id,
+                 window_s)  # fmt: skip
         return [Decision("refused", pairing.person_id, pairing.name, METHOD,
                          reason="pair_expired")]  # fmt: skip
 
@@ -192,7 +208,8 @@ class PairedFaces(FaceFrames):
                              reason="no_face_to_confirm")]  # fmt: skip
         check = matcher.verify(embedding, pairing.person_id)
         verdict = judge(check, self.pair_tolerance, matcher.margin)
-        state = pairing.observe(check, verdict, now, self.recognition.confirm_frames)
+        max_gap_s = self.pace.next_frame_window(CONFIRM_GAP_S, CONFIRM_GAP_FRAMES)
+        state = pairing.observe(check, verdict, now, self.recognition.confirm_frames, max_gap_s)
         if state == "mismatch":
             return [self._mismatch(pairing, face.box)]
         if state == "pending":

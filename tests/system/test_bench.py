@@ -136,3 +136,26 @@ def test_bench_ui_reports_the_kiosk_page_beside_the_polling_page(
         figures = result[side]
         assert figures["results_shown"] == 3, side
         assert 0 < figures["p50_ms"] <= figures["p95_ms"] <= figures["max_ms"], side
+
+
+def test_bench_threads_reports_every_setting_beside_the_library_defaults(
+    capsys: pytest.CaptureFixture[str], faces_dir: Path
+) -> None:
+    args = ["bench", "threads", "--quick", "--json", "--contention", "1"]
+    assert main([*args, "--faces", str(faces_dir)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"cpu_count", "machine"} <= result["host"].keys()
+    assert result["baseline"] == {"cv_threads": "default", "blas_threads": "default"}
+    assert result["conditions"] == ["alone", "contended"]
+    settings = {(run["cv_threads"], run["blas_threads"]) for run in result["runs"]}
+    assert ("default", "default") in settings and len(settings) == len(result["runs"]) > 1
+    for run in result["runs"]:
+        for condition in result["conditions"]:
+            figures = run[condition]
+            assert figures["frames"] > 0 and figures["faces"] > 0
+            for key in ("cpu_s_per_frame", "wall_s_per_frame", "match_cpu_ms"):
+                assert math.isfinite(figures[key]) and figures[key] > 0, (run, key)
+            assert figures["cpu_s_ratio_to_default"] > 0
+            assert figures["wall_s_ratio_to_default"] > 0
+            if run["cv_threads"] != "default":
+                assert figures["cv2_threads_in_effect"] == run["cv_threads"]

@@ -47,6 +47,13 @@ def test_defaults_are_the_measured_choices() -> None:
     assert config.recognition.tolerance is None  # the engine's calibrated default
 
 
+def test_cv_threads_default_is_the_measured_one_and_can_be_set() -> None:
+    from terminal.config import CV_THREADS_DEFAULT
+
+    assert parse_config("").recognition.cv_threads == CV_THREADS_DEFAULT  # kiosk bench threads
+    assert parse_config("[recognition]\ncv_threads = 4\n").recognition.cv_threads == 4
+
+
 def test_no_mqtt_section_means_offline_only() -> None:
     assert parse_config('[terminal]\nid = "k1"\n').mqtt is None
 
@@ -64,6 +71,9 @@ def test_no_mqtt_section_means_offline_only() -> None:
         ('[terminal]\nid = "kiosk/01"\n', "terminal.id"),
         ('[terminal]\nlanguage = "fr"\n', "terminal.language"),
         ("[terminal\n", "not valid TOML"),
+        ("[recognition]\ncv_threads = 0\n", "recognition.cv_threads"),
+        ('[recognition]\ncv_threads = "two"\n', "recognition.cv_threads"),
+        ("[recognition]\ncv_threads = 1.5\n", "recognition.cv_threads"),
     ],
 )
 def test_bad_config_names_the_key(text: str, named: str) -> None:
