@@ -170,3 +170,31 @@ check-roles: system-deps $(UV_STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+
+# Appliance packages (README, "Installing from a .deb"): kiosk-terminal and kiosk-central, built
+# with dpkg-deb from uv.lock for ARCH (amd64|arm64, default: this machine's) and SUITE (bookworm:
+# Python 3.11, trixie: 3.13) into build/deb/ (packaging/build-deb.sh; VERSION= and DEBREV= set
+# the version, default pyproject.toml's and 1). deb-check (root): builds them, and kiosk-terminal
+# once more one Debian revision higher, then installs into a fresh Debian root offline, runs
+# `kiosk demo`, upgrades and rolls back (packaging/try-deb.sh). arm64-check: the same for arm64
+# under qemu-user-static (slow: an hour or more).
+ARCH ?= $(shell dpkg --print-architecture)
+SUITE ?= bookworm
+DEBREV ?= 1
+DEB_VERSION = $(or $(VERSION),$(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml | head -n 1))
+DEB_SUFFIX = $(if $(filter trixie,$(SUITE)),deb13,deb12)
+DEB_NEXT := $(shell echo $$(( $(DEBREV) + 1 )))
+DEB_ENV = ARCH=$(ARCH) SUITE=$(SUITE) VERSION=$(DEB_VERSION) UV=$(abspath $(UV)) HOSTPY=$(abspath $(PY))
+DEB_FILE = build/deb/kiosk-terminal_$(DEB_VERSION)-$(1)+$(DEB_SUFFIX)_$(ARCH).deb
+
+.PHONY: deb deb-check arm64-check
+deb: $(VENV)/.installed
+	$(DEB_ENV) DEBREV=$(DEBREV) packaging/build-deb.sh
+
+deb-check: deb
+	$(DEB_ENV) DEBREV=$(DEB_NEXT) PACKAGES=kiosk-terminal packaging/build-deb.sh
+	$(DEB_ENV) DEB=$(call DEB_FILE,$(DEBREV)) UPGRADE_DEB=$(call DEB_FILE,$(DEB_NEXT)) \
+		packaging/try-deb.sh
+
+arm64-check:
+	$(MAKE) deb-check ARCH=arm64

@@ -1,13 +1,15 @@
 """The built-in demo scene: a face walking up to the kiosk, then a QR badge held up.
 
-Everything is made from what installed packages ship (scikit-image's ``astronaut.png``, the
-public-domain NASA portrait of Eileen Collins) and a badge rendered here; nothing is
-downloaded.
+Everything is made from what this package ships (``devtools/data/eileen_collins.png``: the
+head of the public-domain NASA portrait of Eileen Collins, cut once from scikit-image's
+``astronaut.png``; see ``devtools/data/README.txt``) and a badge rendered here; nothing is
+downloaded, and neither scikit-image nor scipy is needed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import cv2
@@ -17,7 +19,9 @@ from common.errors import KioskError
 from terminal.checkin.badges import write_badge_png
 
 FRAME_W, FRAME_H = 640, 480
-FACE_CROP = (0, 280, 90, 350)  # rows, cols of the astronaut image holding her head only
+FACE_PHOTO = "data/eileen_collins.png"
+"""Package data of ``devtools``: rows 0-279, columns 90-349 of ``skimage.data.astronaut()``
+(her head only), losslessly, as BGR PNG."""
 
 
 @dataclass(frozen=True)
@@ -31,15 +35,14 @@ class DemoScene:
     frame_count: int
 
 
-def _astronaut_rgb() -> np.ndarray:
-    try:
-        from skimage import data
-    except ImportError:
-        raise KioskError(
-            "the demo needs scikit-image for its sample face: pip install 'kiosk-terminal[demo]'"
-        ) from None
-    image: np.ndarray = data.astronaut()
-    return image
+def _face_photo() -> np.ndarray:
+    """The demo's face (BGR), from the package data."""
+    data = resources.files("devtools").joinpath(FACE_PHOTO).read_bytes()
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise KioskError(f"devtools/{FACE_PHOTO}: cannot decode the demo's face photo")
+    face: np.ndarray = image
+    return face
 
 
 def _background(index: int) -> np.ndarray:
@@ -64,9 +67,7 @@ def build_scene(directory: Path) -> DemoScene:
     """Write the scene's frames (PNG, 640x480) and the enrollment photo under ``directory``."""
     frames_dir = directory / "frames"
     frames_dir.mkdir(parents=True, exist_ok=True)
-    astronaut = cv2.cvtColor(_astronaut_rgb(), cv2.COLOR_RGB2BGR)
-    top, bottom, left, right = FACE_CROP
-    head = astronaut[top:bottom, left:right]
+    head = _face_photo()
     enroll_photo = directory / "enroll_eileen_collins.png"
     cv2.imwrite(str(enroll_photo), head)
 
