@@ -88,8 +88,8 @@ class Daemon:
         An unprovisioned kiosk only waits for a provisioning code (:data:`RESTART_EXIT` once
         applied). The data directory's lock is held throughout: one kiosk per data directory."""
         self._install_signal_handlers()
-        set_cv_threads(self.config.recognition.cv_threads)
         with DataDirLock(self.config.storage.data_dir):
+            set_cv_threads(self.config.recognition.cv_threads)
             if needs_provisioning(self.config):
                 return self._run_unprovisioned()
             return self._run_provisioned()
