@@ -21,6 +21,8 @@ plain: they may assume version N-1 exactly.
    contradicts one already stored: the same ``event_id`` with other content, or the same
    (terminal, ``seq``) under another ``event_id`` (a terminal whose database was lost or
    replaced counts again from 1).
+3. ``webhook_sent``: the alerts an HTTP webhook (the HR system's SMS or app-message gateway)
+   has accepted, so a restart never posts the same alert again.
 """
 
 from __future__ import annotations
@@ -114,7 +116,28 @@ def _rejected_and_conflicting_events(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_baseline, _rejected_and_conflicting_events)
+def _webhook_deliveries(conn: sqlite3.Connection) -> None:
+    """3: ``webhook_sent``, the alerts an HTTP webhook has accepted (a 2xx answer)."""
+    execute_script(
+        conn,
+        """
+        CREATE TABLE webhook_sent (
+            alert_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            ref TEXT NOT NULL,
+            person_id TEXT,
+            sent_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL
+        );
+        """,
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _baseline,
+    _rejected_and_conflicting_events,
+    _webhook_deliveries,
+)
 """Migration N (1-based) takes the receiver's file from ``user_version`` N-1 to N. Append only."""
 
 LATEST = len(MIGRATIONS)

@@ -22,7 +22,7 @@ of an earlier release brought up to date, on open by :mod:`central.receiver.sche
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -99,6 +99,17 @@ class StoreOutcome:
     duplicates: list[CheckInEvent]
     conflicts: list[Conflict] = field(default_factory=list)
     refused: list[Reject] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as stored: its ``cursor`` (the order the receiver committed events in: every
+    event committed later has a higher one, so reading "after cursor N" never misses or
+    repeats one) and when it was received."""
+
+    cursor: int
+    received_at: str
+    event: CheckInEvent
 
 
 @dataclass(frozen=True)
@@ -356,6 +367,35 @@ class ReceiverStore:
             (format_rfc3339(start), format_rfc3339(end)),
         )
         return [_event(dict(zip(_NAMES, row, strict=True))) for row in rows]
+
+    def iter_events_between(
+        self, start: datetime, end: datetime, chunk_size: int = 5000
+    ) -> Iterator[CheckInEvent]:
+        """:meth:`events_between`, read ``chunk_size`` rows at a time: memory stays flat
+        however many events the range holds."""
+        sql = (
+            f"SELECT {_COLUMNS} FROM events WHERE captured_at >= ? AND captured_at < ?"
+            " ORDER BY captured_at, terminal_id, seq"
+        )
+        try:
+            cursor = self._conn.execute(sql, (format_rfc3339(start), format_rfc3339(end)))
+            while rows := cursor.fetchmany(chunk_size):
+                for row in rows:
+                    yield _event(dict(zip(_NAMES, row, strict=True)))
+        except sqlite3.Error as exc:
+            raise classify(exc, self.path) from None
+
+    def events_after(self, cursor: int, limit: int) -> list[StoredEvent]:
+        """Up to ``limit`` events committed after ``cursor`` (0: from the first), in commit
+        order; the last one's ``cursor`` is where the next page starts."""
+        rows = self._query(
+            f"SELECT rowid, {_COLUMNS} FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            (cursor, limit),
+        )
+        return [
+            StoredEvent(row[0], row[10], _event(dict(zip(_NAMES, row[1:], strict=True))))
+            for row in rows
+        ]
 
     def rejects(self) -> list[dict[str, str]]:
         """Rejected messages and events, oldest first: topic, reason and payload start."""
