@@ -24,7 +24,7 @@ export UV_SYSTEM_CERTS := 1
 # installed, and a machine with any of them installed has it.
 APT_PACKAGES := mosquitto libzbar0t64|libzbar0 libgl1 libglib2.0-0t64|libglib2.0-0 python3-venv \
 	faketime
-TEST_APT_PACKAGES := chromium fonts-noto-cjk libatomic1
+TEST_APT_PACKAGES := chromium fonts-noto-cjk libatomic1 postgresql
 # Shared test data (never copied into the repository); .ci/run sets these too.
 KIOSK_TEST_FACES ?= $(abspath $(wildcard ../shared/faces))
 KIOSK_TEST_FACES_EAST_ASIAN ?= $(abspath $(wildcard ../shared/faces_east_asian))
@@ -60,7 +60,10 @@ define apt_install
 	if [ "$$(id -u)" = 0 ]; then \
 	  echo "installing system packages:$$names"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$names >/dev/null; \
-	  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi; \
+	  for service in mosquitto postgresql; do \
+	    if command -v systemctl >/dev/null 2>&1; then systemctl disable --now $$service >/dev/null 2>&1 || true; fi; \
+	    service $$service stop >/dev/null 2>&1 || true; \
+	  done; \
 	else \
 	  echo "missing system packages; run:  sudo apt-get install -y$$names"; exit 1; \
 	fi
@@ -70,7 +73,8 @@ system-deps:
 	$(call apt_install,$(APT_PACKAGES))
 
 # The browser tests of the kiosk screen: Debian's Chromium driven by Playwright (whose bundled
-# node needs libatomic1), CJK fonts.
+# node needs libatomic1), CJK fonts; the central side's tests on a real PostgreSQL server (each
+# test run starts throwaway servers of its own: devtools/local_postgres.py).
 test-system-deps: system-deps
 	$(call apt_install,$(TEST_APT_PACKAGES))
 

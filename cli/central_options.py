@@ -51,6 +51,24 @@ _LOGIN_OPTIONS = (
 )
 
 
+DATABASE_HELP = (
+    " A database URL: sqlite:///FILE (or a plain path) or postgresql://USER@HOST/DB"
+    " (password in a file: ?passfile=FILE); default: $KIOSK_CENTRAL_DB."
+)
+
+
+def database_option(what: str) -> Callable[[F], F]:
+    """``--db URL`` (or ``$KIOSK_CENTRAL_DB``), the central database ``what`` describes."""
+    return click.option(
+        "--db",
+        "database",
+        required=True,
+        envvar="KIOSK_CENTRAL_DB",
+        metavar="URL",
+        help=what + DATABASE_HELP,
+    )
+
+
 def broker_login_options(command: F) -> F:
     """Add ``--username --password-file --ca-file --cert-file --key-file`` to ``command``."""
     for option in reversed(_LOGIN_OPTIONS):

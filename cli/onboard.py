@@ -23,6 +23,7 @@ from cli.central_options import (
     EXISTING_FILE,
     broker_login,
     broker_login_options,
+    database_option,
     load_signing_key,
     stop_on_signals,
 )
@@ -140,13 +141,7 @@ def _load_ca(cert_file: Path, key_file: Path) -> tuple[x509.Certificate, object]
 @click.option(
     "--org-keys", required=True, type=EXISTING_DIR, help="Folder of <key id>.pub public keys."
 )
-@click.option(
-    "--db",
-    "db_path",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="SQLite file of the used tokens (created if needed).",
-)
+@database_option("The used tokens' database (an SQLite file is created if needed).")
 @click.option("--prefix", default=DEFAULT_TOPIC_PREFIX, show_default=True, help="Topic prefix.")
 @click.option(
     "--cert-days",
@@ -162,7 +157,7 @@ def serve(
     ca_cert: Path,
     ca_key: Path,
     org_keys: Path,
-    db_path: Path,
+    database: str,
     prefix: str,
     cert_days: int,
     client_id: str,
@@ -186,7 +181,7 @@ def serve(
     keys = PublicKeys(org_keys)
     if not keys.key_ids:
         raise KioskError(f"{org_keys}: no usable <key id>.pub organisation keys")
-    tokens = TokenStore(db_path)
+    tokens = TokenStore(database)
     try:
         try:
             service = EnrollService(keys.get, certificate, issuer, tokens, cert_days=cert_days)

@@ -8,7 +8,12 @@ from pathlib import Path
 import click
 
 from central.receiver.service import Receiver, describe_event
-from cli.central_options import broker_login, broker_login_options, stop_on_signals
+from cli.central_options import (
+    broker_login,
+    broker_login_options,
+    database_option,
+    stop_on_signals,
+)
 from models.messages import CheckInEvent
 
 
@@ -18,20 +23,14 @@ def _print_event(event: CheckInEvent) -> None:
 
 @click.command("receive")
 @click.option("--broker", "broker_url", required=True, metavar="URL", help="mqtt[s]://host[:port]")
-@click.option(
-    "--db",
-    "db_path",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="SQLite file of the central store (created if needed).",
-)
+@database_option("The central store (an SQLite file is created if needed).")
 @click.option("--topic-prefix", default="attendance/v1", show_default=True, help="Topic prefix.")
 @click.option("--group", default=None, help="Shared subscription group, to run several receivers.")
 @click.option("--client-id", default=None, help="MQTT client id (fixed: the session persists).")
 @broker_login_options
 def receive(
     broker_url: str,
-    db_path: Path,
+    database: str,
     topic_prefix: str,
     group: str | None,
     client_id: str | None,
@@ -49,7 +48,7 @@ def receive(
     login = broker_login(broker_url, username, password_file, ca_file, cert_file, key_file)
     receiver = Receiver(
         broker_url,
-        db_path,
+        database,
         topic_prefix,
         group=group,
         client_id=client_id,

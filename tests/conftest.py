@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from central.receiver.store import ReceiverStore
+from common.errors import KioskError
 from tests.delivery_tools import broker_readable_dir, running_receiver
 from tests.mosquitto import Mosquitto
+from tests.postgres import LocalPostgres
 from tests.tls_tools import Pki, kiosk_broker
 
 
@@ -48,6 +50,36 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
         yield server
     finally:
         server.kill()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[LocalPostgres]:
+    """A throwaway PostgreSQL server (one per test worker); fails, never skips, when
+    PostgreSQL is not installed (``make test`` installs it)."""
+    try:
+        server = LocalPostgres().start()
+    except KioskError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: LocalPostgres) -> str:
+    """The URL of a new, empty database on the test worker's PostgreSQL server."""
+    return postgres_server.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def central_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A central database URL, once an SQLite file and once a PostgreSQL database: the tests
+    that take it run on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'central.db'}"
+    server: LocalPostgres = request.getfixturevalue("postgres_server")
+    return server.create_database()
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The schema of the enrollment service's token database: its numbered migrations, the only
 place its table is created.
 
-:data:`MIGRATIONS` is applied by :func:`common.sqlite.migrate` when
+:data:`MIGRATIONS` (SQLite) or :data:`POSTGRESQL_MIGRATIONS` is applied when
 :class:`central.onboarding.tokens.TokenStore` opens the file: migration N takes a file at
 ``PRAGMA user_version`` N-1 to N, and a file at :data:`LATEST` is only read.
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from central.db.migrations import Schema
 from common.sqlite import Migration
 
 
@@ -40,3 +41,22 @@ MIGRATIONS: tuple[Migration, ...] = (_baseline,)
 
 LATEST = len(MIGRATIONS)
 """The schema version this release makes and expects."""
+
+POSTGRESQL_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE token_uses (
+        jti TEXT COLLATE "C" PRIMARY KEY,
+        terminal_id TEXT NOT NULL,
+        key_sha256 TEXT NOT NULL,
+        certificate TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        hostname TEXT NOT NULL,
+        software TEXT NOT NULL,
+        used_at TEXT COLLATE "C" NOT NULL
+    )
+    """,
+)
+"""The same table on PostgreSQL (tracked in ``kiosk_schema_versions``). Append only."""
+
+TOKEN_SCHEMA = Schema("tokens", "token database", MIGRATIONS, POSTGRESQL_MIGRATIONS)
+"""The token database's schema, for :func:`central.db.migrations.open_database`."""

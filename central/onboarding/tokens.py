@@ -1,16 +1,17 @@
 """The enrollment service's record of used provisioning tokens: each ``jti`` is claimed once.
 
-SQLite in WAL mode with ``synchronous=FULL``. A token's first use records the terminal id, the
-SHA-256 fingerprint of the requesting key (its SubjectPublicKeyInfo DER), the certificate
-issued for it and who asked (MQTT client id, host name, software). A repeated request with the
-same key gets that certificate again, so a kiosk that missed the reply can simply ask again; a
-request with another key is refused: whoever used the token first owns it. The table
-``token_uses`` is made on open by :mod:`central.onboarding.token_schema`.
+An SQLite file (WAL, ``synchronous=FULL``) or a PostgreSQL database, by database URL
+(:mod:`central.db`); several services may share one PostgreSQL database, their claims taking
+turns (:meth:`central.db.connection.Database.transaction`). A token's first use records the
+terminal id, the SHA-256 fingerprint of the requesting key (its SubjectPublicKeyInfo DER), the
+certificate issued for it and who asked (MQTT client id, host name, software). A repeated
+request with the same key gets that certificate again, so a kiosk that missed the reply can
+simply ask again; a request with another key is refused: whoever used the token first owns it.
+The table ``token_uses`` is made on open by :mod:`central.onboarding.token_schema`.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -18,8 +19,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from central.onboarding.token_schema import MIGRATIONS
-from common.sqlite import classify, immediate_transaction, open_central_db
+from central.db.connection import Database
+from central.db.migrations import open_database
+from central.db.url import DatabaseUrl
+from central.onboarding.token_schema import TOKEN_SCHEMA
 from models.messages import format_rfc3339
 
 _COLUMNS = "jti, terminal_id, key_sha256, certificate, client_id, hostname, software, used_at"
@@ -59,15 +62,20 @@ class Claim:
 
 
 class TokenStore:
-    """One connection to the token database at ``db_path`` (created if needed)."""
+    """One connection to the token database at ``location`` (a database URL or an SQLite
+    file's path; an SQLite file is created if needed)."""
 
-    def __init__(self, db_path: Path) -> None:
-        self.path = db_path
-        self._conn = open_central_db(db_path, MIGRATIONS, "token database")
+    def __init__(self, location: str | Path | DatabaseUrl) -> None:
+        self._db = open_database(location, TOKEN_SCHEMA)
+
+    @property
+    def name(self) -> str:
+        """The database in messages (never with a password)."""
+        return self._db.name
 
     def close(self) -> None:
         """Close the connection."""
-        self._conn.close()
+        self._db.close()
 
     def claim(
         self,
@@ -116,10 +124,7 @@ class TokenStore:
         return [TokenUse(*row) for row in rows]
 
     def _query(self, sql: str, params: tuple[str, ...]) -> list[tuple[str, ...]]:
-        try:
-            return self._conn.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise classify(exc, self.path) from None
+        return self._db.query(sql, params)
 
-    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        return immediate_transaction(self._conn, self.path)
+    def _transaction(self) -> AbstractContextManager[Database]:
+        return self._db.transaction()

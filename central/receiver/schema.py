@@ -23,12 +23,17 @@ plain: they may assume version N-1 exactly.
    replaced counts again from 1).
 3. ``webhook_sent``: the alerts an HTTP webhook (the HR system's SMS or app-message gateway)
    has accepted, so a restart never posts the same alert again.
+4. ``events.id``: the commit order (the HR API's cursor), an ``INTEGER PRIMARY KEY``.
+
+The same schema for PostgreSQL is :data:`POSTGRESQL_MIGRATIONS` (its own numbering, tracked in
+``kiosk_schema_versions``); :data:`RECEIVER_SCHEMA` holds both.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
+from central.db.migrations import Schema
 from common.sqlite import Migration, add_missing_columns, execute_script
 
 SCHEDULE_COLUMNS = (
@@ -133,12 +138,129 @@ def _webhook_deliveries(conn: sqlite3.Connection) -> None:
     )
 
 
+_EVENT_COLUMNS = (
+    "event_id, terminal_id, seq, site, person_id, method, distance, captured_at, clock_synced,"
+    " received_at, direction, schedule_ref, verdict, verdict_minutes"
+)
+
+
+def _event_cursor(conn: sqlite3.Connection) -> None:
+    """4: ``events.id``, the order events were committed in (the HR API's cursor): the table
+    made again with ``id INTEGER PRIMARY KEY`` (the old rowid, which ``VACUUM`` may renumber)
+    and ``event_id`` UNIQUE."""
+    execute_script(
+        conn,
+        f"""
+        CREATE TABLE events_v4 (
+            id INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL UNIQUE,
+            terminal_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            site TEXT NOT NULL,
+            person_id TEXT NOT NULL,
+            method TEXT NOT NULL,
+            distance REAL,
+            captured_at TEXT NOT NULL,
+            clock_synced INTEGER NOT NULL,
+            received_at TEXT NOT NULL,
+            direction TEXT,
+            schedule_ref TEXT,
+            verdict TEXT,
+            verdict_minutes INTEGER
+        );
+        INSERT INTO events_v4 (id, {_EVENT_COLUMNS})
+            SELECT rowid, {_EVENT_COLUMNS} FROM events ORDER BY rowid;
+        DROP TABLE events;
+        ALTER TABLE events_v4 RENAME TO events;
+        CREATE INDEX events_terminal_seq ON events (terminal_id, seq);
+        CREATE INDEX events_captured ON events (captured_at, terminal_id, seq);
+        """,
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _baseline,
     _rejected_and_conflicting_events,
     _webhook_deliveries,
+    _event_cursor,
 )
 """Migration N (1-based) takes the receiver's file from ``user_version`` N-1 to N. Append only."""
 
 LATEST = len(MIGRATIONS)
 """The schema version this release makes and expects."""
+
+_TEXT_KEY = 'TEXT COLLATE "C"'
+"""Text PostgreSQL compares byte by byte, as SQLite does: ids, terminals and RFC 3339 times
+sort the same in both (a database's own collation may ignore the punctuation of a time)."""
+
+POSTGRESQL_MIGRATIONS: tuple[str, ...] = (
+    f"""
+    CREATE TABLE events (
+        id BIGSERIAL PRIMARY KEY,
+        event_id {_TEXT_KEY} NOT NULL UNIQUE,
+        terminal_id {_TEXT_KEY} NOT NULL,
+        seq BIGINT NOT NULL,
+        site TEXT NOT NULL,
+        person_id {_TEXT_KEY} NOT NULL,
+        method TEXT NOT NULL,
+        distance DOUBLE PRECISION,
+        captured_at {_TEXT_KEY} NOT NULL,
+        clock_synced INTEGER NOT NULL,
+        received_at TEXT NOT NULL,
+        direction TEXT,
+        schedule_ref TEXT,
+        verdict TEXT,
+        verdict_minutes INTEGER
+    );
+    CREATE INDEX events_terminal_seq ON events (terminal_id, seq);
+    CREATE INDEX events_captured ON events (captured_at, terminal_id, seq);
+    CREATE TABLE terminals (
+        terminal_id {_TEXT_KEY} PRIMARY KEY,
+        duplicates BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE TABLE rejects (
+        id BIGSERIAL PRIMARY KEY,
+        received_at TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        payload_head TEXT NOT NULL,
+        terminal_id {_TEXT_KEY},
+        event_id {_TEXT_KEY},
+        payload BYTEA
+    );
+    CREATE INDEX rejects_event ON rejects (event_id);
+    CREATE TABLE conflicts (
+        id BIGSERIAL PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('event_id', 'seq')),
+        terminal_id {_TEXT_KEY} NOT NULL,
+        seq BIGINT NOT NULL,
+        event_id {_TEXT_KEY} NOT NULL,
+        stored_event_id {_TEXT_KEY} NOT NULL,
+        differences TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        received_at TEXT NOT NULL
+    );
+    CREATE INDEX conflicts_event ON conflicts (event_id);
+    CREATE INDEX conflicts_terminal ON conflicts (terminal_id, seq);
+    CREATE TABLE alerts_sent (
+        alert_id {_TEXT_KEY} PRIMARY KEY,
+        kind TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        person_id TEXT,
+        sent_at TEXT NOT NULL
+    );
+    CREATE TABLE webhook_sent (
+        alert_id {_TEXT_KEY} PRIMARY KEY,
+        kind TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        person_id TEXT,
+        sent_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL
+    );
+    """,
+)
+"""The same schema on PostgreSQL: migration 1 is SQLite's 1 to 4 at once (there are no
+PostgreSQL databases of earlier releases). Append only."""
+
+RECEIVER_SCHEMA = Schema("receiver", "receiver database", MIGRATIONS, POSTGRESQL_MIGRATIONS)
+"""The receiver database's schema, for :func:`central.db.migrations.open_database`."""

@@ -108,7 +108,7 @@ class Receiver:
     def __init__(
         self,
         broker_url: str,
-        db_path: Path,
+        db_path: str | Path,
         topic_prefix: str = "attendance/v1",
         group: str | None = None,
         client_id: str | None = None,
@@ -149,7 +149,7 @@ class Receiver:
         """Receive until ``stop`` is set; a database that cannot be opened raises StoreError."""
         store = ReceiverStore(self.db_path)
         link = MqttLink(self.options, interrupt=stop)
-        log.info("receiving %s into %s", self.options.subscriptions[0][0], self.db_path)
+        log.info("receiving %s into %s", self.options.subscriptions[0][0], store.name)
         try:
             while not stop.is_set():
                 for event in link.poll(0.0 if self._due() else IDLE_POLL_S):

@@ -1,7 +1,10 @@
 """The reference receiver's database: each check-in stored once, keyed by its ``event_id``.
 
-SQLite in WAL mode with ``synchronous=FULL``: when :meth:`ReceiverStore.store` returns, the
-events are on disk, and only then does the receiver acknowledge them. A repeated ``event_id``
+An SQLite file (WAL, ``synchronous=FULL``) or a PostgreSQL database, named by a database URL
+(:mod:`central.db`): when :meth:`ReceiverStore.store` returns, the events are committed and
+durable, and only then does the receiver acknowledge them. Several receivers may write one
+PostgreSQL database (a shared subscription group): their transactions commit one after the
+other, so ``events.id`` is the commit order. A repeated ``event_id``
 with the same content is counted as a duplicate (per terminal), never stored twice. Messages
 that cannot be used, and single events of a batch, are kept in ``rejects`` with the reason and
 their full payload (an event's own JSON), so nothing disappears silently; an event the store
@@ -21,7 +24,6 @@ of an earlier release brought up to date, on open by :mod:`central.receiver.sche
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -31,8 +33,10 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from central.receiver.schema import MIGRATIONS
-from common.sqlite import classify, immediate_transaction, open_central_db
+from central.db.connection import Database
+from central.db.migrations import open_database
+from central.db.url import DatabaseUrl
+from central.receiver.schema import RECEIVER_SCHEMA
 from models.messages import CheckInEvent, format_rfc3339
 
 _COLUMNS = (
@@ -49,17 +53,11 @@ KEPT_PAYLOAD_BYTES = 1024 * 1024
 """The most of a rejected payload kept in full (a batch is at most this long: a longer message
 is refused for its size alone, and only its start is worth keeping)."""
 
-_EVENT_ERRORS = (
-    ArithmeticError,
-    ValueError,
-    TypeError,
-    sqlite3.IntegrityError,
-    sqlite3.DataError,
-    sqlite3.InterfaceError,
-)
-"""Errors of one event's values (a number SQLite cannot hold, text it cannot encode): that event
-becomes a reject and the rest of its batch is stored. Any other sqlite3 error (disk full,
-locked, damaged) fails the whole call, to be retried."""
+_VALUE_ERRORS: tuple[type[Exception], ...] = (ArithmeticError, ValueError, TypeError)
+"""Errors of one event's values (a number the database cannot hold, text it cannot encode),
+with the driver's own (:attr:`Database.row_errors`): that event becomes a reject and the rest of
+its batch is stored. Any other database error (disk full, locked, damaged, connection lost)
+fails the whole call, to be retried."""
 
 
 class ConflictKind(StrEnum):
@@ -202,15 +200,28 @@ def _event_payload(event: CheckInEvent) -> bytes:
 
 
 class ReceiverStore:
-    """One connection to the receiver database at ``db_path`` (created if needed)."""
+    """One connection to the receiver database at ``location``: a database URL
+    (``sqlite:///central.db``, ``postgresql://...``) or an SQLite file's path. An SQLite file is
+    created if needed; a PostgreSQL database must exist. Either gets its tables on first open."""
 
-    def __init__(self, db_path: Path) -> None:
-        self.path = db_path
-        self._conn = open_central_db(db_path, MIGRATIONS, "receiver database")
+    def __init__(self, location: str | Path | DatabaseUrl) -> None:
+        self._db = open_database(location, RECEIVER_SCHEMA)
+        self.location = location
+        self._event_errors = (*_VALUE_ERRORS, *self._db.row_errors)
+
+    @property
+    def name(self) -> str:
+        """The database in messages (never with a password)."""
+        return self._db.name
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._db.dialect
 
     def close(self) -> None:
         """Close the connection."""
-        self._conn.close()
+        self._db.close()
 
     def store(
         self, events: Sequence[CheckInEvent], rejects: Sequence[Reject] = (), topic: str = ""
@@ -231,7 +242,7 @@ class ReceiverStore:
                 conn.execute("SAVEPOINT event")
                 try:
                     kept, conflict = self._insert_event(conn, event, now)
-                except _EVENT_ERRORS as exc:
+                except self._event_errors as exc:
                     conn.execute("ROLLBACK TO event")
                     conn.execute("RELEASE event")
                     refused = Reject(
@@ -254,24 +265,26 @@ class ReceiverStore:
             for event in outcome.duplicates:
                 conn.execute(
                     "INSERT INTO terminals (terminal_id, duplicates) VALUES (?, 1)"
-                    " ON CONFLICT (terminal_id) DO UPDATE SET duplicates = duplicates + 1",
+                    " ON CONFLICT (terminal_id)"
+                    " DO UPDATE SET duplicates = terminals.duplicates + 1",
                     (event.terminal_id,),
                 )
         return outcome
 
     def _insert_event(
-        self, conn: sqlite3.Connection, event: CheckInEvent, now: str
+        self, conn: Database, event: CheckInEvent, now: str
     ) -> tuple[bool, Conflict | None]:
         """Store ``event`` if its ``event_id`` is new; whether it was, and the conflict it
         makes if it is the first time it makes one."""
         values = _values(event, now)
         cursor = conn.execute(
-            f"INSERT OR IGNORE INTO events ({_COLUMNS}) VALUES ({_MARKS})", values
+            f"INSERT INTO events ({_COLUMNS}) VALUES ({_MARKS}) ON CONFLICT (event_id) DO NOTHING",
+            values,
         )
         if cursor.rowcount == 1:
             stored = conn.execute(
                 f"SELECT {_COLUMNS} FROM events WHERE terminal_id = ? AND seq = ?"
-                " AND event_id <> ? ORDER BY rowid LIMIT 1",
+                " AND event_id <> ? ORDER BY id LIMIT 1",
                 (event.terminal_id, event.seq, values[0]),
             ).fetchone()
             if stored is None:
@@ -286,7 +299,7 @@ class ReceiverStore:
 
     @staticmethod
     def _record_conflict(
-        conn: sqlite3.Connection,
+        conn: Database,
         kind: ConflictKind,
         event: CheckInEvent,
         stored: Sequence[Any],
@@ -328,8 +341,9 @@ class ReceiverStore:
         return conflict
 
     @staticmethod
-    def _insert_reject(conn: sqlite3.Connection, reject: Reject, now: str) -> None:
+    def _insert_reject(conn: Database, reject: Reject, now: str) -> None:
         head = reject.payload[:PAYLOAD_HEAD_BYTES].decode("utf-8", errors="replace")
+        head = head.replace("\x00", "\ufffd")  # text columns of PostgreSQL refuse NUL
         kept = reject.payload[:KEPT_PAYLOAD_BYTES]
         event_id = None if reject.event_id is None else str(reject.event_id)
         if event_id is not None:
@@ -377,19 +391,14 @@ class ReceiverStore:
             f"SELECT {_COLUMNS} FROM events WHERE captured_at >= ? AND captured_at < ?"
             " ORDER BY captured_at, terminal_id, seq"
         )
-        try:
-            cursor = self._conn.execute(sql, (format_rfc3339(start), format_rfc3339(end)))
-            while rows := cursor.fetchmany(chunk_size):
-                for row in rows:
-                    yield _event(dict(zip(_NAMES, row, strict=True)))
-        except sqlite3.Error as exc:
-            raise classify(exc, self.path) from None
+        for row in self._db.stream(sql, (format_rfc3339(start), format_rfc3339(end)), chunk_size):
+            yield _event(dict(zip(_NAMES, row, strict=True)))
 
     def events_after(self, cursor: int, limit: int) -> list[StoredEvent]:
         """Up to ``limit`` events committed after ``cursor`` (0: from the first), in commit
         order; the last one's ``cursor`` is where the next page starts."""
         rows = self._query(
-            f"SELECT rowid, {_COLUMNS} FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            f"SELECT id, {_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?",
             (cursor, limit),
         )
         return [
@@ -438,7 +447,8 @@ class ReceiverStore:
         )  # fmt: skip
         add("SELECT terminal_id, duplicates FROM terminals", "duplicates")
         add(
-            "SELECT terminal_id, sum(kind = 'seq'), sum(kind = 'event_id') FROM conflicts"
+            "SELECT terminal_id, count(*) FILTER (WHERE kind = 'seq'),"
+            " count(*) FILTER (WHERE kind = 'event_id') FROM conflicts"
             " GROUP BY terminal_id",
             "reused_seqs", "conflicts",
         )  # fmt: skip
@@ -465,10 +475,7 @@ class ReceiverStore:
         return summaries
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
-        try:
-            return self._conn.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise classify(exc, self.path) from None
+        return self._db.query(sql, params)
 
-    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        return immediate_transaction(self._conn, self.path)
+    def _transaction(self) -> AbstractContextManager[Database]:
+        return self._db.transaction()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+import uuid6
 
 from common.errors import StoreError, StoreFullError
 from common.sqlite import classify
@@ -180,7 +180,7 @@ class Outbox:
             if mark is None or seq > mark:
                 self.seq_mark.write(seq)
             event = CheckInEvent(
-                event_id=uuid.uuid4(),
+                event_id=uuid6.uuid7(),  # time-ordered: indexes on it grow at their end
                 seq=seq,
                 terminal_id=self.terminal_id,
                 site=self.site,

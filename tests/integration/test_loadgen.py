@@ -1,4 +1,5 @@
-"""``kiosk loadgen`` against a real mosquitto and two grouped receivers; ``bench sync`` shape."""
+"""``kiosk loadgen`` against a real mosquitto and two grouped receivers writing one central
+database (an SQLite file, and a PostgreSQL database); ``bench sync`` shape."""
 
 from __future__ import annotations
 
@@ -21,9 +22,13 @@ TERMINALS = ("load-001", "load-002", "load-003")
 
 @pytest.mark.parametrize("processes", [1, 2])
 def test_loadgen_fleet_reaches_two_grouped_receivers_exactly_once(
-    tmp_path: Path, broker: Mosquitto, capsys: pytest.CaptureFixture[str], processes: int
+    tmp_path: Path,
+    broker: Mosquitto,
+    capsys: pytest.CaptureFixture[str],
+    processes: int,
+    central_db: str,
 ):
-    central = tmp_path / "central.db"
+    central = central_db
     data = tmp_path / "fleet"
     with Threads() as threads:
         for name in ("central-a", "central-b"):
@@ -38,8 +43,15 @@ def test_loadgen_fleet_reaches_two_grouped_receivers_exactly_once(
     assert summary["processes"] == processes
     assert summary["delivered"] is True and summary["unacknowledged"] == 0
 
-    rows = ReceiverStore(central).events()
+    store = ReceiverStore(central)
+    rows = store.events()
     assert len(rows) == 200
+    pages, cursor = [], 0
+    while page := store.events_after(cursor, 33):
+        pages.extend(page)
+        cursor = page[-1].cursor
+    assert sorted(str(p.event.event_id) for p in pages) == sorted(r["event_id"] for r in rows)
+    assert [p.cursor for p in pages] == sorted({p.cursor for p in pages})
     per_terminal: Counter[str] = Counter(row["terminal_id"] for row in rows)
     assert per_terminal == {"load-001": 67, "load-002": 67, "load-003": 66}
     stored = {(row["terminal_id"], row["seq"], row["event_id"]) for row in rows}

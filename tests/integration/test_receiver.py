@@ -32,7 +32,7 @@ def _start(threads: Threads, receiver: Receiver) -> None:
 
 
 def test_a_duplicate_batch_is_counted_not_stored_and_acknowledged_again(
-    tmp_path: Path, broker: Mosquitto
+    central_db: str, tmp_path: Path, broker: Mosquitto
 ):
     events = _events(1, 3)
     payload = batch_payload("kiosk-01", events)
@@ -42,7 +42,7 @@ def test_a_duplicate_batch_is_counted_not_stored_and_acknowledged_again(
     try:
         with Threads() as threads:
             receiver = Receiver(
-                broker.url, tmp_path / "central.db", client_id="central-test",
+                broker.url, central_db, client_id="central-test",
                 on_event=lambda e: printed.append(describe_event(e)),
             )  # fmt: skip
             _start(threads, receiver)
@@ -51,7 +51,7 @@ def test_a_duplicate_batch_is_counted_not_stored_and_acknowledged_again(
             wait_for(lambda: len(probe.payloads(ACK)) == 2, what="two acks")
     finally:
         probe.close()
-    store = ReceiverStore(tmp_path / "central.db")
+    store = ReceiverStore(central_db)
     assert (store.count(), store.duplicates()) == (3, 3)
     assert [r["event_id"] for r in store.events()] == [str(e.event_id) for e in events]
     assert all(ack.event_ids == [e.event_id for e in events] for ack in _acks(probe))
@@ -59,7 +59,7 @@ def test_a_duplicate_batch_is_counted_not_stored_and_acknowledged_again(
 
 
 def test_malformed_batches_are_rejected_and_the_receiver_keeps_going(
-    tmp_path: Path, broker: Mosquitto
+    central_db: str, tmp_path: Path, broker: Mosquitto
 ):
     good = [raw_event(1), raw_event(3)]
     mixed = [good[0], raw_event(2, event_id="nope"), good[1], raw_event(4, terminal_id="k2")]
@@ -68,7 +68,7 @@ def test_malformed_batches_are_rejected_and_the_receiver_keeps_going(
     probe.subscribe(ACK)
     try:
         with Threads() as threads:
-            _start(threads, Receiver(broker.url, tmp_path / "c.db", client_id="central-test"))
+            _start(threads, Receiver(broker.url, central_db, client_id="central-test"))
             probe.publish(EVENTS, b"not json at all")
             probe.publish(EVENTS, b'{"terminal_id": "kiosk-01"}')
             probe.publish(EVENTS, batch([raw_event(9)], schema_version=2))
@@ -79,7 +79,7 @@ def test_malformed_batches_are_rejected_and_the_receiver_keeps_going(
             wait_for(lambda: len(probe.payloads(ACK)) == 2, what="the acks of the good events")
     finally:
         probe.close()
-    store = ReceiverStore(tmp_path / "c.db")
+    store = ReceiverStore(central_db)
     assert [r["seq"] for r in store.events()] == [1, 3, 5]
     assert [[str(i) for i in ack.event_ids] for ack in _acks(probe)] == [
         [good[0]["event_id"], good[1]["event_id"], mixed[3]["event_id"]],  # not "nope"
@@ -93,8 +93,10 @@ def test_malformed_batches_are_rejected_and_the_receiver_keeps_going(
     assert reasons[5].startswith("events/1: ") and reasons[6].startswith("events/3: ")
 
 
-def test_batches_wait_at_the_broker_while_the_receiver_is_down(tmp_path: Path, broker: Mosquitto):
-    db = tmp_path / "central.db"
+def test_batches_wait_at_the_broker_while_the_receiver_is_down(
+    central_db: str, tmp_path: Path, broker: Mosquitto
+):
+    db = central_db
     with Threads() as threads:
         _start(threads, Receiver(broker.url, db, client_id="central-test"))
     probe = Probe(broker.url)
@@ -115,7 +117,9 @@ def test_a_shared_group_splits_batches_between_receivers(tmp_path: Path, broker:
     stores = [ReceiverStore(tmp_path / "a.db"), ReceiverStore(tmp_path / "b.db")]
     with Threads() as threads:
         for name, store in zip("ab", stores, strict=True):
-            _start(threads, Receiver(broker.url, store.path, group="hr", client_id=f"rx-{name}"))
+            _start(
+                threads, Receiver(broker.url, store.location, group="hr", client_id=f"rx-{name}")
+            )
         probe = Probe(broker.url)
         try:
             for seq in range(1, 21):

@@ -92,9 +92,9 @@ def probe(broker: Mosquitto) -> Iterator[Probe]:
 
 
 def test_a_poison_event_is_refused_alone_and_acknowledged_with_its_stored_batch_mates(
-    tmp_path: Path, broker: Mosquitto, probe: Probe
+    central_db: str, tmp_path: Path, broker: Mosquitto, probe: Probe
 ):
-    db = tmp_path / "central.db"
+    db = central_db
     poison = raw_event(2, captured_at=POISON_TIME)
     events = [raw_event(1), poison, raw_event(3)]
     with Threads() as threads:
@@ -118,9 +118,9 @@ def test_a_poison_event_is_refused_alone_and_acknowledged_with_its_stored_batch_
 
 
 def test_an_event_without_a_readable_id_is_recorded_and_its_batch_mates_acknowledged(
-    tmp_path: Path, broker: Mosquitto, probe: Probe
+    central_db: str, tmp_path: Path, broker: Mosquitto, probe: Probe
 ):
-    db = tmp_path / "central.db"
+    db = central_db
     nameless = raw_event(2, event_id="not-a-uuid", captured_at=POISON_TIME)
     events = [raw_event(1), nameless, raw_event(3)]
     with Threads() as threads:
@@ -137,10 +137,14 @@ def test_an_event_without_a_readable_id_is_recorded_and_its_batch_mates_acknowle
 
 
 def test_an_event_sent_again_with_other_content_is_a_conflict_and_the_first_is_kept(
-    tmp_path: Path, broker: Mosquitto, probe: Probe, caplog: pytest.LogCaptureFixture
+    central_db: str,
+    tmp_path: Path,
+    broker: Mosquitto,
+    probe: Probe,
+    caplog: pytest.LogCaptureFixture,
 ):
     caplog.set_level(logging.WARNING, logger="central.receiver")
-    db = tmp_path / "central.db"
+    db = central_db
     first = raw_event(1, person_id="E1001")
     changed = first | {"person_id": "E2002", "distance": 0.5}
     with Threads() as threads:
@@ -167,10 +171,14 @@ def test_an_event_sent_again_with_other_content_is_a_conflict_and_the_first_is_k
 
 
 def test_a_terminal_counting_its_seqs_again_is_noticed_and_both_events_are_kept(
-    tmp_path: Path, broker: Mosquitto, probe: Probe, caplog: pytest.LogCaptureFixture
+    central_db: str,
+    tmp_path: Path,
+    broker: Mosquitto,
+    probe: Probe,
+    caplog: pytest.LogCaptureFixture,
 ):
     caplog.set_level(logging.WARNING, logger="central.receiver")
-    db = tmp_path / "central.db"
+    db = central_db
     before = [raw_event(seq) for seq in (1, 2, 3)]
     after = [raw_event(seq, person_id=f"E{seq}") for seq in (1, 2)]  # a new kiosk.db, from 1
     with Threads() as threads:
@@ -216,9 +224,9 @@ class _FailingChecker(BatchChecker):
 
 
 def test_an_unexpected_error_records_the_message_then_acknowledges_it(
-    tmp_path: Path, broker: Mosquitto, probe: Probe
+    central_db: str, tmp_path: Path, broker: Mosquitto, probe: Probe
 ):
-    db = tmp_path / "central.db"
+    db = central_db
     broken, good = raw_event(1), raw_event(2)
     with Threads() as threads:
         receiver = Receiver(broker.url, db, client_id=CLIENT_ID)
@@ -237,9 +245,13 @@ def test_an_unexpected_error_records_the_message_then_acknowledges_it(
 
 
 def test_a_message_that_cannot_even_be_recorded_stays_unacknowledged_and_is_retried_slowly(
-    tmp_path: Path, broker: Mosquitto, probe: Probe, monkeypatch: pytest.MonkeyPatch
+    central_db: str,
+    tmp_path: Path,
+    broker: Mosquitto,
+    probe: Probe,
+    monkeypatch: pytest.MonkeyPatch,
 ):
-    db = tmp_path / "central.db"
+    db = central_db
     event = raw_event(1)
     database_down = threading.Event()
     database_down.set()
@@ -247,7 +259,7 @@ def test_a_message_that_cannot_even_be_recorded_stays_unacknowledged_and_is_retr
 
     def store(self: ReceiverStore, *args: Any, **kwargs: Any) -> StoreOutcome:
         if database_down.is_set():
-            raise StoreError(f"{self.path}: database error: disk I/O error")
+            raise StoreError(f"{self.name}: database error: disk I/O error")
         return real_store(self, *args, **kwargs)
 
     monkeypatch.setattr(ReceiverStore, "store", store)
