@@ -1,4 +1,4 @@
-"""``kiosk alerts``: publish absence and low-participation alerts for HR systems."""
+"""``kiosk alerts``: send absence and low-participation alerts to HR systems (MQTT, a webhook)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,60 @@ from pathlib import Path
 import click
 
 from central.alerts.publish import AlertPublisher
+from central.alerts.webhook import WebhookOptions, is_bearer_token
 from central.reports.inputs import open_store
-from cli.central_options import broker_login, broker_login_options, stop_on_signals
+from cli.central_options import (
+    EXISTING_FILE,
+    broker_login,
+    broker_login_options,
+    database_option,
+    stop_on_signals,
+)
+from common.errors import ConfigError
 from common.mqtt.topics import Topics
 from common.mqtt.types import LinkOptions
 from common.schedule_file import load_schedule
+from terminal.config import read_secret
+
+
+def _link_options(
+    broker_url: str,
+    client_id: str | None,
+    username: str | None,
+    password_file: Path | None,
+    ca_file: Path | None,
+    cert_file: Path | None,
+    key_file: Path | None,
+) -> LinkOptions:
+    login = broker_login(broker_url, username, password_file, ca_file, cert_file, key_file)
+    return LinkOptions(
+        url=broker_url,
+        client_id=client_id or f"kiosk-alerts-{uuid.uuid4().hex[:8]}",
+        username=login.username,
+        password=login.password,
+        tls=login.tls,
+    )
+
+
+def _webhook_options(
+    url: str | None, token_file: Path | None, ca_file: Path | None, timeout_s: float
+) -> WebhookOptions | None:
+    if url is None:
+        if token_file is not None or ca_file is not None:
+            raise click.UsageError("--webhook-token-file and --webhook-ca-file need --webhook")
+        return None
+    token = read_secret(token_file) if token_file is not None else None
+    if token is not None and not is_bearer_token(token):
+        raise ConfigError(f"{token_file}: not a bearer token (printable ASCII, no spaces)")
+    try:
+        return WebhookOptions(url, token, ca_file, timeout_s)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @click.command("alerts")
-@click.option("--broker", "broker_url", required=True, metavar="URL", help="mqtt[s]://host[:port]")
-@click.option(
-    "--db",
-    "db_path",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="SQLite file of the central store (kiosk receive --db).",
-)
+@click.option("--broker", "broker_url", default=None, metavar="URL", help="mqtt[s]://host[:port]")
+@database_option("The central store (kiosk receive --db).")
 @click.option(
     "--schedule",
     "schedule_path",
@@ -45,9 +83,39 @@ from common.schedule_file import load_schedule
 )
 @click.option("--client-id", default=None, help="MQTT client id (default: a random one).")
 @broker_login_options
+@click.option(
+    "--webhook",
+    "webhook_url",
+    default=None,
+    metavar="URL",
+    help="http[s]:// URL to POST each alert to.",
+)
+@click.option(
+    "--webhook-token-file",
+    type=EXISTING_FILE,
+    default=None,
+    help="File holding the webhook's bearer token (Authorization header).",
+)
+@click.option(
+    "--webhook-ca-file",
+    type=EXISTING_FILE,
+    default=None,
+    help="CA (PEM) of the webhook's certificate (https://).",
+)
+@click.option(
+    "--webhook-timeout",
+    "webhook_timeout_s",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds to wait for the webhook's answer to one POST.",
+)
+@click.option(
+    "--no-mqtt", is_flag=True, help="Only the webhook: --broker and the login flags are ignored."
+)
 def alerts(
-    broker_url: str,
-    db_path: Path,
+    broker_url: str | None,
+    database: str,
     schedule_path: Path,
     every_s: float,
     topic_prefix: str,
@@ -57,26 +125,40 @@ def alerts(
     ca_file: Path | None,
     cert_file: Path | None,
     key_file: Path | None,
+    webhook_url: str | None,
+    webhook_token_file: Path | None,
+    webhook_ca_file: Path | None,
+    webhook_timeout_s: float,
+    no_mqtt: bool,
 ) -> None:
-    """Publish each due alert once on PREFIX/alerts (QoS 1) until SIGINT or SIGTERM.
+    """Send each due alert once, on PREFIX/alerts (QoS 1), to --webhook, or both, until SIGINT
+    or SIGTERM.
 
     An alert is due when a person scheduled for a shift or session has not checked in
     absent_alert_after_min minutes after its start, or when the participation so far of a
     session past its midpoint is below participation_threshold (schedule rules). Alerts sent
-    are remembered in the database (table alerts_sent), so a restart does not send them again.
+    are remembered in the database (tables alerts_sent and webhook_sent), so a restart does not
+    send them again.
+
+    The webhook gets each alert's JSON in a POST with the header Idempotency-Key: <alert_id>;
+    a connection error, a timeout, 408, 429 and 5xx are retried with backoff, and in the next
+    round; another 4xx refuses the alert until the next start.
     """
-    login = broker_login(broker_url, username, password_file, ca_file, cert_file, key_file)
+    if no_mqtt and webhook_url is None:
+        raise click.UsageError("--no-mqtt needs --webhook")
+    if broker_url is None and webhook_url is None:
+        raise click.UsageError("give --broker, --webhook or both")
+    webhook = _webhook_options(webhook_url, webhook_token_file, webhook_ca_file, webhook_timeout_s)
+    link = None
+    if broker_url is not None and not no_mqtt:
+        login = (username, password_file, ca_file, cert_file, key_file)
+        link = _link_options(broker_url, client_id, *login)
+    elif not no_mqtt and any((username, password_file, ca_file, cert_file, key_file)):
+        raise click.UsageError("the broker login flags need --broker")
     Topics(topic_prefix)  # checks the prefix
     schedule = load_schedule(schedule_path)
-    open_store(db_path).close()  # a missing database is an error, not a new file
-    options = LinkOptions(
-        url=broker_url,
-        client_id=client_id or f"kiosk-alerts-{uuid.uuid4().hex[:8]}",
-        username=login.username,
-        password=login.password,
-        tls=login.tls,
-    )
-    publisher = AlertPublisher(options, db_path, schedule, topic_prefix, every_s)
+    open_store(database).close()  # a missing database is an error, not a new file
+    publisher = AlertPublisher(link, database, schedule, topic_prefix, every_s, webhook=webhook)
     stop = threading.Event()
     with stop_on_signals(stop):
         publisher.run(stop)

@@ -338,3 +338,43 @@ def masks(
         video_dir=folders[0] / "video", progress=progress,
     )  # fmt: skip
     click.echo(json.dumps(result, indent=2) if as_json else "\n".join(summary(result)))
+
+
+@bench_group.command("ingest")
+@click.option(
+    "--rows", type=click.IntRange(0, 10_000_000), default=1_000_000, show_default=True,
+    help="Events already in the full table.",
+)  # fmt: skip
+@click.option(
+    "--events", type=click.IntRange(10, 1_000_000), default=5000, show_default=True,
+    help="Events stored and measured, per table and batch size.",
+)  # fmt: skip
+@click.option(
+    "--batch", "batches", type=click.IntRange(1, 1000), multiple=True, default=(1, 50),
+    show_default=True, help="Events per stored batch (repeatable).",
+)  # fmt: skip
+@click.option("--no-postgresql", is_flag=True, help="SQLite only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def ingest(rows: int, events: int, batches: tuple[int, ...], no_postgresql: bool,
+           as_json: bool) -> None:  # fmt: skip
+    """The receiver's cost per stored event (CPU microseconds, kilobytes written) in an empty
+    table and in one of ROWS events, on SQLite and on a throwaway PostgreSQL server, with the
+    random event ids of earlier kiosks (the baseline) and today's time-ordered ones."""
+    from devtools.bench.ingest import run_ingest_benchmark
+
+    result = run_ingest_benchmark(rows, events, batches, postgresql=not no_postgresql)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    for kind in ("sqlite", "postgresql"):
+        for id_kind, by_size in result.get(kind, {}).items():
+            if not isinstance(by_size, dict) or str(rows) not in by_size:
+                continue
+            for size in ("0", str(rows)):
+                for batch, figures in by_size[size].items():
+                    click.echo(
+                        f"{kind:<10} {id_kind} ids {int(size):>9,} rows {batch:<9}"
+                        f" {figures['cpu_us_per_event']:>7} CPU-us/event"
+                        f" {figures['kb_written_per_event']:>7} KB written/event"
+                        f" {figures['kb_to_disk_per_event']:>7} KB to disk/event"
+                    )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from central.receiver.store import ReceiverStore
 from models.messages import CheckInEvent
 from models.schedule import Schedule
 
@@ -82,3 +84,19 @@ def check_in(
             "schedule_ref": schedule_ref,
         }
     )
+
+
+def running_session_db(directory: Path, database: str | None = None) -> tuple[Path, Path]:
+    """``central.db`` (or the ``database`` URL given) with E1's check-in and ``schedule.json``
+    whose only item, a 30 min session for E1, E2 and E3, started 20 min ago: three alerts are
+    due (E2, E3 absent; participation)."""
+    now = datetime.now(UTC)
+    with_shift = make_schedule(now - timedelta(minutes=20), 30, ("E1", "E2", "E3"))
+    schedule = with_shift.model_copy(update={"shifts": []})  # the shift may be running now
+    db = Path(database) if database else directory / "central.db"
+    store = ReceiverStore(database or db)
+    store.store([check_in("E1", now - timedelta(minutes=19), terminal_id="room-1")])
+    store.close()
+    schedule_file = directory / "schedule.json"
+    schedule_file.write_text(schedule.model_dump_json(), encoding="utf-8")
+    return db, schedule_file

@@ -70,9 +70,11 @@ class Database:
         self._pg: Any = None
         self._sql: dict[str, str] = {}
         self.row_errors: tuple[type[Exception], ...] = _SQLITE_ROW_ERRORS
+        self._database_errors: tuple[type[Exception], ...] = (sqlite3.Error,)
         if self.dialect == "postgresql":
             psycopg = _psycopg()
             self.row_errors = (psycopg.DataError, psycopg.IntegrityError)
+            self._database_errors = (sqlite3.Error, psycopg.Error)
 
     @property
     def name(self) -> str:
@@ -128,7 +130,7 @@ class Database:
         """Every row of a query; errors as :class:`StoreError`."""
         try:
             return list(self.connection().execute(self.sql(text), params).fetchall())
-        except (sqlite3.Error, *self._driver_errors()) as exc:
+        except self._database_errors as exc:
             raise self.classify(exc) from None
 
     def stream(
@@ -147,7 +149,7 @@ class Database:
                 cursor.itersize = chunk_size
                 cursor.execute(self.sql(text), params)
                 yield from cursor
-        except (sqlite3.Error, *self._driver_errors()) as exc:
+        except self._database_errors as exc:
             raise self.classify(exc) from None
 
     @contextmanager
@@ -168,9 +170,6 @@ class Database:
             raise self.classify(exc) from None
 
     # -- errors ----------------------------------------------------------------------------------
-
-    def _driver_errors(self) -> tuple[type[Exception], ...]:
-        return (_psycopg().Error,) if self.dialect == "postgresql" else ()
 
     def classify(self, exc: Exception) -> StoreError:
         """The :class:`StoreError` for a driver error, naming this database."""

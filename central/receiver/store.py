@@ -60,6 +60,10 @@ its batch is stored. Any other database error (disk full, locked, damaged, conne
 fails the whole call, to be retried."""
 
 
+class _UnstorableEvent(Exception):
+    """An event of the batch could not be written: store it again, event by event."""
+
+
 class ConflictKind(StrEnum):
     """How an event contradicts one already stored."""
 
@@ -233,16 +237,34 @@ class ReceiverStore:
         the events came on) and the others are stored. A reject of an event already recorded
         with the same payload (the terminal sent it again) is not recorded twice.
         """
+        try:
+            return self._store(events, rejects, topic, isolate=False)
+        except _UnstorableEvent:
+            return self._store(events, rejects, topic, isolate=True)
+
+    def _store(
+        self,
+        events: Sequence[CheckInEvent],
+        rejects: Sequence[Reject],
+        topic: str,
+        isolate: bool,
+    ) -> StoreOutcome:
+        """:meth:`store`, first without a savepoint per event (half the statements); only when
+        an event cannot be written is the batch done again (``isolate``), each event in a
+        savepoint of its own so that it alone is refused."""
         outcome = StoreOutcome([], [])
         now = _now()
         with self._transaction() as conn:
             for reject in rejects:
                 self._insert_reject(conn, reject, now)
             for event in events:
-                conn.execute("SAVEPOINT event")
+                if isolate:
+                    conn.execute("SAVEPOINT event")
                 try:
                     kept, conflict = self._insert_event(conn, event, now)
                 except self._event_errors as exc:
+                    if not isolate:
+                        raise _UnstorableEvent from None  # the transaction is rolled back
                     conn.execute("ROLLBACK TO event")
                     conn.execute("RELEASE event")
                     refused = Reject(
@@ -255,7 +277,8 @@ class ReceiverStore:
                     self._insert_reject(conn, refused, now)
                     outcome.refused.append(refused)
                     continue
-                conn.execute("RELEASE event")
+                if isolate:
+                    conn.execute("RELEASE event")
                 if kept:
                     outcome.new.append(event)
                 elif conflict is None:  # the same again (or a conflict already recorded)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from central.db.url import parse_database_url
 from central.receiver.store import ReceiverStore
 from common.errors import KioskError
 from models.messages import CheckInEvent
@@ -18,15 +19,17 @@ EVENTS_FROM = datetime(2000, 1, 1, tzinfo=UTC)
 """Earliest capture time read when all events are wanted."""
 
 
-def open_store(db_path: Path) -> ReceiverStore:
-    """The existing receiver database at ``db_path`` (a report never creates one)."""
-    if not db_path.is_file():
-        raise KioskError(f"{db_path}: no such receiver database (run kiosk receive --db first)")
-    return ReceiverStore(db_path)
+def open_store(location: str | Path) -> ReceiverStore:
+    """The existing receiver database at ``location`` (a database URL or an SQLite file's
+    path; a report never creates an SQLite file)."""
+    url = parse_database_url(location)
+    if url.dialect == "sqlite" and not (url.path and url.path.is_file()):
+        raise KioskError(f"{url}: no such receiver database (run kiosk receive --db first)")
+    return ReceiverStore(url)
 
 
 def load_events(
-    db_path: Path, start: datetime = EVENTS_FROM, end: datetime | None = None
+    db_path: str | Path, start: datetime = EVENTS_FROM, end: datetime | None = None
 ) -> list[CheckInEvent]:
     """The events of the receiver database captured in ``[start, end)`` (default: all)."""
     store = open_store(db_path)

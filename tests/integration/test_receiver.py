@@ -114,12 +114,11 @@ def test_batches_wait_at_the_broker_while_the_receiver_is_down(
 
 
 def test_a_shared_group_splits_batches_between_receivers(tmp_path: Path, broker: Mosquitto):
-    stores = [ReceiverStore(tmp_path / "a.db"), ReceiverStore(tmp_path / "b.db")]
+    locations = [tmp_path / "a.db", tmp_path / "b.db"]
+    stores = [ReceiverStore(location) for location in locations]
     with Threads() as threads:
-        for name, store in zip("ab", stores, strict=True):
-            _start(
-                threads, Receiver(broker.url, store.location, group="hr", client_id=f"rx-{name}")
-            )
+        for name, location in zip("ab", locations, strict=True):
+            _start(threads, Receiver(broker.url, location, group="hr", client_id=f"rx-{name}"))
         probe = Probe(broker.url)
         try:
             for seq in range(1, 21):

@@ -66,7 +66,7 @@ class _RecordingChecker(BatchChecker):
         return super().check(topic_terminal, payload)
 
 
-def _nothing_comes_again(broker: Mosquitto, db: Path, probe: Probe) -> None:
+def _nothing_comes_again(broker: Mosquitto, db: str, probe: Probe) -> None:
     """Start the receiver again on its session and send a marker batch: it must be the only
     message the receiver gets (one left unacknowledged at the broker would come first), and
     its ack the only new one."""
