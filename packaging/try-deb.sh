@@ -161,7 +161,7 @@ in_root "echo 'kept across upgrades' > /var/lib/kiosk/try-deb-marker && mkdir -p
 if [ -f "$CENTRAL_DEB" ]; then
   step "offline: apt-get install ./$(basename "$CENTRAL_DEB")" offline "apt-get install -y -q $APT_OFFLINE $(deb_in_root "$CENTRAL_DEB") | tail -n 3 &&
     id kiosk-central && kiosk-central receive --help | head -n 1 && kiosk-central report --help | head -n 1 &&
-    /opt/kiosk-central/venv/bin/python3 -c 'import matplotlib, openpyxl, jsonschema, central.receiver.service'"
+    /opt/kiosk-central/venv/bin/python3 -c 'import matplotlib, openpyxl, jsonschema, psycopg, aiohttp, central.receiver.service'"
 fi
 SURVIVES="grep -qx 'kept across upgrades' /var/lib/kiosk/try-deb-marker && grep -qx '# admin config' /etc/kiosk/kiosk.toml && echo '/var/lib/kiosk and /etc/kiosk kept'"
 if [ -n "$UPGRADE_DEB" ]; then

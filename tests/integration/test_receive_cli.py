@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -51,15 +52,16 @@ def _event(seq: int, distance: float | None) -> CheckInEvent:
 
 
 def test_receive_prints_each_new_event_once_and_exits_0_on_sigterm(
-    tmp_path: Path, broker: Mosquitto
+    central_db: str, broker: Mosquitto
 ):
     events = [_event(1, 0.41), _event(2, None)]
-    db = tmp_path / "central.db"
+    db = central_db
     probe = Probe(broker.url)
     probe.subscribe("attendance/v1/kiosk-01/ack")
-    command = ["receive", "--broker", broker.url, "--db", str(db), "--client-id", "cli-test"]
+    command = ["receive", "--broker", broker.url, "--client-id", "cli-test"]
     process = subprocess.Popen(
         [sys.executable, "-m", "cli", *command],
+        env={**os.environ, "KIOSK_CENTRAL_DB": db},  # as the packaged units give it
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
