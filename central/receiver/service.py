@@ -23,21 +23,28 @@ database error leaves it unacknowledged and it is tried again (after 1 s, then 2
 reject ``internal error: ...`` (no event acknowledged: the terminal resends them) before the
 message is acknowledged, and if even that record fails, it is tried again the same way.
 
+Messages that arrived together (up to :data:`GROUP_MAX` queued) are stored in one transaction:
+one commit for a burst from a fleet, not one per message; a database error leaves all of them
+unacknowledged, and an unexpected error makes the receiver handle that group one message at a
+time, so only the message causing it is refused.
+
 Messages are handled on the thread that calls :meth:`Receiver.run`, never in paho callbacks.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from central.receiver.batch_check import BatchChecker
+from central.receiver.batch_check import BatchChecker, CheckedBatch
 from central.receiver.store import (
+    Batch,
     Conflict,
     ConflictKind,
     ReceiverStore,
@@ -73,6 +80,8 @@ RETRY_S = 1.0
 """The first wait before a message that could not be handled or recorded is tried again."""
 RETRY_MAX_S = 30.0
 """The longest such wait (doubling from :data:`RETRY_S`)."""
+GROUP_MAX = 100
+"""The most queued messages stored in one transaction (one commit, one fsync, for all)."""
 
 
 def describe_event(event: CheckInEvent) -> str:
@@ -142,6 +151,7 @@ class Receiver:
         self._queue: deque[Message] = deque()
         self._retry_s = RETRY_S
         self._retry_at = 0.0  # time.monotonic() before which the first message waits
+        self._alone = 0  # how many of the next messages are handled one at a time
         self.ready = threading.Event()
         """Set while subscribed: batches published from now on reach this receiver."""
 
@@ -170,19 +180,30 @@ class Receiver:
         return bool(self._queue) and time.monotonic() >= self._retry_at
 
     def _work(self, link: MqttLink, store: ReceiverStore, stop: threading.Event) -> None:
+        """Store the queued messages, up to :data:`GROUP_MAX` in one transaction, and
+        acknowledge them. After an unexpected error the messages of that group are handled one
+        at a time, so that only the one causing it is refused."""
         while self._due() and not stop.is_set():
-            message = self._queue[0]
+            size = 1 if self._alone > 0 else GROUP_MAX
+            group = list(itertools.islice(self._queue, size))
             try:
-                self._handle(link, store, message)
+                self._handle(link, store, group)
             except StoreError as exc:
-                self._retry_later(f"{exc}; the message on {message.topic} stays unacknowledged")
+                self._retry_later(
+                    f"{exc}; {len(group)} message(s) from {group[0].topic} on stay unacknowledged"
+                )
                 return
             except Exception as exc:
-                log.exception("receiver: internal error on a message on %s", message.topic)
-                if not self._refuse(link, store, message, exc):
+                if len(group) > 1:
+                    self._alone = len(group)
+                    continue
+                log.exception("receiver: internal error on a message on %s", group[0].topic)
+                if not self._refuse(link, store, group[0], exc):
                     return
             self._retry_s = RETRY_S
-            self._queue.popleft()
+            for _ in group:
+                self._queue.popleft()
+            self._alone = max(0, self._alone - len(group))
 
     def _retry_later(self, why: str) -> None:
         """Leave the first queued message for the next try, after a wait that doubles each
@@ -207,40 +228,56 @@ class Receiver:
             return False
         return True
 
-    def _handle(self, link: MqttLink, store: ReceiverStore, message: Message) -> None:
-        terminal_id = self.topics.terminal_of_events(message.topic)
-        try:
-            if terminal_id is None:
-                raise MessageError("not an events topic of a valid terminal id")
-            batch = self._checker.check(terminal_id, message.payload)
-        except MessageError as exc:
-            log.warning("rejected a message on %s: %s", message.topic, exc)
-            store.store([], [Reject(message.topic, str(exc), message.payload, terminal_id)])
+    def _handle(self, link: MqttLink, store: ReceiverStore, group: Sequence[Message]) -> None:
+        """Check each message of ``group``, store them all in one transaction, then
+        acknowledge each (an ack to its terminal naming its events, and to the broker)."""
+        checked: list[tuple[Message, str | None, CheckedBatch | None]] = []
+        batches: list[Batch] = []
+        for message in group:
+            terminal_id = self.topics.terminal_of_events(message.topic)
+            try:
+                if terminal_id is None:
+                    raise MessageError("not an events topic of a valid terminal id")
+                batch = self._checker.check(terminal_id, message.payload)
+            except MessageError as exc:
+                log.warning("rejected a message on %s: %s", message.topic, exc)
+                reject = Reject(message.topic, str(exc), message.payload, terminal_id)
+                checked.append((message, terminal_id, None))
+                batches.append(Batch([], [reject], message.topic))
+                continue
+            for rejected in batch.rejected:
+                log.warning("rejected an event on %s: %s", message.topic, rejected.reason)
+            rejects = [
+                Reject(message.topic, r.reason, r.payload, terminal_id, r.event_id)
+                for r in batch.rejected
+            ]
+            checked.append((message, terminal_id, batch))
+            batches.append(Batch(batch.events, rejects, message.topic))
+        outcomes = store.store_batches(batches)
+        for (message, terminal_id, batch_checked), outcome in zip(checked, outcomes, strict=True):
+            if batch_checked is not None and terminal_id is not None:
+                self._acknowledge(link, terminal_id, batch_checked, outcome)
             link.ack(message)
-            return
-        for rejected in batch.rejected:
-            log.warning("rejected an event on %s: %s", message.topic, rejected.reason)
-        rejects = [
-            Reject(message.topic, rejected.reason, rejected.payload, terminal_id, rejected.event_id)
-            for rejected in batch.rejected
-        ]
-        outcome = store.store(batch.events, rejects, topic=message.topic)
+            for refused in outcome.refused:
+                log.error("rejected an event on %s: %s", message.topic, refused.reason)
+            for conflict in outcome.conflicts:
+                _log_conflict(conflict)
+            for event in outcome.new:
+                self._announce(event)
+
+    def _acknowledge(
+        self, link: MqttLink, terminal_id: str, batch: CheckedBatch, outcome: StoreOutcome
+    ) -> None:
+        """Tell the terminal which of its events are safe (stored now, before, or refused)."""
         ids = list(dict.fromkeys(batch.event_ids))  # each once, in batch order
         if ids:
             ack = AckMessage(schema_version=SCHEMA_VERSION, event_ids=ids)
             if link.publish(self.topics.ack(terminal_id), ack.model_dump_json().encode()) is None:
                 log.debug("ack for %s not sent (not connected); it will resend", terminal_id)
-        link.ack(message)
         if outcome.duplicates:
             log.info(
                 "%s: %d duplicate events acknowledged again", terminal_id, len(outcome.duplicates)
             )
-        for refused in outcome.refused:
-            log.error("rejected an event on %s: %s", message.topic, refused.reason)
-        for conflict in outcome.conflicts:
-            _log_conflict(conflict)
-        for event in outcome.new:
-            self._announce(event)
 
     def _announce(self, event: CheckInEvent) -> None:
         if self.on_event is None:

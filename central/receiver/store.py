@@ -104,6 +104,16 @@ class StoreOutcome:
 
 
 @dataclass(frozen=True)
+class Batch:
+    """What one message brings to :meth:`ReceiverStore.store_batches`: its events, the
+    rejects of its checks, and the topic it came on."""
+
+    events: Sequence[CheckInEvent]
+    rejects: Sequence[Reject] = ()
+    topic: str = ""
+
+
+@dataclass(frozen=True)
 class StoredEvent:
     """An event as stored: its ``cursor`` (the order the receiver committed events in: every
     event committed later has a higher one, so reading "after cursor N" never misses or
@@ -237,62 +247,76 @@ class ReceiverStore:
         the events came on) and the others are stored. A reject of an event already recorded
         with the same payload (the terminal sent it again) is not recorded twice.
         """
-        try:
-            return self._store(events, rejects, topic, isolate=False)
-        except _UnstorableEvent:
-            return self._store(events, rejects, topic, isolate=True)
+        return self.store_batches([Batch(events, rejects, topic)])[0]
 
-    def _store(
-        self,
-        events: Sequence[CheckInEvent],
-        rejects: Sequence[Reject],
-        topic: str,
-        isolate: bool,
-    ) -> StoreOutcome:
-        """:meth:`store`, first without a savepoint per event (half the statements); only when
-        an event cannot be written is the batch done again (``isolate``), each event in a
-        savepoint of its own so that it alone is refused."""
-        outcome = StoreOutcome([], [])
+    def store_batches(self, batches: Sequence[Batch]) -> list[StoreOutcome]:
+        """:meth:`store` for several batches (messages) in ONE transaction, one outcome each, in
+        order: the receiver commits what arrived together once, not once per message."""
+        try:
+            return self._store(batches, isolate=False)
+        except _UnstorableEvent:
+            return self._store(batches, isolate=True)
+
+    def _store(self, batches: Sequence[Batch], isolate: bool) -> list[StoreOutcome]:
+        """First without a savepoint per event (half the statements); only when an event
+        cannot be written is everything done again (``isolate``), each event in a savepoint
+        of its own so that it alone is refused."""
+        outcomes: list[StoreOutcome] = []
         now = _now()
         with self._transaction() as conn:
-            for reject in rejects:
-                self._insert_reject(conn, reject, now)
-            for event in events:
-                if isolate:
-                    conn.execute("SAVEPOINT event")
-                try:
-                    kept, conflict = self._insert_event(conn, event, now)
-                except self._event_errors as exc:
-                    if not isolate:
-                        raise _UnstorableEvent from None  # the transaction is rolled back
-                    conn.execute("ROLLBACK TO event")
-                    conn.execute("RELEASE event")
-                    refused = Reject(
-                        topic,
-                        f"event {event.event_id}: cannot be stored: {type(exc).__name__}: {exc}",
-                        _event_payload(event),
-                        event.terminal_id,
-                        event.event_id,
+            for batch in batches:
+                outcome = StoreOutcome([], [])
+                outcomes.append(outcome)
+                for reject in batch.rejects:
+                    self._insert_reject(conn, reject, now)
+                for event in batch.events:
+                    self._store_event(conn, event, batch.topic, now, isolate, outcome)
+                for event in outcome.duplicates:
+                    conn.execute(
+                        "INSERT INTO terminals (terminal_id, duplicates) VALUES (?, 1)"
+                        " ON CONFLICT (terminal_id)"
+                        " DO UPDATE SET duplicates = terminals.duplicates + 1",
+                        (event.terminal_id,),
                     )
-                    self._insert_reject(conn, refused, now)
-                    outcome.refused.append(refused)
-                    continue
-                if isolate:
-                    conn.execute("RELEASE event")
-                if kept:
-                    outcome.new.append(event)
-                elif conflict is None:  # the same again (or a conflict already recorded)
-                    outcome.duplicates.append(event)
-                if conflict is not None:
-                    outcome.conflicts.append(conflict)
-            for event in outcome.duplicates:
-                conn.execute(
-                    "INSERT INTO terminals (terminal_id, duplicates) VALUES (?, 1)"
-                    " ON CONFLICT (terminal_id)"
-                    " DO UPDATE SET duplicates = terminals.duplicates + 1",
-                    (event.terminal_id,),
-                )
-        return outcome
+        return outcomes
+
+    def _store_event(
+        self,
+        conn: Database,
+        event: CheckInEvent,
+        topic: str,
+        now: str,
+        isolate: bool,
+        outcome: StoreOutcome,
+    ) -> None:
+        """Store one event and add what happened to ``outcome``."""
+        if isolate:
+            conn.execute("SAVEPOINT event")
+        try:
+            kept, conflict = self._insert_event(conn, event, now)
+        except self._event_errors as exc:
+            if not isolate:
+                raise _UnstorableEvent from None  # the transaction is rolled back
+            conn.execute("ROLLBACK TO event")
+            conn.execute("RELEASE event")
+            refused = Reject(
+                topic,
+                f"event {event.event_id}: cannot be stored: {type(exc).__name__}: {exc}",
+                _event_payload(event),
+                event.terminal_id,
+                event.event_id,
+            )
+            self._insert_reject(conn, refused, now)
+            outcome.refused.append(refused)
+            return
+        if isolate:
+            conn.execute("RELEASE event")
+        if kept:
+            outcome.new.append(event)
+        elif conflict is None:  # the same again (or a conflict already recorded)
+            outcome.duplicates.append(event)
+        if conflict is not None:
+            outcome.conflicts.append(conflict)
 
     def _insert_event(
         self, conn: Database, event: CheckInEvent, now: str

@@ -280,3 +280,37 @@ def test_a_message_that_cannot_even_be_recorded_stays_unacknowledged_and_is_retr
     assert [row["event_id"] for row in store_now.events()] == [event["event_id"]]
     assert store_now.reject_records() == []
     _nothing_comes_again(broker, db, probe)
+
+
+def test_messages_queued_together_are_stored_in_one_transaction_and_a_bad_one_alone_refused(
+    central_db: str, broker: Mosquitto, probe: Probe, monkeypatch: pytest.MonkeyPatch
+):
+    db = central_db
+    events = [raw_event(seq) for seq in range(1, 21)]
+    broken = events[7]
+    with Threads() as threads:  # subscribe once, so the broker queues for the session
+        _start(threads, Receiver(broker.url, db, client_id=CLIENT_ID))
+    for event in events:  # 20 messages wait at the broker while the receiver is down
+        probe.publish(EVENTS, batch([event]))
+    transactions: list[int] = []
+    real = ReceiverStore.store_batches
+
+    def store_batches(self: ReceiverStore, batches: Any) -> Any:
+        transactions.append(len(batches))
+        return real(self, batches)
+
+    monkeypatch.setattr(ReceiverStore, "store_batches", store_batches)
+    with Threads() as threads:
+        receiver = Receiver(broker.url, db, client_id=CLIENT_ID)
+        receiver._checker = _FailingChecker(broken["event_id"])
+        _start(threads, receiver)
+        store = ReceiverStore(db)
+        _wait_for_acks(probe, 19)
+        wait_for(lambda: len(store.reject_records()) == 1, what="the refusal")
+    acknowledged = [event_id for ack in _acks(probe) for event_id in ack]
+    assert sorted(acknowledged) == sorted(_ids(events[:7] + events[8:]))
+    assert max(transactions) > 1  # several messages in one commit
+    assert [row["seq"] for row in store.events()] == [e["seq"] for e in events if e != broken]
+    (reject,) = store.reject_records()
+    assert reject.reason == "internal error: RuntimeError: boom"
+    _nothing_comes_again(broker, db, probe)
