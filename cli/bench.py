@@ -378,3 +378,60 @@ def ingest(rows: int, events: int, batches: tuple[int, ...], no_postgresql: bool
                         f" {figures['kb_written_per_event']:>7} KB written/event"
                         f" {figures['kb_to_disk_per_event']:>7} KB to disk/event"
                     )
+
+
+@bench_group.command("report")
+@click.option(
+    "--people", type=click.IntRange(1, 100_000), default=2000, show_default=True,
+    help="People at the site.",
+)  # fmt: skip
+@click.option(
+    "--days", type=click.IntRange(1, 1000), default=250, show_default=True,
+    help="Working days (Monday to Friday) of check-ins, all in the report.",
+)  # fmt: skip
+@click.option(
+    "--terminals", type=click.IntRange(1, 100), default=10, show_default=True,
+    help="Terminals (doors) the check-ins are made at.",
+)  # fmt: skip
+@click.option(
+    "--db-url", help="An empty receiver database to fill (default: SQLite in a temporary folder)."
+)
+@click.option(
+    "--postgresql", is_flag=True, help="Into a database on a throwaway PostgreSQL server."
+)
+@click.option("--seed", default=0, show_default=True, help="The data set's random seed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def report(
+    people: int,
+    days: int,
+    terminals: int,
+    db_url: str | None,
+    postgresql: bool,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """The shift report of DAYS working days of a PEOPLE-person site: CPU-seconds and peak
+    memory of the report as it was (all events in memory) and of the streamed report (CSV,
+    JSON, text), each in a process of its own, and whether the CSV files are identical."""
+    from devtools.bench.report import run_report_benchmark
+
+    def progress(message: str) -> None:
+        click.echo(message, err=True)
+
+    if postgresql and db_url:
+        raise click.UsageError("give --db-url or --postgresql, not both")
+    result = run_report_benchmark(people, days, terminals, db_url, seed, progress, postgresql)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(
+        f"{result['events']} events, {result['rows']} rows ({people} people, {days} days,"
+        f" {terminals} terminals), built in {result['build_s']} s; identical: {result['identical']}"
+    )
+    runs = [("baseline csv", result["baseline_csv"])]
+    runs += [(f"streamed {name}", figures) for name, figures in result["streamed"].items()]
+    for label, figures in runs:
+        click.echo(
+            f"{label:<14} {figures['cpu_s']:>8} CPU-s {figures['peak_rss_mb']:>8} MiB peak"
+            f" {figures['wall_s']:>8} s"
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,32 +17,20 @@ from typing import Any
 
 import click
 
-from central.receiver.store import ReceiverStore
-from central.reports.export import (
-    DayCounts,
-    Sheet,
-    daily_chart,
-    participation_chart,
-    write_csv,
-    write_xlsx,
-)
-from central.reports.inputs import load_events, parse_day
-from central.reports.sessions import SessionReport, session_report, session_report_range
-from central.reports.shifts import ShiftReport, shift_report, shift_report_range
-from central.reports.text import records, session_text, shift_text
+from central.reports.export import Sheet, participation_chart, write_csv, write_xlsx
+from central.reports.inputs import open_store, parse_day, streamed_events
+from central.reports.sessions import SessionReport, session_report_range, stream_session_report
+from central.reports.shift_output import ShiftOutputs, write_shift_report
+from central.reports.shifts import shift_report_range
+from central.reports.text import records, session_text
+from cli.central_options import database_option
 from common.errors import KioskError
 from common.schedule_file import load_schedule
 
 OUT_FILE = click.Path(path_type=Path, dir_okay=False)
 
 _COMMON = (
-    click.option(
-        "--db",
-        "db_path",
-        required=True,
-        type=click.Path(path_type=Path, dir_okay=False),
-        help="SQLite file of the receiver (kiosk receive --db).",
-    ),
+    database_option("The receiver's database (kiosk receive --db)."),
     click.option(
         "--schedule",
         "schedule_path",
@@ -72,24 +61,12 @@ def _wrote(path: Path, what: str) -> None:
     click.echo(f"wrote {path} ({what})", err=True)
 
 
-def day_counts(shifts: ShiftReport) -> list[DayCounts]:
-    """Per day, each judged person-shift in one category, for the daily chart."""
-    counts: dict[Any, list[int]] = {}
-    category = {"present": 0, "no_verdict_clock": 0, "late": 1, "late_and_early_leave": 1}
-    category |= {"early_leave": 2, "absent": 3}
-    for day in shifts.days:
-        row = counts.setdefault(day.occurrence.day, [0, 0, 0, 0])
-        if day.status in category:  # "open": still running, not judged yet
-            row[category[day.status]] += 1
-    return [DayCounts(day, *counts[day]) for day in sorted(counts)]
-
-
 @report.command("shifts")
 @_common_options
 @click.option("--from", "start_text", required=True, metavar="YYYY-MM-DD", help="First day.")
 @click.option("--to", "end_text", required=True, metavar="YYYY-MM-DD", help="Last day (included).")
 def shifts(
-    db_path: Path,
+    database: str,
     schedule_path: Path,
     csv_path: Path | None,
     xlsx_path: Path | None,
@@ -98,45 +75,20 @@ def shifts(
     start_text: str,
     end_text: str,
 ) -> None:
-    """Daily shift attendance per person: late, early leave, absence and monthly flags."""
+    """Daily shift attendance per person: late, early leave, absence and monthly flags.
+
+    The check-ins are read in order, a chunk at a time, and each day's rows are written once
+    the day is over: memory stays flat however long the range (XLSX holds its table)."""
     start, end = parse_day(start_text, "--from"), parse_day(end_text, "--to")
     if end < start:
         raise KioskError(f"--to {end_text} is before --from {start_text}")
     schedule = load_schedule(schedule_path)
-    events = load_events(db_path, *shift_report_range(schedule, start, end))
-    result = shift_report(events, schedule, start, end, now=datetime.now(UTC))
-    columns, rows = result.to_table()
-    if csv_path:
-        write_csv(csv_path, columns, rows)
-        _wrote(csv_path, f"{len(rows)} rows")
-    if xlsx_path:
-        write_xlsx(
-            xlsx_path,
-            [
-                Sheet("Shifts", columns, rows),
-                Sheet("Daily", *result.daily_table()),
-                Sheet("Monthly flags", *result.flags_table()),
-                Sheet("Unscheduled", *result.unscheduled_table()),
-            ],
-        )
-        _wrote(xlsx_path, f"{len(rows)} rows")
-    if png_path:
-        daily_chart(png_path, day_counts(result), f"Shift attendance {start} to {end}")
-        _wrote(png_path, "daily chart")
-    if as_json:
-        document = {
-            "report": "shifts",
-            "from": start.isoformat(),
-            "to": end.isoformat(),
-            "timezone": schedule.timezone,
-            "rows": records(columns, rows),
-            "daily": records(*result.daily_table()),
-            "flagged": records(*result.flags_table()),
-            "unscheduled": records(*result.unscheduled_table()),
-        }
-        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
-    if not (csv_path or xlsx_path or png_path or as_json):
-        click.echo(shift_text(result))
+    outputs = ShiftOutputs(csv_path, xlsx_path, png_path, as_json)
+    out = sys.stdout
+    with streamed_events(database, *shift_report_range(schedule, start, end)) as events:
+        now = datetime.now(UTC)
+        write_shift_report(events, schedule, start, end, now, outputs, out, _wrote)
+    out.flush()
 
 
 def _session_png(path: Path, result: SessionReport) -> None:
@@ -160,7 +112,7 @@ def _session_png(path: Path, result: SessionReport) -> None:
     "--session", "session_ids", multiple=True, metavar="ID", help="Only this session (repeat)."
 )
 def sessions(
-    db_path: Path,
+    database: str,
     schedule_path: Path,
     csv_path: Path | None,
     xlsx_path: Path | None,
@@ -178,8 +130,8 @@ def sessions(
         window = session_report_range(schedule, wanted)
     except ValueError as exc:
         raise KioskError(f"{schedule_path}: {exc}") from None
-    events = load_events(db_path, *window)
-    result = session_report(events, schedule, wanted)
+    with streamed_events(database, *window) as events:
+        result = stream_session_report(events, schedule, wanted)
     columns, rows = result.to_table()
     if csv_path:
         write_csv(csv_path, columns, rows)
@@ -205,20 +157,12 @@ def sessions(
 
 
 @report.command("delivery")
-@click.option(
-    "--db",
-    "db_path",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="SQLite file of the receiver (kiosk receive --db).",
-)
+@database_option("The receiver's database (kiosk receive --db).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per terminal.")
-def delivery(db_path: Path, as_json: bool) -> None:
+def delivery(database: str, as_json: bool) -> None:
     """Per terminal: events stored, highest seq, seqs missing (events lost or still on the
     way), duplicates, seqs reused (the terminal lost its database), conflicts and refusals."""
-    if not db_path.is_file():
-        raise KioskError(f"{db_path}: no such receiver database (kiosk receive --db)")
-    store = ReceiverStore(db_path)
+    store = open_store(database)
     try:
         summaries = store.terminals()
     finally:

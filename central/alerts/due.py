@@ -24,11 +24,12 @@ gives the same ids, and the publisher sends each once.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from central.reports.sessions import session_report
-from common.shift_rules import ShiftOccurrence, occurrence_for, occurrence_on
+from central.reports.shift_stream import ShiftLookup
+from common.shift_rules import occurrence_on
 from models.alert import Alert, make_alert
 from models.messages import CheckInEvent
 from models.schedule import Schedule, TrainingSession
@@ -46,32 +47,34 @@ def _since(start: datetime, now: datetime) -> int:
     return max(0, math.floor((now - start).total_seconds() / 60))
 
 
-def _checked_in_shift(
-    events: Iterable[CheckInEvent], schedule: Schedule, occ: ShiftOccurrence
-) -> set[str]:
-    """People with a check-in that counts for the shift occurrence ``occ``."""
-    found = set()
+def _placed_refs(events: Sequence[CheckInEvent], schedule: Schedule) -> list[tuple[str, str]]:
+    """(person, shift occurrence ref) of each check-in: the ``schedule_ref`` it names, or where
+    :func:`common.shift_rules.occurrence_for` places it (looked up in a map built once: the
+    schedule's own method rebuilds every group's members for every check-in)."""
+    lookup = ShiftLookup(schedule)
+    placed = []
     for event in events:
-        if event.schedule_ref == occ.ref:
-            found.add(event.person_id)
-        elif event.schedule_ref is None:
-            placed = occurrence_for(schedule, event.person_id, event.captured_at)
-            if placed is not None and placed.ref == occ.ref:
-                found.add(event.person_id)
-    return found
+        if event.schedule_ref is not None:
+            placed.append((event.person_id, event.schedule_ref))
+            continue
+        occurrence = lookup.occurrence_for(event.person_id, event.captured_at)
+        if occurrence is not None:
+            placed.append((event.person_id, occurrence.ref))
+    return placed
 
 
 def _shift_alerts(events: Sequence[CheckInEvent], schedule: Schedule, now: datetime) -> list[Alert]:
     after = timedelta(minutes=schedule.rules.absent_alert_after_min)
     today = schedule.local(now).date()
     alerts = []
+    placed = _placed_refs(events, schedule)
     for shift in schedule.shifts:
         for day in (today - timedelta(days=1), today):
             occ = occurrence_on(schedule, shift, day)
             if occ is None or not occ.start + after <= now < occ.end:
                 continue
             expected = schedule.members(shift.people, shift.groups)
-            missing = expected - _checked_in_shift(events, schedule, occ)
+            missing = expected - {person for person, ref in placed if ref == occ.ref}
             minutes = _since(occ.start, now)
             for person_id in sorted(missing):
                 detail = (

@@ -37,7 +37,7 @@ from central.db.connection import Database
 from central.db.migrations import open_database
 from central.db.url import DatabaseUrl
 from central.receiver.schema import RECEIVER_SCHEMA
-from models.messages import CheckInEvent, format_rfc3339
+from models.messages import CheckInEvent, Direction, format_rfc3339
 
 _COLUMNS = (
     "event_id, terminal_id, seq, site, person_id, method, distance, captured_at, clock_synced,"
@@ -101,6 +101,27 @@ class StoreOutcome:
     duplicates: list[CheckInEvent]
     conflicts: list[Conflict] = field(default_factory=list)
     refused: list[Reject] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckIn:
+    """A stored check-in as the reports read it: the fields they use, turned back into their
+    types without validating the row again (it was validated before it was stored), several
+    times cheaper than a :class:`CheckInEvent` for the year of events a report reads."""
+
+    event_id: str
+    terminal_id: str
+    seq: int
+    person_id: str
+    captured_at: datetime
+    clock_synced: bool
+    direction: Direction | None
+    schedule_ref: str | None
+
+
+_CHECK_IN_COLUMNS = (
+    "event_id, terminal_id, seq, person_id, captured_at, clock_synced, direction, schedule_ref"
+)
 
 
 @dataclass(frozen=True)
@@ -440,6 +461,21 @@ class ReceiverStore:
         )
         for row in self._db.stream(sql, (format_rfc3339(start), format_rfc3339(end)), chunk_size):
             yield _event(dict(zip(_NAMES, row, strict=True)))
+
+    def iter_check_ins(
+        self, start: datetime, end: datetime, chunk_size: int = 5000
+    ) -> Iterator[StoredCheckIn]:
+        """:meth:`iter_events_between` as :class:`StoredCheckIn` (what reports read)."""
+        sql = (
+            f"SELECT {_CHECK_IN_COLUMNS} FROM events WHERE captured_at >= ? AND captured_at < ?"
+            " ORDER BY captured_at, terminal_id, seq"
+        )
+        parse_time, directions = datetime.fromisoformat, {d.value: d for d in Direction}
+        for row in self._db.stream(sql, (format_rfc3339(start), format_rfc3339(end)), chunk_size):
+            yield StoredCheckIn(
+                row[0], row[1], row[2], row[3], parse_time(row[4]), bool(row[5]),
+                None if row[6] is None else directions[row[6]], row[7],
+            )  # fmt: skip
 
     def events_after(self, cursor: int, limit: int) -> list[StoredEvent]:
         """Up to ``limit`` events committed after ``cursor`` (0: from the first), in commit

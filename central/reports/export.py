@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -55,24 +56,38 @@ def _cell(value: Any) -> Any:
     return str(value)
 
 
-def _written(path: Path, what: str) -> None:
+def check_output_dir(path: Path, what: str) -> None:
+    """A one-line error when ``path``'s folder is not there to write the ``what`` in."""
     if not path.parent.is_dir():
         raise KioskError(f"{path}: cannot write the {what}: {path.parent} is not a directory")
 
 
-def write_csv(path: Path, columns: Columns, rows: Rows) -> None:
-    """Write the table as CSV at ``path``."""
-    _written(path, "CSV file")
+@contextmanager
+def csv_rows(path: Path, columns: Columns) -> Iterator[Callable[[Sequence[Any]], None]]:
+    """A CSV file at ``path`` with the header ``columns``: the block writes rows with the
+    function it is given, one at a time; the file is complete when the block ends."""
+    check_output_dir(path, "CSV file")
     # utf-8-sig writes a byte-order mark first: without it Excel reads the file in the
     # system's ANSI code page and shows Chinese names as mojibake.
     try:
         with path.open("w", encoding="utf-8-sig", newline="") as out:
             writer = csv.writer(out)
             writer.writerow(columns)
-            for row in rows:
-                writer.writerow(["" if v is None else _cell(v) for v in row])
+            # The csv module writes None as an empty cell and any other value as str(value):
+            # what a spreadsheet cell of it (_cell) shows.
+            yield writer.writerow
     except OSError as exc:
         raise KioskError(f"{path}: cannot write the CSV file: {exc.strerror}") from None
+
+
+def write_csv(path: Path, columns: Columns, rows: Iterable[Sequence[Any]]) -> int:
+    """Write the table as CSV at ``path`` (``rows`` may be a stream); the rows written."""
+    count = 0
+    with csv_rows(path, columns) as write:
+        for row in rows:
+            write(row)
+            count += 1
+    return count
 
 
 def _text_width(value: Any) -> int:
@@ -89,7 +104,7 @@ def write_xlsx(path: Path, sheets: Sequence[Sheet]) -> None:
 
     if not sheets:
         raise ValueError("an XLSX workbook needs at least one sheet")
-    _written(path, "XLSX file")
+    check_output_dir(path, "XLSX file")
     workbook = Workbook()
     for index, sheet in enumerate(sheets):
         worksheet = workbook.active if index == 0 else workbook.create_sheet()
@@ -128,7 +143,7 @@ def _pyplot() -> Any:
 
 
 def _save(plt: Any, figure: Any, path: Path) -> None:
-    _written(path, "chart")
+    check_output_dir(path, "chart")
     try:
         figure.savefig(path, format="png", dpi=100)
     except OSError as exc:

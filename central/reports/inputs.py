@@ -7,11 +7,14 @@ it and exits 1.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from central.db.url import parse_database_url
 from central.receiver.store import ReceiverStore
+from central.reports.common import CheckIn
 from common.errors import KioskError
 from models.messages import CheckInEvent
 
@@ -35,6 +38,24 @@ def load_events(
     store = open_store(db_path)
     try:
         return store.events_between(start, end or datetime.now(UTC) + timedelta(days=366))
+    finally:
+        store.close()
+
+
+EVENT_CHUNK = 5000
+"""Rows a streamed report reads from the database at a time."""
+
+
+@contextmanager
+def streamed_events(
+    location: str | Path, start: datetime, end: datetime, chunk_size: int = EVENT_CHUNK
+) -> Iterator[Iterator[CheckIn]]:
+    """The events of the receiver database at ``location`` captured in ``[start, end)``, in
+    report order (capture time, terminal, seq), read ``chunk_size`` at a time; the database
+    is closed when the block ends."""
+    store = open_store(location)
+    try:
+        yield store.iter_check_ins(start, end, chunk_size)
     finally:
         store.close()
 

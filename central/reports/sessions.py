@@ -1,7 +1,9 @@
 """Training-session attendance: minutes present, participation, exits, class hours.
 
 :func:`session_report` is pure: events (normally :meth:`ReceiverStore.events_between` over
-:func:`session_report_range`) and a :class:`Schedule` in, a :class:`SessionReport` out. Per
+:func:`session_report_range`) and a :class:`Schedule` in, a :class:`SessionReport` out;
+:func:`stream_session_report` reads the ordered stream of
+:meth:`ReceiverStore.iter_events_between` once and keeps only the check-ins that count. Per
 session:
 
 - the check-ins that count are those of its ``terminal_ids`` captured from ``LEAD`` before its
@@ -28,8 +30,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from central.reports.common import Table, event_order, local_text, overlap_minutes, unique_events
-from models.messages import CheckInEvent, Direction
+from central.reports.common import (
+    CheckIn,
+    Table,
+    event_order,
+    local_text,
+    overlap_minutes,
+    unique_events,
+)
+from models.messages import Direction
 from models.schedule import AttendanceRules, Schedule, TrainingSession
 
 LEAD = timedelta(minutes=30)
@@ -187,44 +196,63 @@ def session_report_range(
 
 
 def session_report(
-    events: Iterable[CheckInEvent],
+    events: Iterable[CheckIn],
     schedule: Schedule,
     session_ids: Iterable[str] | None = None,
 ) -> SessionReport:
-    """Attendance of the sessions ``session_ids`` (all when None; ValueError if unknown)."""
+    """Attendance of the sessions ``session_ids`` (all when None; ValueError if unknown).
+
+    ``events`` may come in any order and repeat an ``event_id``."""
     ordered = sorted(unique_events(events), key=event_order)
+    return stream_session_report(ordered, schedule, session_ids)
+
+
+def stream_session_report(
+    ordered_events: Iterable[CheckIn],
+    schedule: Schedule,
+    session_ids: Iterable[str] | None = None,
+) -> SessionReport:
+    """:func:`session_report` from check-ins already in ``event_order``, each given once (as
+    :meth:`ReceiverStore.iter_events_between` reads them): one pass, and only the check-ins
+    that count for a session are kept."""
+    chosen = _chosen(schedule, session_ids)
+    by_person: list[dict[str, list[CheckIn]]] = [defaultdict(list) for _ in chosen]
+    doors: dict[str, list[tuple[int, TrainingSession, tuple[datetime, datetime]]]] = {}
+    for index, session in enumerate(chosen):
+        for terminal_id in session.terminal_ids:
+            window = session_window(schedule, session, terminal_id)
+            doors.setdefault(terminal_id, []).append((index, session, window))
+    for event in ordered_events:
+        for index, session, window in doors.get(event.terminal_id, ()):
+            if _counts(event, session, window):
+                by_person[index][event.person_id].append(event)
     results = []
-    for session in _chosen(schedule, session_ids):
-        windows = {t: session_window(schedule, session, t) for t in session.terminal_ids}
-        by_person: dict[str, list[CheckInEvent]] = defaultdict(list)
-        for event in ordered:
-            window = windows.get(event.terminal_id)
-            if window is None:
-                continue
-            ref = event.schedule_ref or ""
-            if ref.startswith("session:"):
-                if ref != f"session:{session.session_id}":
-                    continue
-                if not session.start - LEAD <= event.captured_at <= session.end + GRACE:
-                    continue
-            elif not window[0] <= event.captured_at <= window[1]:
-                continue
-            by_person[event.person_id].append(event)
+    for session, found in zip(chosen, by_person, strict=True):
         expected = schedule.members(session.participants, session.groups)
-        people = sorted(expected) + sorted(set(by_person) - expected)
+        people = sorted(expected) + sorted(set(found) - expected)
         attendance = [
-            _attendance(session, p, p in expected, by_person.get(p, []), schedule.rules)
-            for p in people
+            _attendance(session, p, p in expected, found.get(p, []), schedule.rules) for p in people
         ]
         results.append(SessionResult(session, attendance))
     return SessionReport(schedule, results)
+
+
+def _counts(event: CheckIn, session: TrainingSession, window: tuple[datetime, datetime]) -> bool:
+    """Whether ``event`` (at one of the session's terminals, whose ``window`` is given) counts
+    for ``session``."""
+    ref = event.schedule_ref or ""
+    if ref.startswith("session:"):
+        if ref != f"session:{session.session_id}":
+            return False
+        return session.start - LEAD <= event.captured_at <= session.end + GRACE
+    return window[0] <= event.captured_at <= window[1]
 
 
 def _attendance(
     session: TrainingSession,
     person: str,
     expected: bool,
-    events: list[CheckInEvent],
+    events: list[CheckIn],
     rules: AttendanceRules,
 ) -> SessionAttendance:
     """Pair one person's (time-ordered) check-ins and measure their presence."""

@@ -8,7 +8,7 @@ outputs carry all of them.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from central.reports.sessions import SessionReport
@@ -26,26 +26,65 @@ def display_width(text: str) -> int:
 
 
 def _show(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return str(value)
     if value is None:
         return "-"
-    if isinstance(value, bool):
+    if kind is bool:
         return "yes" if value else ""
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
 
 
+class AlignedTable:
+    """A text table filled row by row: each row is kept as one string of its shown cells (a
+    year of rows stays small) and the column widths are tracked as rows come."""
+
+    _SEPARATOR = "\x00"
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self.columns = list(columns)
+        self.widths = [display_width(c) for c in self.columns]
+        self._rows: list[str | tuple[str, ...]] = []
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def add(self, row: Sequence[Any]) -> None:
+        """Add one row (one value per column)."""
+        cells = list(map(_show, row))
+        joined = self._SEPARATOR.join(cells)
+        if joined.isascii():
+            self.widths = list(map(max, self.widths, map(len, cells)))
+        else:
+            self.widths = list(map(max, self.widths, map(display_width, cells)))
+        fits = joined.count(self._SEPARATOR) == len(cells) - 1
+        self._rows.append(joined if fits else tuple(cells))
+
+    def lines(self) -> Iterator[str]:
+        """The header line, a rule, then one line per row."""
+        widths = self.widths
+        yield self._line(self.columns)
+        yield "  ".join("-" * w for w in widths)
+        for row in self._rows:
+            yield self._line(row.split(self._SEPARATOR) if isinstance(row, str) else row)
+
+    def _line(self, cells: Sequence[str]) -> str:
+        widths = self.widths
+        if all(map(str.isascii, cells)):
+            return "  ".join(map(str.ljust, cells, widths)).rstrip()
+        padded = [text + " " * (widths[i] - display_width(text)) for i, text in enumerate(cells)]
+        return "  ".join(padded).rstrip()
+
+
 def text_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """``columns`` and ``rows`` as aligned text, a header line and a rule first."""
-    cells = [list(columns), *([_show(v) for v in row] for row in rows)]
-    widths = [max(display_width(row[i]) for row in cells) for i in range(len(columns))]
-    lines = []
-    for number, row in enumerate(cells):
-        padded = [text + " " * (widths[i] - display_width(text)) for i, text in enumerate(row)]
-        lines.append("  ".join(padded).rstrip())
-        if number == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    table = AlignedTable(columns)
+    for row in rows:
+        table.add(row)
+    return "\n".join(table.lines())
 
 
 def _clock(value: object, day: object) -> str | None:
@@ -57,38 +96,75 @@ def _clock(value: object, day: object) -> str | None:
     return f"{value[11:16]} ({value[5:10]})"
 
 
+SHIFT_TEXT_COLUMNS = ["day", "person", "shift", "in", "out", "arrival", "late", "departure",
+                      "early", "absence", "status"]  # fmt: skip
+"""The columns the shift report's text shows."""
+
+
+def shift_text_cells(columns: Sequence[str]) -> Callable[[Sequence[Any]], list[Any]]:
+    """A function giving the cells :data:`SHIFT_TEXT_COLUMNS` shows of a shift report's table
+    row (whose columns are ``columns``)."""
+    at = {name: index for index, name in enumerate(columns)}
+    day_at, person_at, shift_at = at["day"], at["person_id"], at["shift_id"]
+    arrival_at, departure_at = at["arrival"], at["departure"]
+    verdicts_at = at["arrival_verdict"], at["late_min"], at["departure_verdict"], at["early_min"]
+    absence_at, status_at = at["absence"], at["status"]
+
+    def cells(row: Sequence[Any]) -> list[Any]:
+        day = row[day_at]
+        return [
+            day,
+            row[person_at],
+            row[shift_at],
+            _clock(row[arrival_at], day),
+            _clock(row[departure_at], day),
+            row[verdicts_at[0]],
+            row[verdicts_at[1]] or None,
+            row[verdicts_at[2]],
+            row[verdicts_at[3]] or None,
+            row[absence_at],
+            row[status_at],
+        ]
+
+    return cells
+
+
+def shift_text_lines(
+    head: str,
+    table: AlignedTable,
+    flags: tuple[Sequence[str], Sequence[Sequence[Any]]],
+    unscheduled: int,
+) -> Iterator[str]:
+    """The shift report's text, line by line: ``head``, the table of
+    :data:`SHIFT_TEXT_COLUMNS` rows, the monthly flags, the count of unscheduled check-ins."""
+    yield from (head, "")
+    if len(table):
+        yield from table.lines()
+    else:
+        yield "(no scheduled shifts)"
+    if flags[1]:
+        yield from ("", "Flagged this month:", text_table(*flags))
+    if unscheduled:
+        yield from ("", f"{unscheduled} check-in(s) outside any scheduled shift.")
+
+
+def shift_text_head(report_start: object, report_end: object, timezone: str) -> str:
+    """The first line of the shift report's text."""
+    return (
+        f"Shift attendance {report_start} to {report_end}"
+        f" ({timezone}, minutes late/early rounded up)"
+    )
+
+
 def shift_text(report: ShiftReport) -> str:
     """The shift report as text: one line per person and shift, then the monthly flags."""
     columns, rows = report.to_table()
-    at = {name: index for index, name in enumerate(columns)}
-    shown = ["day", "person", "shift", "in", "out", "arrival", "late", "departure", "early"]
-    shown += ["absence", "status"]
-    lines = [
-        [
-            row[at["day"]],
-            row[at["person_id"]],
-            row[at["shift_id"]],
-            _clock(row[at["arrival"]], row[at["day"]]),
-            _clock(row[at["departure"]], row[at["day"]]),
-            row[at["arrival_verdict"]],
-            row[at["late_min"]] or None,
-            row[at["departure_verdict"]],
-            row[at["early_min"]] or None,
-            row[at["absence"]],
-            row[at["status"]],
-        ]
-        for row in rows
-    ]
-    head = (
-        f"Shift attendance {report.start_day} to {report.end_day}"
-        f" ({report.schedule.timezone}, minutes late/early rounded up)"
-    )
-    parts = [head, "", text_table(shown, lines) if lines else "(no scheduled shifts)"]
-    if report.flagged:
-        parts += ["", "Flagged this month:", text_table(*report.flags_table())]
-    if report.unscheduled:
-        parts += ["", f"{len(report.unscheduled)} check-in(s) outside any scheduled shift."]
-    return "\n".join(parts)
+    table = AlignedTable(SHIFT_TEXT_COLUMNS)
+    cells = shift_text_cells(columns)
+    for row in rows:
+        table.add(cells(row))
+    head = shift_text_head(report.start_day, report.end_day, report.schedule.timezone)
+    return "\n".join(shift_text_lines(head, table, report.flags_table(), len(report.unscheduled)))
 
 
 def session_text(report: SessionReport) -> str:

@@ -109,9 +109,10 @@ def _written(pid: int) -> tuple[int, int]:
     return fields.get("wchar", 0), fields.get("write_bytes", 0)
 
 
-def _server_io(server: LocalPostgres | None) -> tuple[float, int, int]:
+def server_io(server: LocalPostgres | None) -> tuple[float, int, int]:
     """CPU seconds, bytes written and sent to the disk by the PostgreSQL server's processes
-    (the postmaster and its children alive now); zeros without a server."""
+    (the postmaster, its children alive now, and for CPU those that exited: a connection's
+    backend ends with it); zeros without a server."""
     if server is None:
         return 0.0, 0, 0
     postmaster = int((server.data / "postmaster.pid").read_text().split()[0])
@@ -124,10 +125,13 @@ def _server_io(server: LocalPostgres | None) -> tuple[float, int, int]:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(entry.name) == postmaster or int(fields[1]) == postmaster:
-            cpu += (int(fields[11]) + int(fields[12])) / tick
-            wchar, write_bytes = _written(int(entry.name))
-            written, to_disk = written + wchar, to_disk + write_bytes
+        pid, parent = int(entry.name), int(fields[1])
+        if postmaster not in (pid, parent):
+            continue
+        times = [int(field) for field in fields[11:15]]  # utime, stime, cutime, cstime
+        cpu += sum(times if pid == postmaster else times[:2]) / tick
+        wchar, write_bytes = _written(pid)
+        written, to_disk = written + wchar, to_disk + write_bytes
     return cpu, written, to_disk
 
 
@@ -171,11 +175,11 @@ class _Target:
         """Store ``events`` in batches of ``batch``; CPU microseconds and bytes written per
         event, checkpoint included."""
         self.checkpoint()
-        before = [a + b for a, b in zip(_own_io(), _server_io(self.server), strict=True)]
+        before = [a + b for a, b in zip(_own_io(), server_io(self.server), strict=True)]
         for start in range(0, len(events), batch):
             self.store.store(events[start : start + batch])
         self.checkpoint()
-        after = [a + b for a, b in zip(_own_io(), _server_io(self.server), strict=True)]
+        after = [a + b for a, b in zip(_own_io(), server_io(self.server), strict=True)]
         cpu, written, to_disk = (a - b for a, b in zip(after, before, strict=True))
         count = len(events)
         return {
