@@ -137,7 +137,7 @@ KIOSK_FORBIDDEN := matplotlib openpyxl mypy ruff playwright
 CENTRAL_FORBIDDEN := opencv-python opencv-python-headless dlib dlib-bin face-recognition
 KIOSK_IMPORTS := terminal.daemon cv2 dlib zxingcpp pyzbar.pyzbar aiohttp gpiozero PIL
 CENTRAL_COMMANDS := receive report report,shifts alerts roster onboard keys command api
-CENTRAL_IMPORTS := central.receiver.service central.reports.export central.api.app matplotlib openpyxl jsonschema psycopg aiohttp
+CENTRAL_IMPORTS := central.receiver.service central.reports.export central.hr_api.service matplotlib openpyxl jsonschema psycopg aiohttp
 # What `kiosk CMD --help` shows for a command whose module lacks a package (cli/main.py).
 MISSING_STUB := is not installed\)|which this install lacks
 

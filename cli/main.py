@@ -55,6 +55,7 @@ COMMANDS: LazyTable = {
     "identify": ("cli.people", "identify", "kiosk"),
     "keys": ("cli.codes", "keys", "central"),
     "receive": ("cli.receive", "receive", "central"),
+    "api": ("cli.api", "api", "central"),
     "models": ("cli.model_files", "models", "kiosk"),
     "calibrate": ("cli.calibrate", "calibrate", "kiosk"),
     "bench": ("cli.bench", "bench_group", "dev"),
