@@ -13,35 +13,15 @@ from central.alerts.webhook import WebhookOptions, is_bearer_token
 from central.reports.inputs import open_store
 from cli.central_options import (
     EXISTING_FILE,
-    broker_login,
+    broker_link,
     broker_login_options,
     database_option,
     stop_on_signals,
 )
 from common.errors import ConfigError
 from common.mqtt.topics import Topics
-from common.mqtt.types import LinkOptions
 from common.schedule_file import load_schedule
 from terminal.config import read_secret
-
-
-def _link_options(
-    broker_url: str,
-    client_id: str | None,
-    username: str | None,
-    password_file: Path | None,
-    ca_file: Path | None,
-    cert_file: Path | None,
-    key_file: Path | None,
-) -> LinkOptions:
-    login = broker_login(broker_url, username, password_file, ca_file, cert_file, key_file)
-    return LinkOptions(
-        url=broker_url,
-        client_id=client_id or f"kiosk-alerts-{uuid.uuid4().hex[:8]}",
-        username=login.username,
-        password=login.password,
-        tls=login.tls,
-    )
 
 
 def _webhook_options(
@@ -152,7 +132,8 @@ def alerts(
     link = None
     if broker_url is not None and not no_mqtt:
         login = (username, password_file, ca_file, cert_file, key_file)
-        link = _link_options(broker_url, client_id, *login)
+        name = client_id or f"kiosk-alerts-{uuid.uuid4().hex[:8]}"
+        link = broker_link(broker_url, name, *login)
     elif not no_mqtt and any((username, password_file, ca_file, cert_file, key_file)):
         raise click.UsageError("the broker login flags need --broker")
     Topics(topic_prefix)  # checks the prefix

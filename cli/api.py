@@ -11,13 +11,12 @@ import click
 from central.hr_api.service import ApiService, ApiSettings, parse_listen
 from cli.central_options import (
     EXISTING_FILE,
-    broker_login,
+    broker_link,
     broker_login_options,
     database_option,
     stop_on_signals,
 )
 from common.mqtt.topics import Topics
-from common.mqtt.types import LinkOptions
 
 
 @click.command("api")
@@ -54,14 +53,8 @@ def api(
     Topics(topic_prefix)  # checks the prefix
     link = None
     if broker_url is not None:
-        login = broker_login(broker_url, username, password_file, ca_file, cert_file, key_file)
-        link = LinkOptions(
-            url=broker_url,
-            client_id=client_id or f"kiosk-api-{uuid.uuid4().hex[:8]}",
-            username=login.username,
-            password=login.password,
-            tls=login.tls,
-        )
+        name = client_id or f"kiosk-api-{uuid.uuid4().hex[:8]}"
+        link = broker_link(broker_url, name, username, password_file, ca_file, cert_file, key_file)
     elif any((username, password_file, ca_file, cert_file, key_file)):
         raise click.UsageError("the broker login flags need --broker")
     settings = ApiSettings(database, schedule_path, token_file, host, port, link, topic_prefix)

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from common.errors import ConfigError
 from common.mqtt.broker_url import BrokerAddress, TlsOptions
+from common.mqtt.types import LinkOptions
 from models.messages import TERMINAL_ID_PATTERN
 from models.signed_code import load_private_key
 from models.signed_envelope import KEY_ID_PATTERN
@@ -147,3 +148,24 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def broker_link(
+    broker_url: str,
+    client_id: str,
+    username: str | None,
+    password_file: Path | None,
+    ca_file: Path | None,
+    cert_file: Path | None,
+    key_file: Path | None,
+) -> LinkOptions:
+    """The connection options of a central command: ``client_id`` and the login of the flags
+    (:func:`broker_login`)."""
+    login = broker_login(broker_url, username, password_file, ca_file, cert_file, key_file)
+    return LinkOptions(
+        url=broker_url,
+        client_id=client_id,
+        username=login.username,
+        password=login.password,
+        tls=login.tls,
+    )
