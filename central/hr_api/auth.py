@@ -46,9 +46,10 @@ def load_tokens(path: Path) -> tuple[str, ...]:
 def token_accepted(header: str | None, tokens: Collection[str]) -> bool:
     """Whether an ``Authorization`` header carries one of ``tokens`` (every token is compared,
     each in constant time, so the answer's timing tells nothing)."""
-    if header is None or not header.startswith("Bearer "):
+    scheme, _, credentials = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
         return False
-    offered = header[len("Bearer ") :].strip().encode()
+    offered = credentials.strip().encode()
     matches = [hmac.compare_digest(offered, token.encode()) for token in tokens]
     return any(matches)
 
