@@ -29,12 +29,13 @@ KIOSK_ONLY = (
     "face_recognition_models",
     "pyzbar",
     "zxingcpp",
-    "aiohttp",
     "gpiozero",
     "tomlkit",
+    "uuid6",
 )
-"""Import names of the [kiosk] extra's packages: not on a central machine."""
-CENTRAL_ONLY = ("matplotlib", "openpyxl", "jsonschema")
+"""Import names of the [kiosk] extra's packages: not on a central machine (aiohttp is on both:
+the kiosk's screen, the central HR API and webhook)."""
+CENTRAL_ONLY = ("matplotlib", "openpyxl", "jsonschema", "psycopg")
 """Import names of the [central] extra's packages: not on a kiosk."""
 TOOLS_ONLY = ("face_recognition", "skimage", "playwright", "pytest", "mypy")
 """Import names of the [demo] and [dev] extras' packages: on neither."""
