@@ -47,6 +47,8 @@ class DayCounts:
     late: int
     early_leave: int
     absent: int
+    unverified: int = 0
+    """Check-ins from a kiosk whose clock was not synchronised: no verdict, not "on time"."""
 
 
 def _cell(value: Any) -> Any:
@@ -163,6 +165,7 @@ def daily_chart(path: Path, days: Sequence[DayCounts], title: str) -> None:
         ("late", "late", "#ffb300"),
         ("early leave", "early_leave", "#fb8c00"),
         ("absent", "absent", "#e53935"),
+        ("unverified (clock)", "unverified", "#9e9e9e"),
     )
     for label, field, colour in series:
         values = [int(getattr(d, field)) for d in days]

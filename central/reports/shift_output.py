@@ -48,8 +48,8 @@ from models.schedule import Schedule
 
 Row = Sequence[object]
 
-_CHART_CATEGORY = {"present": 0, "no_verdict_clock": 0, "late": 1, "late_and_early_leave": 1}
-_CHART_CATEGORY |= {"early_leave": 2, "absent": 3}
+_CHART_CATEGORY = {"present": 0, "late": 1, "late_and_early_leave": 1, "early_leave": 2}
+_CHART_CATEGORY |= {"absent": 3, "no_verdict_clock": 4}
 """Each judged status's bar in the daily chart ("open": still running, not judged yet)."""
 
 
@@ -77,7 +77,7 @@ class _ChartCounts:
         self._status = SHIFT_COLUMNS.index("status")
 
     def add(self, row: Row) -> None:
-        counts = self.counts.setdefault(str(row[self._day]), [0, 0, 0, 0])
+        counts = self.counts.setdefault(str(row[self._day]), [0, 0, 0, 0, 0])
         category = _CHART_CATEGORY.get(str(row[self._status]))
         if category is not None:
             counts[category] += 1

@@ -102,6 +102,15 @@ def test_daily_chart_is_a_png_with_coloured_bars(tmp_path: Path):
     assert red > 200 and green > 1000
 
 
+def test_check_ins_of_an_unsynchronised_clock_are_grey_not_on_time_green(tmp_path: Path):
+    path = tmp_path / "unverified.png"
+    daily_chart(path, [DayCounts(date(2025, 3, 3), 0, 0, 0, 0, unverified=9)], "unverified")
+    image = _decoded(path)
+    grey = np.all(np.abs(image.astype(int) - [158, 158, 158]) < 12, axis=2).sum()
+    green = np.all(np.abs(image.astype(int) - [80, 175, 76]) < 30, axis=2).sum()
+    assert grey > 1000 and green < 500  # the legend's swatch is all the green there is
+
+
 def test_participation_chart_has_one_bar_per_participant(tmp_path: Path):
     path = tmp_path / "session.png"
     participants = [("张伟", 1.0), ("李娜", 0.5), ("E1003", 0.85), ("王芳", 0.0)]
