@@ -175,7 +175,9 @@ def test_steps_during_commits_keep_seq_in_commit_order_and_deliver_once(
     began = time.time()
     with Threads() as threads:
         start_receiver(threads, broker.url, central, "central-steps")
-        with loadgen(clock, tmp_path, broker.url, count, 20, ack_timeout_s=600) as run:
+        # 8 commits/s: each step lands 3 s before the next is due, time enough for this test
+        # to see the count and step the clock while another worker keeps both cores busy.
+        with loadgen(clock, tmp_path, broker.url, count, 8, ack_timeout_s=600) as run:
             for committed, offset in steps:
                 wait_for(partial(has_committed, run.db, committed), 30, f"{committed} commits")
                 clock.set(offset)
