@@ -61,3 +61,8 @@ class RosterError(MessageError):
         super().__init__(reason)
         self.kind = kind
         self.reason = reason
+
+
+class RecordError(KioskError):
+    """An HR record (leave, a correction) is refused: malformed, or contradicting what is
+    stored (voiding an unknown or already voided check-in)."""

@@ -24,6 +24,10 @@ plain: they may assume version N-1 exactly.
 3. ``webhook_sent``: the alerts an HTTP webhook (the HR system's SMS or app-message gateway)
    has accepted, so a restart never posts the same alert again.
 4. ``events.id``: the commit order (the HR API's cursor), an ``INTEGER PRIMARY KEY``.
+5. What HR records beside the check-ins (:mod:`models.hr_records`, kept by
+   :mod:`central.records`): ``leave_periods`` (approved leave and excused absence, one row per
+   ``leave_id``, cancelled ones kept) and ``corrections`` (supervisors' added and voided
+   check-ins, only ever added).
 
 The same schema for PostgreSQL is :data:`POSTGRESQL_MIGRATIONS` (its own numbering, tracked in
 ``kiosk_schema_versions``); :data:`RECEIVER_SCHEMA` holds both.
@@ -178,11 +182,50 @@ def _event_cursor(conn: sqlite3.Connection) -> None:
     )
 
 
+_HR_RECORDS = """
+    CREATE TABLE leave_periods (
+        leave_id {key} PRIMARY KEY,
+        person_id {key} NOT NULL,
+        kind TEXT NOT NULL,
+        start_at {key} NOT NULL,
+        end_at {key} NOT NULL,
+        whole_days INTEGER NOT NULL,
+        note TEXT NOT NULL,
+        approved_by TEXT NOT NULL,
+        imported_at TEXT NOT NULL,
+        cancelled_at TEXT,
+        cancelled_by TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX leave_periods_time ON leave_periods (start_at, end_at);
+    CREATE TABLE corrections (
+        correction_id {key} PRIMARY KEY,
+        action TEXT NOT NULL CHECK (action IN ('add', 'void')),
+        reason TEXT NOT NULL,
+        signed_off_by TEXT NOT NULL,
+        recorded_at {key} NOT NULL,
+        person_id {key},
+        captured_at {key},
+        direction TEXT,
+        schedule_ref TEXT,
+        event_id {key} UNIQUE
+    );
+    CREATE INDEX corrections_captured ON corrections (captured_at);
+"""
+"""Migration 5's tables (``{key}``: the text key type of the dialect). ``corrections.event_id``
+is UNIQUE: a check-in is voided at most once."""
+
+
+def _hr_records(conn: sqlite3.Connection) -> None:
+    """5: ``leave_periods`` and ``corrections``."""
+    execute_script(conn, _HR_RECORDS.format(key="TEXT"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _baseline,
     _rejected_and_conflicting_events,
     _webhook_deliveries,
     _event_cursor,
+    _hr_records,
 )
 """Migration N (1-based) takes the receiver's file from ``user_version`` N-1 to N. Append only."""
 
@@ -258,9 +301,10 @@ POSTGRESQL_MIGRATIONS: tuple[str, ...] = (
         attempts INTEGER NOT NULL
     );
     """,
+    _HR_RECORDS.format(key=_TEXT_KEY),
 )
 """The same schema on PostgreSQL: migration 1 is SQLite's 1 to 4 at once (there are no
-PostgreSQL databases of earlier releases). Append only."""
+PostgreSQL databases of earlier releases), 2 is SQLite's 5. Append only."""
 
 RECEIVER_SCHEMA = Schema("receiver", "receiver database", MIGRATIONS, POSTGRESQL_MIGRATIONS)
 """The receiver database's schema, for :func:`central.db.migrations.open_database`."""

@@ -4,9 +4,10 @@ A table is ``(columns, rows)``, as the reports' ``to_table()`` return it. CSV is
 byte-order mark; XLSX (openpyxl) has a bold, frozen header row and columns sized to their
 content, with optional further sheets. The charts (matplotlib, Agg backend, imported only when
 a chart is drawn) are a daily shift attendance chart (stacked bars: on time, late, early leave,
-absent per day) and a session participation chart (one horizontal bar per participant, with
-the threshold as a line). Chinese names need a CJK font: "Noto Sans CJK SC" (Debian package
-``fonts-noto-cjk``) is used when matplotlib finds it, otherwise the default font silently.
+absent, unverified, on leave per day) and a session participation chart (one horizontal bar per
+participant, with the threshold as a line). Chinese names need a CJK font: "Noto Sans CJK SC"
+(Debian package ``fonts-noto-cjk``) is used when matplotlib finds it, otherwise the default font
+silently.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class DayCounts:
     absent: int
     unverified: int = 0
     """Check-ins from a kiosk whose clock was not synchronised: no verdict, not "on time"."""
+    on_leave: int = 0
+    """Approved leave for the whole shift."""
 
 
 def _cell(value: Any) -> Any:
@@ -166,6 +169,7 @@ def daily_chart(path: Path, days: Sequence[DayCounts], title: str) -> None:
         ("early leave", "early_leave", "#fb8c00"),
         ("absent", "absent", "#e53935"),
         ("unverified (clock)", "unverified", "#9e9e9e"),
+        ("on leave", "on_leave", "#42a5f5"),
     )
     for label, field, colour in series:
         values = [int(getattr(d, field)) for d in days]

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from central.db.url import parse_database_url
 from central.receiver.store import ReceiverStore
+from central.records.store import RecordsStore
+from central.reports.adjustments import Adjustments
 from central.reports.common import CheckIn
 from common.errors import KioskError
 from models.messages import CheckInEvent
@@ -58,6 +60,17 @@ def streamed_events(
         yield store.iter_check_ins(start, end, chunk_size)
     finally:
         store.close()
+
+
+def read_adjustments(location: str | Path, start: datetime, end: datetime) -> Adjustments:
+    """The leave and corrections of ``[start, end)`` in the receiver database at ``location``
+    (which must exist, as for :func:`open_store`)."""
+    open_store(location).close()
+    records = RecordsStore(location)
+    try:
+        return Adjustments.read(records, start, end)
+    finally:
+        records.close()
 
 
 def parse_day(value: str, option: str) -> date:

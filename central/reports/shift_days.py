@@ -8,11 +8,13 @@ The rules (see :mod:`central.reports.shifts`) are applied by :func:`judge`.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from central.reports.common import CheckIn, Table, local_text
+from central.reports.adjustments import LeaveSpan, covered
+from central.reports.common import CheckIn, Table, local_text, overlap_minutes
 from common.shift_rules import Absence, ShiftOccurrence, arrival_verdict, departure_verdict
 from models.schedule import AttendanceRules
 
@@ -22,12 +24,13 @@ SHIFT_COLUMNS = [
     "day", "person_id", "shift_id", "shift_ref", "scheduled_start", "scheduled_end",
     "arrival", "departure", "arrival_verdict", "late_min", "departure_verdict",
     "early_min", "absence", "status", "missing_checkout", "unverified", "check_ins",
+    "leave", "leave_min", "worked_min", "arrival_by", "departure_by", "corrections",
 ]  # fmt: skip
 """The columns of :meth:`ShiftReport.to_table`."""
 
 DAILY_COLUMNS = [
     "day", "scheduled", "present", "late", "early_leave", "absent",
-    "half_day_absences", "full_day_absences", "unverified", "missing_checkout",
+    "half_day_absences", "full_day_absences", "unverified", "missing_checkout", "on_leave",
 ]  # fmt: skip
 """The columns of the daily totals."""
 
@@ -37,11 +40,18 @@ class ShiftDay:
     """One person on one shift occurrence, and what the rules make of it.
 
     ``arrival_verdict``: on_time, late, no_verdict_clock, missing_checkin (only a departure),
-    absent, or None while the shift has not started for them (``now``).
+    absent, on_leave (the whole shift), or None while the shift has not started for them
+    (``now``).
     ``departure_verdict``: left_on_time, early_leave, no_verdict_clock, missing_checkout, or None
-    (absent, or the shift still running at ``now``).
-    ``status``: present, late, early_leave, late_and_early_leave, no_verdict_clock, absent, or
-    open (running at ``now``, no check-in yet).
+    (absent, on leave, or the shift still running at ``now``).
+    ``status``: present, late, early_leave, late_and_early_leave, no_verdict_clock, absent,
+    on_leave (leave covers the whole shift), or open (running at ``now``, no check-in yet).
+    ``leave``: minutes of approved leave in the shift, per kind; lateness is measured from the
+    end of leave covering the start, early leave to the start of leave covering the end.
+    ``worked_minutes``: time between a verified arrival and departure within the shift (to
+    its end when ``no_checkout = end_of_schedule`` and there is no check-out); None when it
+    cannot be told (no arrival, an unsynchronised clock).
+    ``corrections``: check-ins a supervisor added or voided that belong to this day.
     """
 
     person_id: str
@@ -57,6 +67,19 @@ class ShiftDay:
     missing_checkout: bool
     unverified: bool
     check_ins: int
+    leave: tuple[tuple[str, float], ...] = ()
+    worked_minutes: float | None = None
+    corrections: int = 0
+
+    @property
+    def leave_minutes(self) -> float:
+        """Minutes of leave in the shift, all kinds."""
+        return sum(minutes for _, minutes in self.leave)
+
+    @property
+    def leave_text(self) -> str | None:
+        """The kinds of leave in the shift, ``+``-joined (None when none)."""
+        return "+".join(kind for kind, _ in self.leave) or None
 
     @property
     def late(self) -> bool:
@@ -93,9 +116,40 @@ def judge(
     check_ins: int,
     rules: AttendanceRules,
     running: bool,
+    leave: Sequence[LeaveSpan] = (),
+    corrections: int = 0,
 ) -> ShiftDay:
     """The verdicts of one person's occurrence from its arrival and departure (``check_ins``
-    check-ins in all)."""
+    check-ins in all), with the ``leave`` inside it (in time order)."""
+    if not leave:
+        day = _judge(person, occurrence, arrival, departure, check_ins, rules, running)
+        return replace(day, corrections=corrections) if corrections else day
+    start, end, minutes = covered(leave, occurrence.start, occurrence.end)
+    by_kind = tuple((kind, round(m, 1)) for kind, m in minutes.items())
+    if start >= end:
+        return ShiftDay(person, occurrence, arrival, departure, "on_leave", 0, None, 0,
+                        "none", "on_leave", False, False, check_ins, by_kind, None,
+                        corrections)  # fmt: skip
+    judged_against = replace(occurrence, start=start, end=end)
+    day = _judge(person, judged_against, arrival, departure, check_ins, rules, running)
+    shift_minutes = (occurrence.end - occurrence.start).total_seconds() / 60
+    absence = day.absence
+    if day.status == "absent" and 2 * sum(minutes.values()) >= shift_minutes:
+        absence = "half_day"
+    return replace(day, occurrence=occurrence, absence=absence, leave=by_kind,
+                   corrections=corrections)  # fmt: skip
+
+
+def _judge(
+    person: str,
+    occurrence: ShiftOccurrence,
+    arrival: CheckIn | None,
+    departure: CheckIn | None,
+    check_ins: int,
+    rules: AttendanceRules,
+    running: bool,
+) -> ShiftDay:
+    """:func:`judge` without leave (``occurrence``: the times the person had to be there)."""
     if arrival is None and departure is None:
         if running:
             return ShiftDay(person, occurrence, None, None, None, 0, None, 0, "none", "open",
@@ -138,8 +192,17 @@ def judge(
         else "early_leave" if early
         else "present"
     )  # fmt: skip
+    worked: float | None = None
+    if arrival is not None and arrival.clock_synced and not unverified:
+        until = departure.captured_at if departure is not None else None
+        if until is None and missing_checkout and rules.no_checkout == "end_of_schedule":
+            until = occurrence.end
+        if until is not None:
+            span = (occurrence.start, occurrence.end)
+            worked = round(overlap_minutes((arrival.captured_at, until), span), 1)
     return ShiftDay(person, occurrence, arrival, departure, a_kind, late_min, d_kind, early_min,
-                    absence, status, missing_checkout, unverified, check_ins)  # fmt: skip
+                    absence, status, missing_checkout, unverified, check_ins,
+                    worked_minutes=worked)  # fmt: skip
 
 
 class ShiftRows:
@@ -168,6 +231,9 @@ class ShiftRows:
             local_text(d.departure.captured_at, zone) if d.departure else None,
             d.arrival_verdict, d.late_minutes, d.departure_verdict, d.early_minutes,
             d.absence, d.status, d.missing_checkout, d.unverified, d.check_ins,
+            d.leave_text, round(d.leave_minutes, 1), d.worked_minutes,
+            d.arrival.terminal_id if d.arrival else None,
+            d.departure.terminal_id if d.departure else None, d.corrections,
         ]  # fmt: skip
 
 
@@ -202,6 +268,7 @@ class ShiftTotals:
         row[6] += absence == "full_day"
         row[7] += d.unverified
         row[8] += d.missing_checkout
+        row[9] += d.status == "on_leave"
         if late or early_leave:
             count = self.monthly[(d.person_id, self._months[day])]
             count[0] += late

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TextIO
 
+from central.reports.adjustments import Adjustments
 from central.reports.common import CheckIn
 from central.reports.export import (
     DayCounts,
@@ -49,7 +50,7 @@ from models.schedule import Schedule
 Row = Sequence[object]
 
 _CHART_CATEGORY = {"present": 0, "late": 1, "late_and_early_leave": 1, "early_leave": 2}
-_CHART_CATEGORY |= {"absent": 3, "no_verdict_clock": 4}
+_CHART_CATEGORY |= {"absent": 3, "no_verdict_clock": 4, "on_leave": 5}
 """Each judged status's bar in the daily chart ("open": still running, not judged yet)."""
 
 
@@ -77,7 +78,7 @@ class _ChartCounts:
         self._status = SHIFT_COLUMNS.index("status")
 
     def add(self, row: Row) -> None:
-        counts = self.counts.setdefault(str(row[self._day]), [0, 0, 0, 0, 0])
+        counts = self.counts.setdefault(str(row[self._day]), [0, 0, 0, 0, 0, 0])
         category = _CHART_CATEGORY.get(str(row[self._status]))
         if category is not None:
             counts[category] += 1
@@ -110,9 +111,11 @@ def write_shift_report(
     outputs: ShiftOutputs,
     out: TextIO,
     wrote: Callable[[Path, str], None],
+    adjustments: Adjustments | None = None,
 ) -> int:
     """Write the shift report of ``ordered_events`` (in ``event_order``, each once) to each of
-    ``outputs`` (JSON and text on ``out``), calling ``wrote`` for each file; the row count."""
+    ``outputs`` (JSON and text on ``out``), calling ``wrote`` for each file; the row count.
+    ``adjustments``: the leave and corrections to apply."""
     totals = ShiftTotals(schedule.zone, schedule.rules.monthly_flag_count)
     render = ShiftRows(schedule.zone)
 
@@ -136,8 +139,9 @@ def write_shift_report(
             shown = shift_text_cells(SHIFT_COLUMNS)
             sinks.append(lambda row: table.add(shown(row)))
         days = stream_shift_days(
-            ordered_events, schedule, start_day, end_day, now, totals.add_unscheduled
-        )
+            ordered_events, schedule, start_day, end_day, now, totals.add_unscheduled,
+            adjustments,
+        )  # fmt: skip
         stream = _rows(days, totals, render, sinks)
         if document is not None:
             document.value("report", "shifts")

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from central.reports.adjustments import CORRECTION_TERMINAL, Adjustments
 from central.reports.common import CheckIn
 from central.reports.shift_days import ShiftDay, judge
 from common.shift_rules import WINDOW, ShiftOccurrence, occurrence_on
@@ -150,13 +151,15 @@ class _Picked:
     arrival, the last ``out`` after it the departure (the last ``out`` at all when there is no
     ``in``); without a direction the first check-in is ``in``, the later ones ``out``."""
 
-    __slots__ = ("arrival", "count", "departure", "out_without_arrival")
+    __slots__ = ("arrival", "corrections", "count", "departure", "out_without_arrival")
 
     def __init__(self) -> None:
         self.arrival: CheckIn | None = None
         self.departure: CheckIn | None = None
         self.out_without_arrival: CheckIn | None = None
         self.count = 0
+        self.corrections = 0
+        """Check-ins a supervisor added or voided."""
 
     def add(self, event: CheckIn) -> None:
         """Take the next check-in (in capture order)."""
@@ -185,13 +188,20 @@ def stream_shift_days(
     end_day: date,
     now: datetime | None = None,
     unscheduled: Callable[[CheckIn], None] | None = None,
+    adjustments: Adjustments | None = None,
 ) -> Iterator[ShiftDay]:
     """The :class:`ShiftDay` rows of :func:`~central.reports.shifts.shift_report`, in its
     order (day, person, start), from check-ins already in ``event_order`` and each given once.
 
     ``unscheduled`` is called with each check-in of a person on no shift then whose local day
-    is in the range.
+    is in the range. ``adjustments`` adds the check-ins supervisors added, leaves out the
+    voided ones (counting both as the day's corrections) and applies leave.
     """
+    adjustments = adjustments or Adjustments()
+    if adjustments.added:
+        ordered_events = adjustments.merged(ordered_events)
+    is_voided = adjustments.is_voided
+    leave_within = adjustments.leave_within
     lookup = ShiftLookup(schedule)
     rules = schedule.rules
     state: dict[tuple[str, str], _Picked] = {}
@@ -213,7 +223,12 @@ def stream_shift_days(
                     continue
                 arrival, departure = picked.pair() if picked else (None, None)
                 count = picked.count if picked else 0
-                rows.append(judge(person, occurrence, arrival, departure, count, rules, running))
+                fixes = picked.corrections if picked else 0
+                leave = leave_within(person, occurrence.start, occurrence.end)
+                judged = judge(
+                    person, occurrence, arrival, departure, count, rules, running, leave, fixes
+                )
+                rows.append(judged)
         rows.sort(key=lambda d: (d.person_id, d.occurrence.start))
         return rows
 
@@ -238,9 +253,11 @@ def stream_shift_days(
             closing = closes(pending)
         person = event.person_id
         window = window_for(person, at, at_us)
+        voided = is_voided(event)
         if window is None:
             if (
-                unscheduled is not None
+                not voided
+                and unscheduled is not None
                 and start_day <= at.astimezone(lookup.zone).date() <= end_day
             ):
                 unscheduled(event)
@@ -249,6 +266,11 @@ def stream_shift_days(
             picked = state.get(key)
             if picked is None:
                 picked = state[key] = _Picked()
+            if voided:
+                picked.corrections += 1
+                continue
+            if event.terminal_id == CORRECTION_TERMINAL:
+                picked.corrections += 1
             picked.add(event)
     while pending <= end_day:
         yield from complete(pending)

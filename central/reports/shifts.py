@@ -21,6 +21,13 @@ decides, per person and scheduled shift occurrence whose local start day is in t
 - an arrival or departure from a terminal whose clock was not synchronised gets no verdict
   (``no_verdict_clock``): nothing late or early is counted for that side, and the day's status
   is ``no_verdict_clock`` for HR to check;
+- approved leave (:mod:`central.reports.adjustments`) covering the whole occurrence makes it
+  ``on_leave`` (no verdict, no absence); leave covering its start moves the time lateness is
+  measured from to the leave's end, leave covering its end moves the time early leave is
+  measured to to the leave's start; absent with at least half the shift on leave is half a
+  day absent, not a full one;
+- check-ins a supervisor added count like the terminals' (their clock as synchronised); voided
+  ones do not count; both are counted in the day's ``corrections``;
 - ``monthly_flag_count`` lates plus early leaves (real check-outs) in a calendar month flag the
   person; only days inside the report's range are counted.
 """
@@ -31,6 +38,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from central.reports.adjustments import Adjustments
 from central.reports.common import CheckIn, Table, event_order, unique_events
 from central.reports.shift_days import (
     SHIFT_COLUMNS,
@@ -100,6 +108,7 @@ def shift_report(
     start_day: date,
     end_day: date,
     now: datetime | None = None,
+    adjustments: Adjustments | None = None,
 ) -> ShiftReport:
     """Shift attendance for the local days ``start_day`` to ``end_day`` (both included).
 
@@ -107,10 +116,15 @@ def shift_report(
     are not judged on what has not happened yet (no departure, no check-in yet: ``open``).
     ``events`` may come in any order and repeat an ``event_id``; all are held at once (for a
     long range, stream them: :func:`central.reports.shift_stream.stream_shift_days`).
+    ``adjustments``: the leave and corrections to apply (:mod:`central.reports.adjustments`).
     """
     ordered = sorted(unique_events(events), key=event_order)
     unscheduled: list[CheckIn] = []
-    days = list(stream_shift_days(ordered, schedule, start_day, end_day, now, unscheduled.append))
+    days = list(
+        stream_shift_days(
+            ordered, schedule, start_day, end_day, now, unscheduled.append, adjustments
+        )
+    )
     totals = ShiftTotals(schedule.zone, schedule.rules.monthly_flag_count)
     for d in days:
         totals.add(d)

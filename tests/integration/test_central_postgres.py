@@ -15,10 +15,11 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from central.db.migrations import open_database
+from central.db.migrations import Schema, open_database
 from central.onboarding.tokens import ClaimOutcome, TokenStore
 from central.receiver.schema import POSTGRESQL_MIGRATIONS, RECEIVER_SCHEMA
 from central.receiver.service import ReceiverStore
+from central.records.store import RecordsStore
 from common.errors import StoreError
 from models.messages import CheckInEvent
 from tests.postgres import LocalPostgres
@@ -63,10 +64,24 @@ def test_a_database_of_a_newer_release_is_refused_and_left_untouched(postgres_ur
     ReceiverStore(postgres_url).close()
     with psycopg.connect(postgres_url) as conn:
         conn.execute("UPDATE kiosk_schema_versions SET version = 99")
-    with pytest.raises(StoreError, match="schema version 99, newer than the 1"):
+    latest = len(POSTGRESQL_MIGRATIONS)
+    with pytest.raises(StoreError, match=f"schema version 99, newer than the {latest} "):
         open_database(postgres_url, RECEIVER_SCHEMA)
     with psycopg.connect(postgres_url) as conn:
         assert conn.execute("SELECT version FROM kiosk_schema_versions").fetchone() == (99,)
+
+
+def test_a_database_of_the_release_before_gets_the_hr_records_tables(postgres_url: str):
+    first_release = Schema("receiver", "receiver database", (), POSTGRESQL_MIGRATIONS[:1])
+    open_database(postgres_url, first_release).close()
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("SELECT to_regclass('leave_periods')").fetchone() == (None,)
+    store = RecordsStore(postgres_url)
+    assert store.leave_between(datetime(2026, 1, 1, tzinfo=UTC), datetime.now(UTC)) == []
+    store.close()
+    with psycopg.connect(postgres_url) as conn:
+        version = conn.execute("SELECT version FROM kiosk_schema_versions").fetchone()
+    assert version == (len(POSTGRESQL_MIGRATIONS),)
 
 
 def test_a_token_claimed_by_two_services_at_once_has_one_owner(postgres_url: str):

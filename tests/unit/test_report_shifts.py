@@ -192,7 +192,7 @@ def test_the_report_is_the_same_from_events_stored_out_of_order_and_twice(tmp_pa
     assert all(len(row) == len(columns) for row in rows)
     assert dict(zip(columns, rows[0], strict=True))["arrival"] == "2026-03-02 09:16:00"
     columns, rows = from_store.daily_table()
-    assert rows == [["2026-03-02", 4, 4, 1, 1, 0, 1, 0, 1, 1]]  # C: no check-out
+    assert rows == [["2026-03-02", 4, 4, 1, 1, 0, 1, 0, 1, 1, 0]]  # C: no check-out
     assert columns[:3] == ["day", "scheduled", "present"]
 
 
