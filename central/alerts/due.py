@@ -17,6 +17,11 @@ A check-in counts for a shift occurrence when its ``schedule_ref`` names it, or 
 counts it (at its terminals, from its ``LEAD`` before the start). Any check-in ends an absence
 (in or out, clock synchronised or not): the question is only whether the person showed up.
 
+Approved leave (:mod:`central.reports.adjustments`) moves the moment someone is expected: a
+person on leave for the whole shift or session raises no ``absent`` alert, one whose leave
+covers the start is expected ``absent_alert_after_min`` after the leave ends. Check-ins a
+supervisor added count, voided ones do not.
+
 Alerts have deterministic ids (:func:`models.alert.alert_id_for`), so computing them again
 gives the same ids, and the publisher sends each once.
 """
@@ -27,6 +32,8 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from central.reports.adjustments import Adjustments, covered
+from central.reports.common import CheckIn, event_order
 from central.reports.sessions import session_report
 from central.reports.shift_stream import ShiftLookup
 from common.shift_rules import occurrence_on
@@ -47,7 +54,7 @@ def _since(start: datetime, now: datetime) -> int:
     return max(0, math.floor((now - start).total_seconds() / 60))
 
 
-def _placed_refs(events: Sequence[CheckInEvent], schedule: Schedule) -> list[tuple[str, str]]:
+def _placed_refs(events: Sequence[CheckIn], schedule: Schedule) -> list[tuple[str, str]]:
     """(person, shift occurrence ref) of each check-in: the ``schedule_ref`` it names, or where
     :func:`common.shift_rules.occurrence_for` places it (looked up in a map built once: the
     schedule's own method rebuilds every group's members for every check-in)."""
@@ -63,7 +70,21 @@ def _placed_refs(events: Sequence[CheckInEvent], schedule: Schedule) -> list[tup
     return placed
 
 
-def _shift_alerts(events: Sequence[CheckInEvent], schedule: Schedule, now: datetime) -> list[Alert]:
+def _expected_from(
+    adjustments: Adjustments, person_id: str, start: datetime, end: datetime
+) -> datetime | None:
+    """When ``person_id`` is expected at ``[start, end]``: ``start``, the end of leave covering
+    it, or None when leave covers all of it."""
+    spans = adjustments.leave_within(person_id, start, end)
+    if not spans:
+        return start
+    expected, last, _ = covered(spans, start, end)
+    return None if expected >= last else expected
+
+
+def _shift_alerts(
+    events: Sequence[CheckIn], schedule: Schedule, now: datetime, adjustments: Adjustments
+) -> list[Alert]:
     after = timedelta(minutes=schedule.rules.absent_alert_after_min)
     today = schedule.local(now).date()
     alerts = []
@@ -77,6 +98,9 @@ def _shift_alerts(events: Sequence[CheckInEvent], schedule: Schedule, now: datet
             missing = expected - {person for person, ref in placed if ref == occ.ref}
             minutes = _since(occ.start, now)
             for person_id in sorted(missing):
+                due_from = _expected_from(adjustments, person_id, occ.start, occ.end)
+                if due_from is None or now < due_from + after:
+                    continue
                 detail = (
                     f"{person_id} has not checked in for shift {shift.name} ({occ.ref}),"
                     f" which started {minutes} min ago."
@@ -86,7 +110,7 @@ def _shift_alerts(events: Sequence[CheckInEvent], schedule: Schedule, now: datet
 
 
 def _session_alerts(
-    events: Sequence[CheckInEvent], schedule: Schedule, now: datetime
+    events: Sequence[CheckIn], schedule: Schedule, now: datetime, adjustments: Adjustments
 ) -> list[Alert]:
     rules = schedule.rules
     after = timedelta(minutes=rules.absent_alert_after_min)
@@ -101,6 +125,9 @@ def _session_alerts(
         if session.start + after <= now < session.end:
             minutes = _since(session.start, now)
             for person_id in sorted(a.person_id for a in expected if a.status == "absent"):
+                due_from = _expected_from(adjustments, person_id, session.start, session.end)
+                if due_from is None or now < due_from + after:
+                    continue
                 detail = (
                     f"{person_id} has not checked in for session {session.title} ({ref}),"
                     f" which started {minutes} min ago."
@@ -120,6 +147,19 @@ def _session_alerts(
     return alerts
 
 
-def due_alerts(events: Sequence[CheckInEvent], schedule: Schedule, now: datetime) -> list[Alert]:
-    """Every alert due at ``now`` (aware) for ``events`` under ``schedule``; see the module."""
-    return _shift_alerts(events, schedule, now) + _session_alerts(events, schedule, now)
+def due_alerts(
+    events: Sequence[CheckInEvent],
+    schedule: Schedule,
+    now: datetime,
+    adjustments: Adjustments | None = None,
+) -> list[Alert]:
+    """Every alert due at ``now`` (aware) for ``events`` under ``schedule``, with the leave and
+    corrections of ``adjustments``; see the module."""
+    adjustments = adjustments or Adjustments()
+    counted: list[CheckIn] = list(events)
+    if adjustments:
+        merged = adjustments.merged(sorted(counted, key=event_order))
+        counted = [e for e in merged if not adjustments.is_voided(e)]
+    return _shift_alerts(counted, schedule, now, adjustments) + _session_alerts(
+        counted, schedule, now, adjustments
+    )

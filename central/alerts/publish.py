@@ -39,7 +39,7 @@ from central.alerts.due import due_alerts
 from central.alerts.webhook import WebhookClient, WebhookOptions
 from central.db.migrations import open_database
 from central.receiver.schema import RECEIVER_SCHEMA
-from central.reports.inputs import load_events
+from central.reports.inputs import load_events, read_adjustments
 from common.errors import BrokerError
 from common.mqtt.link import MqttLink
 from common.mqtt.types import Disconnected, LinkOptions, PublishResult
@@ -184,8 +184,10 @@ class AlertPublisher:
 
     def _due(self) -> list[Alert]:
         now = self.clock()
-        events = load_events(self.db_path, now - EVENTS_BACK, now + timedelta(days=1))
-        return due_alerts(events, self.schedule, now)
+        start, end = now - EVENTS_BACK, now + timedelta(days=1)
+        events = load_events(self.db_path, start, end)
+        adjustments = read_adjustments(self.db_path, start, end)
+        return due_alerts(events, self.schedule, now, adjustments)
 
     def _run_mqtt(self, options: LinkOptions, stop: threading.Event) -> None:
         sent = SentAlerts(self.db_path)

@@ -5,12 +5,15 @@ The publisher against a real mosquitto: tests/integration/test_alerts.py.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
 import pytest
 
 from central.alerts.due import due_alerts
+from central.reports.adjustments import Adjustments
 from models.alert import Alert, alert_id_for
+from models.hr_records import LeavePeriod, StoredCorrection
 from tests.alert_tools import MONDAY, check_in, local, make_schedule
 
 
@@ -97,3 +100,42 @@ def test_low_participation_is_raised_after_the_midpoint_only_below_the_threshold
     # A check-in made after "now" does not count yet.
     future = [*door, check_in("E5", start + timedelta(minutes=70), terminal_id="room-1")]
     assert low(future, start + timedelta(minutes=65))[0].participation == pytest.approx(0.6)
+
+
+def _leave(person: str, start: datetime, end: datetime, whole_days: bool = False) -> LeavePeriod:
+    return LeavePeriod(leave_id=uuid.uuid4().hex, person_id=person, kind="sick",
+                       start=start, end=end, whole_days=whole_days)  # fmt: skip
+
+
+def test_no_absent_alert_for_someone_on_leave_and_a_later_one_after_a_morning_off():
+    schedule = make_schedule()
+    events = [check_in("E1", local(MONDAY, 8, 55))]
+    leave = Adjustments([
+        _leave("张伟", local(MONDAY, 0, 0), local(MONDAY + timedelta(days=1), 0, 0), True),
+        _leave("E2", local(MONDAY, 9, 0), local(MONDAY, 12, 0)),
+    ])  # fmt: skip
+    assert (
+        _absent(due_alerts(events, schedule, local(MONDAY, 9, 10), leave), "day@2025-03-03") == []
+    )
+    assert (
+        _absent(due_alerts(events, schedule, local(MONDAY, 12, 9), leave), "day@2025-03-03") == []
+    )
+    after = due_alerts(events, schedule, local(MONDAY, 12, 10), leave)
+    assert _absent(after, "day@2025-03-03") == ["E2"]
+
+
+def test_an_added_check_in_ends_the_alert_and_a_voided_one_does_not():
+    schedule = make_schedule()
+    wrong = check_in("E2", local(MONDAY, 8, 50))
+    fixes = Adjustments((), [
+        StoredCorrection(action="void", reason="not E2", signed_off_by="boss",
+                         event_id=wrong.event_id, correction_id=uuid.uuid4(),
+                         recorded_at=local(MONDAY, 9, 5)),
+        StoredCorrection(action="add", reason="forgot badge", signed_off_by="boss",
+                         person_id="张伟", captured_at=local(MONDAY, 8, 58), direction="in",
+                         correction_id=uuid.uuid4(), recorded_at=local(MONDAY, 9, 5)),
+    ])  # fmt: skip
+    events = [check_in("E1", local(MONDAY, 8, 55)), wrong]
+    assert _absent(due_alerts(events, schedule, local(MONDAY, 9, 10)), "day@2025-03-03") == ["张伟"]
+    alerts = due_alerts(events, schedule, local(MONDAY, 9, 10), fixes)
+    assert _absent(alerts, "day@2025-03-03") == ["E2"]
