@@ -67,6 +67,8 @@ COMMANDS: LazyTable = {
     "onboard": ("cli.onboard", "onboard", "central"),
     "report": ("cli.report", "report", "central"),
     "alerts": ("cli.alerts", "alerts", "central"),
+    "leave": ("cli.records", "leave", "central"),
+    "corrections": ("cli.records", "corrections", "central"),
 }
 
 QR_COMMANDS: LazyTable = {

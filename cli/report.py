@@ -1,8 +1,10 @@
-"""``kiosk report shifts|sessions|delivery``: reports from the reference receiver's database.
+"""``kiosk report shifts|sessions|programmes|month|delivery``: reports from the reference
+receiver's database.
 
-Each command reads the events from ``--db`` (``kiosk receive --db``) and the schedule from
-``--schedule``, and writes any of ``--csv``, ``--xlsx``, ``--png`` and ``--json`` (JSON on
-standard output); with none of them it prints a text table.
+Each command reads the events from ``--db`` (``kiosk receive --db``), with the leave and
+supervisors' corrections stored beside them (``kiosk leave``, ``kiosk corrections``), and the
+schedule from ``--schedule``, and writes any of ``--csv``, ``--xlsx``, ``--png`` (shifts and
+sessions) and ``--json`` (JSON on standard output); with none of them it prints a text table.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from typing import Any
 import click
 
 from central.reports.export import Sheet, participation_chart, write_csv, write_xlsx
-from central.reports.inputs import open_store, parse_day, streamed_events
+from central.reports.inputs import open_store, parse_day, read_adjustments, streamed_events
+from central.reports.month import month_days, month_summary
+from central.reports.programmes import programme_report, programme_sessions
 from central.reports.sessions import SessionReport, session_report_range, stream_session_report
+from central.reports.shift_days import SHIFT_COLUMNS, ShiftRows
 from central.reports.shift_output import ShiftOutputs, write_shift_report
 from central.reports.shifts import shift_report_range
-from central.reports.text import records, session_text
+from central.reports.text import AlignedTable, programme_text, records, session_text
 from cli.central_options import database_option
 from common.errors import KioskError
 from common.schedule_file import load_schedule
@@ -85,9 +90,11 @@ def shifts(
     schedule = load_schedule(schedule_path)
     outputs = ShiftOutputs(csv_path, xlsx_path, png_path, as_json)
     out = sys.stdout
-    with streamed_events(database, *shift_report_range(schedule, start, end)) as events:
+    window = shift_report_range(schedule, start, end)
+    adjustments = read_adjustments(database, *window)
+    with streamed_events(database, *window) as events:
         now = datetime.now(UTC)
-        write_shift_report(events, schedule, start, end, now, outputs, out, _wrote)
+        write_shift_report(events, schedule, start, end, now, outputs, out, _wrote, adjustments)
     out.flush()
 
 
@@ -120,9 +127,11 @@ def sessions(
     as_json: bool,
     session_ids: Sequence[str],
 ) -> None:
-    """Training-session attendance: minutes present, participation, exits, class hours.
+    """Training-session attendance: minutes present, participation, exits, lateness, leave,
+    corrections, class hours, and the pairs of joint sessions.
 
-    With --png and several sessions, one chart per session: FILE-<session id>.png.
+    With --png and several sessions, one chart per session: FILE-<session id>.png. The XLSX
+    workbook has a "Pairs" sheet when a session names pairs.
     """
     schedule = load_schedule(schedule_path)
     wanted = list(session_ids) or None
@@ -130,17 +139,19 @@ def sessions(
         window = session_report_range(schedule, wanted)
     except ValueError as exc:
         raise KioskError(f"{schedule_path}: {exc}") from None
+    adjustments = read_adjustments(database, *window)
     with streamed_events(database, *window) as events:
-        result = stream_session_report(events, schedule, wanted)
+        result = stream_session_report(events, schedule, wanted, adjustments)
     columns, rows = result.to_table()
+    pairs = result.pairs_table()
     if csv_path:
         write_csv(csv_path, columns, rows)
         _wrote(csv_path, f"{len(rows)} rows")
     if xlsx_path:
-        write_xlsx(
-            xlsx_path,
-            [Sheet("Attendance", columns, rows), Sheet("Sessions", *result.summary_table())],
-        )
+        sheets = [Sheet("Attendance", columns, rows), Sheet("Sessions", *result.summary_table())]
+        if pairs[1]:
+            sheets.append(Sheet("Pairs", *pairs))
+        write_xlsx(xlsx_path, sheets)
         _wrote(xlsx_path, f"{len(rows)} rows")
     if png_path:
         _session_png(png_path, result)
@@ -150,10 +161,75 @@ def sessions(
             "timezone": schedule.timezone,
             "sessions": records(*result.summary_table()),
             "rows": records(columns, rows),
+            "pairs": records(*pairs),
         }
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
     if not (csv_path or xlsx_path or png_path or as_json):
         click.echo(session_text(result))
+
+
+@report.command("programmes")
+@database_option("The receiver's database (kiosk receive --db).")
+@click.option(
+    "--schedule",
+    "schedule_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Schedule JSON (schedule.v1.json).",
+)
+@click.option(
+    "--programme", "programme_ids", multiple=True, metavar="ID", help="Only this programme."
+)
+@click.option("--csv", "csv_path", type=OUT_FILE, help="Write the table as CSV (UTF-8, BOM).")
+@click.option("--xlsx", "xlsx_path", type=OUT_FILE, help="Write an XLSX workbook.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def programmes(
+    database: str,
+    schedule_path: Path,
+    programme_ids: Sequence[str],
+    csv_path: Path | None,
+    xlsx_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Training programmes per person: sessions attended, missed, on leave and unverified,
+    class hours credited, lates, and the qualification lost at the programme's lateness
+    limit (default 2 lates).
+
+    Reads the check-ins, leave and corrections of every session of the programmes (all of the
+    schedule's when no --programme is given).
+    """
+    schedule = load_schedule(schedule_path)
+    wanted = list(programme_ids) or None
+    try:
+        session_ids = programme_sessions(schedule, wanted)
+        window = session_report_range(schedule, session_ids)
+    except ValueError as exc:
+        raise KioskError(f"{schedule_path}: {exc}") from None
+    adjustments = read_adjustments(database, *window)
+    with streamed_events(database, *window) as events:
+        sessions_result = stream_session_report(events, schedule, session_ids, adjustments)
+    result = programme_report(sessions_result, schedule, wanted)
+    columns, rows = result.to_table()
+    if csv_path:
+        write_csv(csv_path, columns, rows)
+        _wrote(csv_path, f"{len(rows)} rows")
+    if xlsx_path:
+        sheets = [
+            Sheet("Programmes", columns, rows),
+            Sheet("Sessions", *sessions_result.to_table()),
+        ]
+        write_xlsx(xlsx_path, sheets)
+        _wrote(xlsx_path, f"{len(rows)} rows")
+    if as_json:
+        document = {
+            "report": "programmes",
+            "timezone": schedule.timezone,
+            "rows": records(columns, rows),
+            "sessions": records(*sessions_result.summary_table()),
+        }
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+    if not (csv_path or xlsx_path or as_json):
+        click.echo(programme_text(result))
 
 
 @report.command("delivery")
@@ -181,3 +257,78 @@ def delivery(database: str, as_json: bool) -> None:
         )
     if not summaries:
         click.echo("no terminal has delivered anything yet", err=True)
+
+
+MONTH_TEXT_COLUMNS = (
+    "month", "person_id", "scheduled_days", "worked_days", "leave_days", "absence_days",
+    "lates", "early_leaves", "bonus_stopped", "hours_worked", "unverified_days",
+)  # fmt: skip
+"""The month summary's columns in the text table (the files carry all)."""
+
+
+@report.command("month")
+@database_option("The receiver's database (kiosk receive --db).")
+@click.option(
+    "--schedule",
+    "schedule_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Schedule JSON (schedule.v1.json).",
+)
+@click.option("--month", "month", required=True, metavar="YYYY-MM", help="The calendar month.")
+@click.option("--csv", "csv_path", type=OUT_FILE, help="Write the summary as CSV (UTF-8, BOM).")
+@click.option("--xlsx", "xlsx_path", type=OUT_FILE, help="Write a workbook: summary, days, legend.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def month(
+    database: str,
+    schedule_path: Path,
+    month: str,
+    csv_path: Path | None,
+    xlsx_path: Path | None,
+    as_json: bool,
+) -> None:
+    """The month summary for payroll, one row per person: days scheduled and worked, leave
+    days by kind, half- and full-day absences, lates and early leaves, the bonus flag, hours.
+
+    Leave and supervisors' corrections (kiosk leave, kiosk corrections) are applied."""
+    try:
+        first, last = month_days(month)
+    except ValueError as exc:
+        raise KioskError(f"--month {exc}") from None
+    schedule = load_schedule(schedule_path)
+    window = shift_report_range(schedule, first, last)
+    adjustments = read_adjustments(database, *window)
+    render = ShiftRows(schedule.zone)
+    day_rows: list[list[object]] = []
+    keep = (lambda d: day_rows.append(render.row(d))) if xlsx_path else None
+    with streamed_events(database, *window) as events:
+        summary = month_summary(events, schedule, month, datetime.now(UTC), adjustments, keep)
+    columns, rows = summary.to_table()
+    if csv_path:
+        write_csv(csv_path, columns, rows)
+        _wrote(csv_path, f"{len(rows)} people")
+    if xlsx_path:
+        sheets = [
+            Sheet(f"Month {month}", columns, rows),
+            Sheet("Days", SHIFT_COLUMNS, day_rows),
+            Sheet("Columns", *summary.legend_table()),
+        ]
+        write_xlsx(xlsx_path, sheets)
+        _wrote(xlsx_path, f"{len(rows)} people, {len(day_rows)} shifts")
+    if as_json:
+        document = {
+            "report": "month",
+            "month": month,
+            "timezone": schedule.timezone,
+            "rows": records(columns, rows),
+        }
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+    if not (csv_path or xlsx_path or as_json):
+        table = AlignedTable(MONTH_TEXT_COLUMNS)
+        shown = [columns.index(name) for name in MONTH_TEXT_COLUMNS]
+        for row in rows:
+            table.add([row[i] for i in shown])
+        click.echo(f"Month summary {month} ({schedule.timezone}); all columns: --csv or --xlsx")
+        click.echo("")
+        for line in table.lines() if rows else ["(no scheduled shifts)"]:
+            click.echo(line)

@@ -66,3 +66,7 @@ class RosterError(MessageError):
 class RecordError(KioskError):
     """An HR record (leave, a correction) is refused: malformed, or contradicting what is
     stored (voiding an unknown or already voided check-in)."""
+
+
+class UnknownRecordError(RecordError):
+    """A command names a leave period or a check-in that is not stored."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import ValidationError
@@ -65,14 +66,24 @@ _CHUNK_OVERHEAD_BYTES = 1024
 MAX_SCHEDULE_BYTES = MAX_PAYLOAD_BYTES - _CHUNK_OVERHEAD_BYTES - 16
 """Largest schedule (its JSON) a roster can carry: chunk 0 holds it and no one else then."""
 
+CENTRAL_ONLY_SCHEDULE_FIELDS: dict[str, Any] = {
+    "programmes": True,
+    "sessions": {"__all__": {"pairs"}},
+}
+"""Schedule fields a terminal does not use, left out of the rosters it is sent."""
+
 RosterRefusal = EnvelopeRefusal
 """A roster message that must not be applied (the envelope's refusal; ``kind``, ``reason``)."""
 
 
 def sign_chunk(chunk: RosterChunk, private_key: Ed25519PrivateKey, key_id: str) -> bytes:
     """The JSON bytes of the :class:`RosterEnvelope` carrying ``chunk`` signed by ``key_id``."""
-    # Without a schedule the key is left out, so terminals that predate it accept the chunk.
-    leave_out = {"schedule"} if chunk.schedule is None else None
+    # Without a schedule the key is left out, so terminals that predate it accept the chunk; a
+    # schedule goes without what only the central reports read (programmes, sessions' pairs),
+    # so terminals that predate those accept it too.
+    leave_out: Any = (
+        {"schedule"} if chunk.schedule is None else {"schedule": CENTRAL_ONLY_SCHEDULE_FIELDS}
+    )
     payload = chunk.model_dump_json(exclude=leave_out).encode()
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"chunk of {len(payload)} bytes, more than {MAX_PAYLOAD_BYTES}")

@@ -16,7 +16,15 @@ The rules and how they are counted (times compared to the second):
   ``full_day_early_min`` as a full day;
 - ``monthly_flag_count`` lates or early leaves in one calendar month flag the person;
 - a session attendee present for less than ``participation_threshold`` of the session is
-  flagged.
+  flagged;
+- a session may name ``pairs`` of people trained together (clerks and reserve managers trained
+  together must both sign in for a joint session): the report lists pairs where only one came;
+- a :class:`TrainingProgramme` groups sessions: class hours are accumulated over them, and
+  ``lateness_limit`` late arrivals without reason (2 by default: "being late twice without
+  reason during training ends the qualification") end the qualification.
+
+Programmes and pairs are additive (defaults empty): schedules without them stay valid, and
+``schema_version`` stays 1.
 
 This module imports nothing from ``terminal`` or ``drivers``.
 """
@@ -115,6 +123,19 @@ class TrainingSession(_Model):
     class_hours: float = Field(
         1.0, ge=0, le=100, description="Class hours credited to a participant who qualifies."
     )
+    pairs: list[list[str]] = Field(
+        default_factory=list,
+        description="Pairs of person ids trained together (e.g. a clerk and a reserve manager)"
+        " who must both sign in for this joint session; both are expected participants.",
+    )
+
+    @field_validator("pairs")
+    @classmethod
+    def _pairs(cls, value: list[list[str]]) -> list[list[str]]:
+        for pair in value:
+            if len(pair) != 2 or pair[0] == pair[1] or not all(pair):
+                raise ValueError(f"a pair is two different person ids, not {pair!r}")
+        return value
 
     @field_validator("terminal_ids")
     @classmethod
@@ -138,6 +159,31 @@ class TrainingSession(_Model):
         return (self.end - self.start).total_seconds() / 60
 
 
+class TrainingProgramme(_Model):
+    """Training sessions taken as one programme: class hours are accumulated over them, and
+    ``lateness_limit`` late arrivals without reason (leave covering the start excuses one) end
+    the qualification."""
+
+    programme_id: str = Field(pattern=ID_PATTERN, description="Unique in the schedule.")
+    title: str = Field(min_length=1, max_length=128, description="Shown in reports.")
+    sessions: list[str] = Field(
+        min_length=1, description="The session ids of the programme (sessions of this schedule)."
+    )
+    lateness_limit: int = Field(
+        2, ge=1, description="Late arrivals (in all its sessions) that end the qualification."
+    )
+    class_hours_required: float | None = Field(
+        None, ge=0, description="Class hours a person must be credited with (null: none)."
+    )
+
+    @field_validator("sessions")
+    @classmethod
+    def _once(cls, value: list[str]) -> list[str]:
+        if len(value) != len(set(value)):
+            raise ValueError("a session is listed twice in the programme")
+        return value
+
+
 class Schedule(_Model):
     """Shifts, sessions, groups and rules: the whole schedule document."""
 
@@ -149,6 +195,9 @@ class Schedule(_Model):
     )
     shifts: list[ShiftPlan] = Field(default_factory=list)
     sessions: list[TrainingSession] = Field(default_factory=list)
+    programmes: list[TrainingProgramme] = Field(
+        default_factory=list, description="Training programmes: sessions taken together."
+    )
     rules: AttendanceRules = Field(default_factory=AttendanceRules)
 
     @field_validator("timezone")
@@ -165,6 +214,7 @@ class Schedule(_Model):
         for kind, ids in (
             ("shift", [s.shift_id for s in self.shifts]),
             ("session", [s.session_id for s in self.sessions]),
+            ("programme", [p.programme_id for p in self.programmes]),
         ):
             if len(ids) != len(set(ids)):
                 raise ValueError(f"a {kind} id is used twice")
@@ -174,6 +224,13 @@ class Schedule(_Model):
             missing = set(groups) - known
             if missing:
                 raise ValueError(f"unknown group(s) {sorted(missing)}")
+        sessions = {s.session_id for s in self.sessions}
+        for programme in self.programmes:
+            unknown = [s for s in programme.sessions if s not in sessions]
+            if unknown:
+                raise ValueError(
+                    f"programme {programme.programme_id} names unknown session(s) {unknown}"
+                )
         return self
 
     @property

@@ -2,7 +2,8 @@
 was started stopped again, in reverse, when a later step fails or the service ends.
 
 Order: the tokens (a bad token file stops it before anything runs), the schedule, the database
-(opened now, so a wrong URL is one line at start, not a 503 later), the terminal-status follower
+(opened now, so a wrong URL is one line at start, not a 503 later; the HR records, leave and
+corrections, through a second connection to it opened on first use), the terminal-status follower
 (when a broker is given), then the HTTP listener. TLS is the reverse proxy's job (README, "The
 HR system's API"): the API listens on 127.0.0.1 by default.
 """
@@ -22,6 +23,7 @@ from aiohttp import web
 from central.hr_api.auth import load_tokens
 from central.hr_api.routes import Api, ScheduleFile, StoreReader, build_app
 from central.hr_api.statuses import StatusFollower
+from central.records.store import RecordsStore
 from central.reports.inputs import open_store
 from common.errors import ConfigError
 from common.mqtt.topics import Topics
@@ -70,12 +72,14 @@ class ApiService:
             reader = StoreReader(lambda: open_store(settings.database))
             started.callback(reader.close)
             reader.read(lambda store: None)
+            records = StoreReader(lambda: RecordsStore(settings.database))
+            started.callback(records.close)
             statuses = None
             if settings.broker is not None:
                 statuses = StatusFollower(settings.broker, Topics(settings.topic_prefix))
                 statuses.start()
                 started.callback(statuses.stop)
-            app = build_app(Api(reader, schedule, statuses), tokens)
+            app = build_app(Api(reader, schedule, statuses, records=records), tokens)
             asyncio.run(self._serve(app, stop, on_ready))
 
     async def _serve(

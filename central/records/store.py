@@ -22,7 +22,7 @@ from uuid import UUID, uuid4
 from central.db.migrations import open_database
 from central.db.url import DatabaseUrl
 from central.receiver.schema import RECEIVER_SCHEMA
-from common.errors import RecordError
+from common.errors import RecordError, UnknownRecordError
 from models.hr_records import CheckInCorrection, LeavePeriod, StoredCorrection, StoredLeave
 from models.messages import format_rfc3339
 
@@ -111,14 +111,15 @@ class RecordsStore:
 
     def cancel_leave(self, leave_id: str, cancelled_by: str) -> StoredLeave:
         """Mark ``leave_id`` cancelled (it stops counting; the row is kept);
-        :class:`RecordError` if there is no such leave or it is already cancelled."""
+        :class:`UnknownRecordError` if there is no such leave, :class:`RecordError` if it is
+        already cancelled."""
         now = format_rfc3339(datetime.now(UTC))
         with self._db.transaction() as db:
             row = db.execute(
                 f"SELECT {_LEAVE_COLUMNS} FROM leave_periods WHERE leave_id = ?", (leave_id,)
             ).fetchone()
             if row is None:
-                raise RecordError(f"no leave {leave_id!r} in {self.name}")
+                raise UnknownRecordError(f"no leave {leave_id!r} in {self.name}")
             if row[8] is not None:
                 raise RecordError(f"leave {leave_id!r} was already cancelled at {row[8]}")
             db.execute(
@@ -181,7 +182,9 @@ class RecordsStore:
             "SELECT action FROM corrections WHERE correction_id = ?", (event_id,)
         ).fetchone()
         if target is None:
-            raise RecordError(f"no check-in {event_id} is stored (nor added by a correction)")
+            raise UnknownRecordError(
+                f"no check-in {event_id} is stored (nor added by a correction)"
+            )
         if target[0] != "add":
             raise RecordError(f"{event_id} is a void, not a check-in: it cannot be voided")
 

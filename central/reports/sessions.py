@@ -1,4 +1,4 @@
-"""Training-session attendance: minutes present, participation, exits, class hours.
+"""Training-session attendance: minutes present, participation, exits, lateness, class hours.
 
 :func:`session_report` is pure: events (normally :meth:`ReceiverStore.events_between` over
 :func:`session_report_range`) and a :class:`Schedule` in, a :class:`SessionReport` out;
@@ -19,17 +19,40 @@ session:
   until the end, with ``entry_only`` nothing after that entry;
 - participation = minutes present / session minutes; below ``participation_threshold``:
   flagged, otherwise the session's ``class_hours`` are credited;
-- events from terminals whose clock was not synchronised are left out (the person is marked
-  ``unverified``); people who came but were not expected are listed with ``expected = False``.
+- **unsynchronised clocks**: check-ins from a terminal whose clock was not synchronised have no
+  verdict. The minutes are first measured from the synchronised check-ins alone: when those
+  already reach the threshold the person has ``attended`` (and is marked ``unverified``).
+  Otherwise, if some check-ins were unsynchronised, the minutes are measured from all of them
+  (so they are shown) and the status is ``unverified``: not flagged, no class hours;
+- **lateness**: ``late_minutes`` is how late the first entry counted is after the start,
+  rounded up to the minute (10:00:01 is 1 minute late), judged only when that entry's clock
+  was synchronised (0 otherwise). Example: a 10:00 session, first entry 10:04:30: 5 minutes;
+- **leave** (:mod:`models.hr_records`, any kind, ``excused`` included): leave covering the
+  whole session makes the person ``on_leave``: not flagged, no class hours, participation 0
+  (and left out of the session's mean participation). Leave covering the start moves it:
+  lateness is measured from the end of that leave (excused 10:00-10:30, entry at 10:20: not
+  late; entry at 10:40: 10 minutes late). Participation is still measured over the whole
+  session: class hours are credited for time in the room;
+- **corrections**: a check-in a supervisor added (terminal
+  :data:`~central.reports.adjustments.CORRECTION_TERMINAL`, its clock counted as synchronised)
+  counts for the session its ``schedule_ref`` names (``session:<id>``, from ``LEAD`` before
+  to ``GRACE`` after), or without a ``schedule_ref`` when it falls in the session's window, at
+  whatever door; a voided check-in does not count. Both are counted in ``corrections``;
+- people who came but were not expected are listed with ``expected = False``; the people of a
+  session's ``pairs`` are expected. :meth:`SessionReport.pairs_table` gives each pair's state:
+  ``complete`` (both attended), ``one_absent`` (the other, in ``missing``, did not attend:
+  absent, flagged, unverified or on leave) or ``both_absent``.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from central.reports.adjustments import CORRECTION_TERMINAL, Adjustments, LeaveSpan, covered
 from central.reports.common import (
     CheckIn,
     Table,
@@ -46,13 +69,17 @@ LEAD = timedelta(minutes=30)
 GRACE = timedelta(minutes=30)
 """How long after a session's end an exit still counts for it."""
 
+STATUSES = ("attended", "flagged", "unverified", "on_leave", "absent")
+"""The values of :attr:`SessionAttendance.status`."""
+
 
 @dataclass(frozen=True)
 class SessionAttendance:
     """One person at one session.
 
-    ``status``: attended, flagged (below the threshold), unverified (below it, but events
-    were left out for an unsynchronised clock), or absent (no check-in at all).
+    ``status``: attended (at or above the threshold), flagged (below it), unverified (below it
+    from the synchronised check-ins, but some were from an unsynchronised clock: no verdict),
+    on_leave (leave covers the whole session) or absent (no check-in at all).
     """
 
     person_id: str
@@ -72,6 +99,22 @@ class SessionAttendance:
     flagged: bool
     credited_hours: float
     status: str
+    late_minutes: int = 0
+    """Minutes late, rounded up (0: on time, or no verdict)."""
+    leave: tuple[str, ...] = ()
+    """The kinds of leave inside the session, in time order."""
+    corrections: int = 0
+    """Check-ins a supervisor added or voided for this person and session."""
+
+    @property
+    def late(self) -> bool:
+        """Whether the first entry was judged late."""
+        return self.late_minutes > 0
+
+    @property
+    def leave_text(self) -> str | None:
+        """The kinds of leave, ``+``-joined (None when none)."""
+        return "+".join(self.leave) or None
 
 
 @dataclass(frozen=True)
@@ -102,10 +145,32 @@ class SessionResult:
         return sum(not a.expected for a in self.attendance)
 
     @property
+    def on_leave(self) -> int:
+        """Expected participants on leave for the whole session."""
+        return sum(a.expected and a.status == "on_leave" for a in self.attendance)
+
+    @property
+    def unverified(self) -> int:
+        """Expected participants without a verdict (unsynchronised clocks)."""
+        return sum(a.expected and a.status == "unverified" for a in self.attendance)
+
+    @property
+    def late(self) -> int:
+        """Expected participants who came late."""
+        return sum(a.expected and a.late for a in self.attendance)
+
+    @property
     def mean_participation(self) -> float:
-        """Mean participation of the expected participants (0 when none is expected)."""
-        shares = [a.participation for a in self.attendance if a.expected]
+        """Mean participation of the expected participants not on leave (0 when none)."""
+        shares = [a.participation for a in self.attendance if a.expected and a.status != "on_leave"]
         return sum(shares) / len(shares) if shares else 0.0
+
+    def person(self, person_id: str) -> SessionAttendance | None:
+        """``person_id``'s attendance, or None when neither expected nor present."""
+        for a in self.attendance:
+            if a.person_id == person_id:
+                return a
+        return None
 
 
 @dataclass(frozen=True)
@@ -122,6 +187,7 @@ class SessionReport:
             "session_id", "title", "person_id", "expected", "first_in", "last_out",
             "present_min", "session_min", "participation", "mid_session_exits",
             "missing_checkout", "unverified", "flagged", "credited_hours", "status",
+            "late_min", "leave", "corrections",
         ]  # fmt: skip
         rows: list[list[object]] = []
         for result in self.sessions:
@@ -133,7 +199,8 @@ class SessionReport:
                     session.session_id, session.title, a.person_id, a.expected, first, last,
                     round(a.present_minutes, 1), round(session.minutes, 1),
                     round(a.participation, 3), a.mid_session_exits, a.missing_checkout,
-                    a.unverified, a.flagged, a.credited_hours, a.status,
+                    a.unverified, a.flagged, a.credited_hours, a.status, a.late_minutes,
+                    a.leave_text, a.corrections,
                 ])  # fmt: skip
         return columns, rows
 
@@ -142,7 +209,8 @@ class SessionReport:
         zone = self.schedule.zone
         columns = [
             "session_id", "title", "start", "end", "session_min", "expected", "attended",
-            "flagged", "unexpected", "mean_participation", "threshold",
+            "flagged", "unexpected", "mean_participation", "threshold", "unverified",
+            "on_leave", "late",
         ]  # fmt: skip
         rows: list[list[object]] = []
         for r in self.sessions:
@@ -150,8 +218,28 @@ class SessionReport:
                 r.session.session_id, r.session.title, local_text(r.session.start, zone),
                 local_text(r.session.end, zone), round(r.session.minutes, 1), r.expected,
                 r.attended, r.flagged, r.unexpected, round(r.mean_participation, 3),
-                self.schedule.rules.participation_threshold,
+                self.schedule.rules.participation_threshold, r.unverified, r.on_leave, r.late,
             ])  # fmt: skip
+        return columns, rows
+
+    def pairs_table(self) -> Table:
+        """One row per pair of a session (:attr:`TrainingSession.pairs`): both statuses and
+        the pair's: complete (both attended), one_absent (``missing`` names who did not
+        attend) or both_absent (``missing``: both, ``+``-joined)."""
+        columns = ["session_id", "person_a", "person_b", "a_status", "b_status",
+                   "pair_status", "missing"]  # fmt: skip
+        rows: list[list[object]] = []
+        for result in self.sessions:
+            for a_id, b_id in result.session.pairs:
+                a, b = result.person(a_id), result.person(b_id)
+                a_status = a.status if a else "absent"
+                b_status = b.status if b else "absent"
+                missing = [p for p, s in ((a_id, a_status), (b_id, b_status)) if s != "attended"]
+                pair_status = ("complete", "one_absent", "both_absent")[len(missing)]
+                rows.append([
+                    result.session.session_id, a_id, b_id, a_status, b_status, pair_status,
+                    "+".join(missing) or None,
+                ])  # fmt: skip
         return columns, rows
 
 
@@ -199,39 +287,77 @@ def session_report(
     events: Iterable[CheckIn],
     schedule: Schedule,
     session_ids: Iterable[str] | None = None,
+    adjustments: Adjustments | None = None,
 ) -> SessionReport:
-    """Attendance of the sessions ``session_ids`` (all when None; ValueError if unknown).
+    """Attendance of the sessions ``session_ids`` (all when None; ValueError if unknown),
+    with the leave and corrections of ``adjustments``.
 
     ``events`` may come in any order and repeat an ``event_id``."""
     ordered = sorted(unique_events(events), key=event_order)
-    return stream_session_report(ordered, schedule, session_ids)
+    return stream_session_report(ordered, schedule, session_ids, adjustments)
+
+
+def expected_people(schedule: Schedule, session: TrainingSession) -> set[str]:
+    """The person ids expected at ``session``: its participants, its groups' members and the
+    people of its pairs."""
+    paired = [person for pair in session.pairs for person in pair]
+    return schedule.members([*session.participants, *paired], session.groups)
 
 
 def stream_session_report(
     ordered_events: Iterable[CheckIn],
     schedule: Schedule,
     session_ids: Iterable[str] | None = None,
+    adjustments: Adjustments | None = None,
 ) -> SessionReport:
     """:func:`session_report` from check-ins already in ``event_order``, each given once (as
     :meth:`ReceiverStore.iter_events_between` reads them): one pass, and only the check-ins
-    that count for a session are kept."""
+    that count for a session are kept. ``adjustments`` adds the check-ins supervisors added,
+    leaves out the voided ones (counting both as corrections) and applies leave."""
+    adjustments = adjustments or Adjustments()
     chosen = _chosen(schedule, session_ids)
     by_person: list[dict[str, list[CheckIn]]] = [defaultdict(list) for _ in chosen]
+    fixes: list[dict[str, int]] = [defaultdict(int) for _ in chosen]
     doors: dict[str, list[tuple[int, TrainingSession, tuple[datetime, datetime]]]] = {}
+    anywhere: list[tuple[int, TrainingSession, tuple[datetime, datetime]]] = []
     for index, session in enumerate(chosen):
         for terminal_id in session.terminal_ids:
             window = session_window(schedule, session, terminal_id)
             doors.setdefault(terminal_id, []).append((index, session, window))
+        anywhere.append((index, session, session_window(schedule, session)))
+    if adjustments.added:
+        ordered_events = adjustments.merged(ordered_events)
+    is_voided = adjustments.is_voided
     for event in ordered_events:
-        for index, session, window in doors.get(event.terminal_id, ()):
-            if _counts(event, session, window):
+        added = event.terminal_id == CORRECTION_TERMINAL
+        if added:
+            targets = [i for i, s, w in anywhere if _added_counts(event, s, w)]
+        else:
+            targets = [i for i, s, w in doors.get(event.terminal_id, ()) if _counts(event, s, w)]
+        if not targets:
+            continue
+        voided = is_voided(event)
+        for index in targets:
+            if voided or added:
+                fixes[index][event.person_id] += 1
+            if not voided:
                 by_person[index][event.person_id].append(event)
     results = []
-    for session, found in zip(chosen, by_person, strict=True):
-        expected = schedule.members(session.participants, session.groups)
+    for session, found, fixed in zip(chosen, by_person, fixes, strict=True):
+        expected = expected_people(schedule, session)
         people = sorted(expected) + sorted(set(found) - expected)
+        rules, leave_within = schedule.rules, adjustments.leave_within
         attendance = [
-            _attendance(session, p, p in expected, found.get(p, []), schedule.rules) for p in people
+            _attendance(
+                session,
+                p,
+                p in expected,
+                found.get(p, []),
+                rules,
+                leave_within(p, session.start, session.end),
+                fixed.get(p, 0),
+            )
+            for p in people
         ]
         results.append(SessionResult(session, attendance))
     return SessionReport(schedule, results)
@@ -248,20 +374,36 @@ def _counts(event: CheckIn, session: TrainingSession, window: tuple[datetime, da
     return window[0] <= event.captured_at <= window[1]
 
 
-def _attendance(
-    session: TrainingSession,
-    person: str,
-    expected: bool,
-    events: list[CheckIn],
-    rules: AttendanceRules,
-) -> SessionAttendance:
-    """Pair one person's (time-ordered) check-ins and measure their presence."""
-    synced = [e for e in events if e.clock_synced]
+def _added_counts(
+    event: CheckIn, session: TrainingSession, window: tuple[datetime, datetime]
+) -> bool:
+    """Whether a check-in a supervisor added counts for ``session`` (``window``: at any of
+    its doors): the session its ``schedule_ref`` names, or none named and in the window."""
+    if event.schedule_ref:
+        return event.schedule_ref.startswith("session:") and _counts(event, session, window)
+    return window[0] <= event.captured_at <= window[1]
+
+
+@dataclass(frozen=True, slots=True)
+class _Presence:
+    """One person's check-ins paired and measured against a session."""
+
+    intervals: tuple[tuple[datetime, datetime], ...]
+    last_out: datetime | None
+    exits: int
+    missing_checkout: bool
+    minutes: float
+
+
+def _presence(
+    session: TrainingSession, events: Sequence[CheckIn], rules: AttendanceRules
+) -> _Presence:
+    """Pair ``events`` (time-ordered) into ``[in, out]`` intervals and measure them."""
     intervals: list[tuple[datetime, datetime]] = []
     inside: datetime | None = None
     exits = 0
     last_out: datetime | None = None
-    for event in synced:
+    for event in events:
         at = event.captured_at
         direction = event.direction or (Direction.OUT if inside is not None else Direction.IN)
         if direction == Direction.IN:
@@ -277,17 +419,51 @@ def _attendance(
         intervals.append((inside, session.end if stay else inside))
     span = (session.start, session.end)
     present = min(session.minutes, sum(overlap_minutes(i, span) for i in intervals))
-    participation = present / session.minutes
-    flagged = participation < rules.participation_threshold
+    return _Presence(tuple(intervals), last_out, exits, missing, present)
+
+
+def _late_minutes(events: Sequence[CheckIn], due: datetime) -> int:
+    """Minutes (rounded up) the first entry of ``events`` came after ``due``; 0 when on
+    time, when there is no entry, or when its clock was not synchronised (no verdict)."""
+    first = next((e for e in events if e.direction != Direction.OUT), None)
+    if first is None or not first.clock_synced:
+        return 0
+    return max(0, math.ceil((first.captured_at - due).total_seconds() / 60))
+
+
+def _attendance(
+    session: TrainingSession,
+    person: str,
+    expected: bool,
+    events: list[CheckIn],
+    rules: AttendanceRules,
+    leave: Sequence[LeaveSpan] = (),
+    corrections: int = 0,
+) -> SessionAttendance:
+    """Pair one person's (time-ordered) check-ins and measure their presence, with the
+    ``leave`` inside the session (in time order)."""
+    synced = [e for e in events if e.clock_synced]
     unverified = len(synced) < len(events)
-    status = (
-        "absent" if not events
-        else "attended" if not flagged
-        else "unverified" if unverified
-        else "flagged"
-    )  # fmt: skip
+    measured = _presence(session, synced, rules)
+    participation = measured.minutes / session.minutes
+    flagged = participation < rules.participation_threshold
+    status = "absent" if not events else "flagged" if flagged else "attended"
+    if flagged and unverified:
+        measured = _presence(session, events, rules)
+        participation = measured.minutes / session.minutes
+        flagged, status = False, "unverified"
+    due = session.start
+    kinds: tuple[str, ...] = ()
+    if leave:
+        due, _, minutes = covered(leave, session.start, session.end)
+        kinds = tuple(minutes)
+        if due >= session.end:
+            participation, flagged, status = 0.0, False, "on_leave"
+    late = 0 if status == "on_leave" else _late_minutes(events, due)
+    credited = session.class_hours if status == "attended" else 0.0
+    intervals = measured.intervals
     return SessionAttendance(
-        person, expected, intervals[0][0] if intervals else None, last_out, tuple(intervals),
-        present, participation, exits, missing, unverified,
-        flagged, 0.0 if flagged else session.class_hours, status,
+        person, expected, intervals[0][0] if intervals else None, measured.last_out, intervals,
+        measured.minutes, participation, measured.exits, measured.missing_checkout, unverified,
+        flagged, credited, status, late, kinds, corrections,
     )  # fmt: skip

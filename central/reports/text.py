@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from central.reports.programmes import ProgrammeReport
 from central.reports.sessions import SessionReport
 from central.reports.shifts import ShiftReport
 
@@ -168,7 +169,8 @@ def shift_text(report: ShiftReport) -> str:
 
 
 def session_text(report: SessionReport) -> str:
-    """The session report as text: a summary line and one line per person, per session."""
+    """The session report as text: a summary line and one line per person, per session, then
+    the pairs where someone did not attend."""
     parts: list[str] = []
     threshold = report.schedule.rules.participation_threshold
     for result in report.sessions:
@@ -185,11 +187,50 @@ def session_text(report: SessionReport) -> str:
                 f"{a.participation:.0%}",
                 a.mid_session_exits,
                 a.missing_checkout,
+                a.late_minutes or None,
+                a.leave_text,
                 a.credited_hours,
                 a.status,
             ]
             for a in result.attendance
         ]
-        columns = ["person", "present min", "share", "exits", "no checkout", "hours", "status"]
+        columns = ["person", "present min", "share", "exits", "no checkout", "late min",
+                   "leave", "hours", "status"]  # fmt: skip
         parts += [text_table(columns, lines) if lines else "(nobody expected or present)", ""]
+    columns, rows = report.pairs_table()
+    broken = [row for row in rows if row[columns.index("pair_status")] != "complete"]
+    if broken:
+        parts += ["Pairs with an absentee:", text_table(columns, broken), ""]
     return "\n".join(parts).rstrip() or "(no sessions)"
+
+
+def programme_text(report: ProgrammeReport) -> str:
+    """The programme report as text: per programme a line with its sessions and rules, then
+    one line per person."""
+    parts: list[str] = []
+    columns = ["person", "expected", "attended", "missed", "on leave", "unverified", "hours",
+               "lates", "qualification", "hours met"]  # fmt: skip
+    for programme in report.programmes:
+        required = programme.class_hours_required
+        needs = f", {required:g} class hours required" if required is not None else ""
+        parts.append(
+            f"{programme.programme_id} {programme.title}: {len(programme.sessions)} session(s),"
+            f" qualification lost at {programme.lateness_limit} late(s){needs}"
+        )
+        lines = [
+            [
+                r.person_id,
+                r.sessions_expected,
+                r.sessions_attended,
+                r.sessions_missed,
+                r.sessions_on_leave,
+                r.sessions_unverified,
+                round(r.class_hours, 2),
+                r.lates,
+                "lost" if r.qualification_lost else "kept",
+                None if r.hours_met is None else "yes" if r.hours_met else "no",
+            ]
+            for r in report.rows_of(programme.programme_id)
+        ]
+        parts += [text_table(columns, lines) if lines else "(nobody expected)", ""]
+    return "\n".join(parts).rstrip() or "(no programmes)"

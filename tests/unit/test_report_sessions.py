@@ -1,4 +1,5 @@
-"""Training-session attendance: exits and re-entries, missing exits, threshold, clocks, store."""
+"""Training-session attendance: exits and re-entries, missing exits, threshold, clocks, store,
+lateness, leave, supervisors' corrections and pairs."""
 
 from __future__ import annotations
 
@@ -6,15 +7,29 @@ from pathlib import Path
 
 import pytest
 
+from central.reports.adjustments import Adjustments
+from central.reports.inputs import read_adjustments, streamed_events
 from central.reports.sessions import (
     SessionAttendance,
     SessionReport,
     session_report,
     session_report_range,
     session_window,
+    stream_session_report,
 )
 from models.messages import CheckInEvent
-from tests.report_tools import at, event, schedule, stored_shuffled
+from tests.report_tools import (
+    added_check_in,
+    at,
+    event,
+    leave_period,
+    programme_schedule,
+    records_db,
+    schedule,
+    stored_correction,
+    stored_shuffled,
+    voided,
+)
 
 
 def _report(events: list[CheckInEvent], **rules) -> SessionReport:
@@ -84,15 +99,158 @@ def test_the_threshold_is_80_percent_of_the_session(exit_at, flagged):
     assert p3.status == ("flagged" if flagged else "attended")
 
 
-def test_unsynchronised_events_are_left_out_and_the_person_unverified():
+def test_unsynchronised_events_give_minutes_but_no_verdict():
     events = _visits("P3", "10:00", synced=False) + _visits("P3", "12:00")
-    p3 = _person(_report(events), "P3")  # the exit alone, while out: nothing counted
-    assert (p3.present_minutes, p3.unverified, p3.status) == (0, True, "unverified")
+    p3 = _person(_report(events), "P3")  # synced alone: an exit while out, nothing counted
+    assert (p3.present_minutes, p3.unverified, p3.status) == (120, True, "unverified")
+    assert (p3.flagged, p3.credited_hours, p3.late_minutes) == (False, 0.0, 0)
     events = _visits("P4", "09:58") + _visits("P4", "10:30", "10:35", synced=False)
     events += _visits("P4", "12:01")
-    p4 = _person(_report(events), "P4")
+    p4 = _person(_report(events), "P4")  # the synced ones alone already qualify
     assert (p4.present_minutes, p4.mid_session_exits, p4.unverified) == (120, 0, True)
-    assert p4.status == "attended"
+    assert (p4.status, p4.credited_hours) == ("attended", 2.0)
+
+
+def test_a_person_seen_only_by_an_unsynchronised_kiosk_shows_minutes_unverified():
+    events = _visits("P2", "10:05", "11:35", synced=False)
+    p2 = _person(_report(events), "P2")
+    assert (p2.present_minutes, p2.participation) == (90, pytest.approx(0.75))
+    assert (p2.status, p2.flagged, p2.credited_hours, p2.unverified) == (
+        "unverified", False, 0.0, True,
+    )  # fmt: skip
+    assert p2.late_minutes == 0 and not p2.late  # an unsynchronised entry: no verdict
+    (result,) = _report(events).sessions
+    assert (result.unverified, result.flagged) == (1, 3)  # P1, P3, P4 absent
+
+
+@pytest.mark.parametrize(
+    ("entry", "late_minutes"),
+    [("09:40", 0), ("10:00", 0), ("10:00:01", 1), ("10:04:30", 5), ("10:30", 30)],
+)
+def test_lateness_is_the_first_entry_after_the_start_rounded_up(entry, late_minutes):
+    p1 = _person(_report(_visits("P1", entry, "12:00")), "P1")
+    assert (p1.late_minutes, p1.late) == (late_minutes, late_minutes > 0)
+
+
+def test_lateness_is_judged_only_from_a_synchronised_first_entry():
+    events = _visits("P1", "10:20", synced=False) + _visits("P1", "12:00")
+    assert _person(_report(events), "P1").late_minutes == 0
+    events = _visits("P1", "10:20") + _visits("P1", "12:00", synced=False)
+    assert _person(_report(events), "P1").late_minutes == 20
+
+
+def _adjusted(events, leave=(), corrections=(), session_ids=("s1",)) -> SessionReport:
+    adjustments = Adjustments(leave, [stored_correction(c) for c in corrections])
+    return session_report(events, schedule(), list(session_ids), adjustments)
+
+
+def test_leave_covering_the_whole_session_is_on_leave_not_absent():
+    sick = leave_period("P3", "2026-03-02 00:00", "2026-03-03 00:00", "sick")
+    excused = leave_period("P4", "2026-03-02 09:30", "2026-03-02 12:00", "excused")
+    report = _adjusted(_visits("P1", "09:55", "12:00"), [sick, excused])
+    for person, kind in (("P3", "sick"), ("P4", "excused")):
+        a = _person(report, person)
+        assert (a.status, a.flagged, a.credited_hours, a.participation) == (
+            "on_leave", False, 0.0, 0.0,
+        )  # fmt: skip
+        assert (a.leave_text, a.late_minutes) == (kind, 0)
+    (result,) = report.sessions
+    assert (result.on_leave, result.flagged) == (2, 1)  # P2 absent
+    assert result.mean_participation == pytest.approx(0.5)  # P1 1.0, P2 0.0; leave left out
+    columns, rows = report.to_table()
+    assert columns[-3:] == ["late_min", "leave", "corrections"]
+    assert dict(zip(columns, rows[2], strict=True))["leave"] == "sick"
+
+
+def test_leave_ending_before_the_end_is_not_a_whole_session():
+    part = leave_period("P3", "2026-03-02 10:00", "2026-03-02 11:59", "personal")
+    p3 = _person(_adjusted([], [part]), "P3")
+    assert (p3.status, p3.leave) == ("absent", ("personal",))
+
+
+@pytest.mark.parametrize(("entry", "late_minutes"), [("10:20", 0), ("10:30", 0), ("10:40", 10)])
+def test_an_excused_period_covering_the_start_moves_it(entry, late_minutes):
+    rain = leave_period("P1", "2026-03-02 09:00", "2026-03-02 10:30", "excused")
+    p1 = _person(_adjusted(_visits("P1", entry, "12:00"), [rain]), "P1")
+    assert (p1.late_minutes, p1.leave_text) == (late_minutes, "excused")
+    assert p1.status == ("attended" if entry == "10:20" else "flagged")  # time in the room
+    without = _person(_adjusted(_visits("P1", entry, "12:00")), "P1")
+    assert without.late_minutes == {"10:20": 20, "10:30": 30, "10:40": 40}[entry]
+
+
+def test_a_supervisor_added_entry_counts_for_its_session():
+    exit_only = _visits("P2", "12:00")
+    report = _adjusted(exit_only, corrections=[added_check_in("P2", "2026-03-02 10:02",
+                                                             ref="session:s1")])  # fmt: skip
+    p2 = _person(report, "P2")
+    assert (p2.present_minutes, p2.status, p2.corrections, p2.late_minutes) == (
+        118, "attended", 1, 2,
+    )  # fmt: skip
+    untagged = _person(_adjusted(exit_only, corrections=[
+        added_check_in("P2", "2026-03-02 09:58")]), "P2")  # fmt: skip
+    assert (untagged.present_minutes, untagged.corrections, untagged.late) == (120, 1, False)
+    elsewhere = added_check_in("P2", "2026-03-02 10:02", ref="session:s2")
+    p2 = _person(_adjusted(exit_only, corrections=[elsewhere]), "P2")
+    assert (p2.present_minutes, p2.corrections) == (0, 0)
+    shift = added_check_in("P2", "2026-03-02 10:02", ref="shift:day:2026-03-02")
+    assert _person(_adjusted(exit_only, corrections=[shift]), "P2").corrections == 0
+
+
+def test_a_voided_check_in_does_not_count():
+    lent = event("P1", "2026-03-02 09:58", "room-1", direction="in")  # someone else's doing
+    events = [
+        lent,
+        *_visits("P1", "10:25", direction="in"),
+        *_visits("P1", "12:00", direction="out"),
+    ]
+    p1 = _person(_adjusted(events, corrections=[voided(lent)]), "P1")
+    assert (p1.first_in, p1.late_minutes, p1.corrections) == (at("2026-03-02 10:25"), 25, 1)
+    assert p1.present_minutes == 95 and p1.status == "flagged"
+    assert _person(_adjusted(events), "P1").present_minutes == 120
+
+
+def test_pairs_report_who_came_without_their_partner():
+    sched = programme_schedule(pairs=(("P1", "P2"), ("P3", "P4"), ("P2", "P3")))
+    events = [
+        event("P1", "2026-03-03 08:55", "room-2"),
+        event("P1", "2026-03-03 10:00", "room-2"),
+        event("P2", "2026-03-03 09:40", "room-2"),  # 40 min late, then stays: flagged
+    ]
+    report = session_report(events, sched, ["t1"])
+    assert _person(report, "P4", "t1").expected  # the people of a pair are expected
+    columns, rows = report.pairs_table()
+    assert columns == ["session_id", "person_a", "person_b", "a_status", "b_status",
+                       "pair_status", "missing"]  # fmt: skip
+    assert rows == [
+        ["t1", "P1", "P2", "attended", "flagged", "one_absent", "P2"],
+        ["t1", "P3", "P4", "absent", "absent", "both_absent", "P3+P4"],
+        ["t1", "P2", "P3", "flagged", "absent", "both_absent", "P2+P3"],
+    ]
+    events[2] = event("P2", "2026-03-03 08:59", "room-2")
+    (row, *_) = session_report(events, sched, ["t1"]).pairs_table()[1]
+    assert row[3:] == ["attended", "attended", "complete", None]
+
+
+def test_leave_and_corrections_read_from_a_real_database(tmp_path: Path):
+    lent = event("P1", "2026-03-02 09:58", "room-1")
+    events = [lent, *_visits("P1", "10:10", "12:00"), *_visits("P2", "12:00")]
+    db = records_db(
+        tmp_path / "central.db",
+        events,
+        leave=[leave_period("P3", "2026-03-02 08:00", "2026-03-02 18:00", "annual")],
+        corrections=[voided(lent), added_check_in("P2", "2026-03-02 10:00", ref="session:s1")],
+    )
+    sched = schedule()
+    window = session_report_range(sched, ["s1"])
+    adjustments = read_adjustments(db, *window)
+    with streamed_events(db, *window) as stream:
+        report = stream_session_report(stream, sched, ["s1"], adjustments)
+    people = {a.person_id: a for a in report.sessions[0].attendance}
+    assert (people["P1"].late_minutes, people["P1"].corrections) == (10, 1)
+    assert (people["P2"].status, people["P2"].present_minutes, people["P2"].corrections) == (
+        "attended", 120, 1,
+    )  # fmt: skip
+    assert (people["P3"].status, people["P4"].status) == ("on_leave", "absent")
 
 
 def test_the_summary_counts_expected_attended_flagged_and_strangers():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jsonschema
@@ -14,6 +15,7 @@ from central.rosters.people import read_people
 from common.errors import MessageError
 from models.roster import MAX_ENVELOPE_BYTES
 from models.roster_codec import build_roster_messages
+from models.schedule import Schedule, TrainingProgramme, TrainingSession
 from models.schema_export import load_schema
 from tests.roster_tools import make_key, random_people
 
@@ -63,3 +65,25 @@ def test_messages_validate_against_the_exported_schemas():
     template = chunk["people"][0]["templates"][0]
     vector = np.frombuffer(base64.b64decode(template["embedding"]), dtype="<f4")
     assert vector.shape == (template["dim"],) == (128,)
+
+
+def test_a_roster_leaves_out_what_only_the_central_reports_read():
+    """Programmes and pairs stay on the central side: terminals of the release before them
+    (whose schedule model refuses unknown fields) accept the roster's schedule."""
+    session = TrainingSession(
+        session_id="rm-01", title="储备经理 1", terminal_ids=["room-1"],
+        start=datetime(2026, 3, 2, 2, tzinfo=UTC), end=datetime(2026, 3, 2, 4, tzinfo=UTC),
+        participants=["clerk-1", "rm-1"], pairs=[["clerk-1", "rm-1"]],
+    )  # fmt: skip
+    programme = TrainingProgramme(programme_id="rm", title="储备经理", sessions=["rm-01"])
+    schedule = Schedule(version=3, sessions=[session], programmes=[programme])
+    key = make_key(None, "HR1")
+    (message,) = build_roster_messages(random_people(2), key, "HR1", 5, schedule=schedule)
+    chunk = json.loads(base64.b64decode(json.loads(message)["payload"]))
+    assert "programmes" not in chunk["schedule"]
+    assert "pairs" not in chunk["schedule"]["sessions"][0]
+    jsonschema.Draft202012Validator(load_schema("roster-chunk.v1.json")).validate(chunk)
+    for_terminal = schedule.model_copy(
+        update={"programmes": [], "sessions": [session.model_copy(update={"pairs": []})]}
+    )
+    assert Schedule.model_validate(chunk["schedule"]) == for_terminal
