@@ -1,4 +1,5 @@
-"""``kiosk api``: the HR system's read-only HTTP API (central/hr_api)."""
+"""``kiosk api``: the HR system's HTTP API (central/hr_api): attendance reads, and leave and
+corrections written with a ``write`` token."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from common.mqtt.topics import Topics
 @click.option("--schedule", "schedule_path", required=True, type=EXISTING_FILE,
               help="Schedule JSON (read again when it changes).")  # fmt: skip
 @click.option("--token-file", required=True, type=EXISTING_FILE,
-              help="Bearer tokens the HR system may use, one per line.")  # fmt: skip
+              help="Bearer tokens the HR system may use, one per line; 'TOKEN write' may"
+                   " also import leave and corrections.")  # fmt: skip
 @click.option("--listen", default="127.0.0.1:8470", show_default=True,
               help="HOST:PORT to listen on (HTTP; TLS from a reverse proxy).")  # fmt: skip
 @click.option("--broker", "broker_url", default=None, metavar="URL",
@@ -46,9 +48,10 @@ def api(
     cert_file: Path | None,
     key_file: Path | None,
 ) -> None:
-    """Serve check-ins after a cursor, daily shift and session attendance and the terminals'
-    status to the HR system, with bearer tokens, until SIGINT or SIGTERM (README, "The HR
-    system's API"; the document: GET /v1/openapi.json)."""
+    """Serve check-ins after a cursor, daily shift, session, month and programme attendance and
+    the terminals' status to the HR system, and take its leave and supervisors' corrections,
+    with bearer tokens, until SIGINT or SIGTERM (README, "The HR system's API"; the document:
+    GET /v1/openapi.json)."""
     host, port = parse_listen(listen)
     Topics(topic_prefix)  # checks the prefix
     link = None
