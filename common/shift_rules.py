@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from typing import Literal
 
 from models.schedule import AttendanceRules, Schedule, ShiftPlan
@@ -38,6 +39,12 @@ class ShiftOccurrence:
     def ref(self) -> str:
         """``<shift id>@<YYYY-MM-DD>``: the id events and reports use."""
         return f"{self.shift.shift_id}@{self.day.isoformat()}"
+
+    @cached_property
+    def utc_bounds(self) -> tuple[datetime, datetime]:
+        """Start and end in UTC (computed once: check-in times are UTC, and comparing two UTC
+        datetimes skips the zone lookups a local one needs)."""
+        return self.start.astimezone(UTC), self.end.astimezone(UTC)
 
 
 @dataclass(frozen=True)

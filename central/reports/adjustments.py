@@ -90,6 +90,11 @@ class Adjustments:
             store.corrections_between(start, end),  # type: ignore[attr-defined]
         )
 
+    @property
+    def has_leave(self) -> bool:
+        """Whether any leave is known."""
+        return bool(self._leave)
+
     def __bool__(self) -> bool:
         return bool(self._leave or self.voided or self.added)
 

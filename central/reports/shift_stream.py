@@ -200,8 +200,10 @@ def stream_shift_days(
     adjustments = adjustments or Adjustments()
     if adjustments.added:
         ordered_events = adjustments.merged(ordered_events)
-    is_voided = adjustments.is_voided
-    leave_within = adjustments.leave_within
+    # Without leave or corrections (most reports) the checks below are skipped outright.
+    is_voided = adjustments.is_voided if adjustments.voided else None
+    leave_within = adjustments.leave_within if adjustments.has_leave else None
+    check_added = bool(adjustments.added)
     lookup = ShiftLookup(schedule)
     rules = schedule.rules
     state: dict[tuple[str, str], _Picked] = {}
@@ -224,7 +226,9 @@ def stream_shift_days(
                 arrival, departure = picked.pair() if picked else (None, None)
                 count = picked.count if picked else 0
                 fixes = picked.corrections if picked else 0
-                leave = leave_within(person, occurrence.start, occurrence.end)
+                leave = (
+                    leave_within(person, occurrence.start, occurrence.end) if leave_within else ()
+                )
                 judged = judge(
                     person, occurrence, arrival, departure, count, rules, running, leave, fixes
                 )
@@ -253,7 +257,7 @@ def stream_shift_days(
             closing = closes(pending)
         person = event.person_id
         window = window_for(person, at, at_us)
-        voided = is_voided(event)
+        voided = is_voided is not None and is_voided(event)
         if window is None:
             if (
                 not voided
@@ -269,7 +273,7 @@ def stream_shift_days(
             if voided:
                 picked.corrections += 1
                 continue
-            if event.terminal_id == CORRECTION_TERMINAL:
+            if check_added and event.terminal_id == CORRECTION_TERMINAL:
                 picked.corrections += 1
             picked.add(event)
     while pending <= end_day:
