@@ -66,6 +66,26 @@ def _wrote(path: Path, what: str) -> None:
     click.echo(f"wrote {path} ({what})", err=True)
 
 
+def _write_tables(
+    csv_path: Path | None,
+    xlsx_path: Path | None,
+    as_json: bool,
+    sheets: Sequence[Sheet],
+    document: dict[str, Any],
+    counted: str,
+) -> None:
+    """The outputs a table report shares: its first sheet as ``--csv``, every sheet as
+    ``--xlsx``, ``document`` as ``--json``; ``counted`` says what the files hold."""
+    if csv_path:
+        write_csv(csv_path, sheets[0].columns, sheets[0].rows)
+        _wrote(csv_path, counted)
+    if xlsx_path:
+        write_xlsx(xlsx_path, sheets)
+        _wrote(xlsx_path, counted)
+    if as_json:
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
 @report.command("shifts")
 @_common_options
 @click.option("--from", "start_text", required=True, metavar="YYYY-MM-DD", help="First day.")
@@ -144,26 +164,19 @@ def sessions(
         result = stream_session_report(events, schedule, wanted, adjustments)
     columns, rows = result.to_table()
     pairs = result.pairs_table()
-    if csv_path:
-        write_csv(csv_path, columns, rows)
-        _wrote(csv_path, f"{len(rows)} rows")
-    if xlsx_path:
-        sheets = [Sheet("Attendance", columns, rows), Sheet("Sessions", *result.summary_table())]
-        if pairs[1]:
-            sheets.append(Sheet("Pairs", *pairs))
-        write_xlsx(xlsx_path, sheets)
-        _wrote(xlsx_path, f"{len(rows)} rows")
+    sheets = [Sheet("Attendance", columns, rows), Sheet("Sessions", *result.summary_table())]
+    if pairs[1]:
+        sheets.append(Sheet("Pairs", *pairs))
+    document = {
+        "report": "sessions",
+        "timezone": schedule.timezone,
+        "sessions": records(*result.summary_table()),
+        "rows": records(columns, rows),
+        "pairs": records(*pairs),
+    }
+    _write_tables(csv_path, xlsx_path, as_json, sheets, document, f"{len(rows)} rows")
     if png_path:
         _session_png(png_path, result)
-    if as_json:
-        document = {
-            "report": "sessions",
-            "timezone": schedule.timezone,
-            "sessions": records(*result.summary_table()),
-            "rows": records(columns, rows),
-            "pairs": records(*pairs),
-        }
-        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
     if not (csv_path or xlsx_path or png_path or as_json):
         click.echo(session_text(result))
 
@@ -210,24 +223,14 @@ def programmes(
         sessions_result = stream_session_report(events, schedule, session_ids, adjustments)
     result = programme_report(sessions_result, schedule, wanted)
     columns, rows = result.to_table()
-    if csv_path:
-        write_csv(csv_path, columns, rows)
-        _wrote(csv_path, f"{len(rows)} rows")
-    if xlsx_path:
-        sheets = [
-            Sheet("Programmes", columns, rows),
-            Sheet("Sessions", *sessions_result.to_table()),
-        ]
-        write_xlsx(xlsx_path, sheets)
-        _wrote(xlsx_path, f"{len(rows)} rows")
-    if as_json:
-        document = {
-            "report": "programmes",
-            "timezone": schedule.timezone,
-            "rows": records(columns, rows),
-            "sessions": records(*sessions_result.summary_table()),
-        }
-        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+    sheets = [Sheet("Programmes", columns, rows), Sheet("Sessions", *sessions_result.to_table())]
+    document = {
+        "report": "programmes",
+        "timezone": schedule.timezone,
+        "rows": records(columns, rows),
+        "sessions": records(*sessions_result.summary_table()),
+    }
+    _write_tables(csv_path, xlsx_path, as_json, sheets, document, f"{len(rows)} rows")
     if not (csv_path or xlsx_path or as_json):
         click.echo(programme_text(result))
 
@@ -304,25 +307,18 @@ def month(
     with streamed_events(database, *window) as events:
         summary = month_summary(events, schedule, month, datetime.now(UTC), adjustments, keep)
     columns, rows = summary.to_table()
-    if csv_path:
-        write_csv(csv_path, columns, rows)
-        _wrote(csv_path, f"{len(rows)} people")
-    if xlsx_path:
-        sheets = [
-            Sheet(f"Month {month}", columns, rows),
-            Sheet("Days", SHIFT_COLUMNS, day_rows),
-            Sheet("Columns", *summary.legend_table()),
-        ]
-        write_xlsx(xlsx_path, sheets)
-        _wrote(xlsx_path, f"{len(rows)} people, {len(day_rows)} shifts")
-    if as_json:
-        document = {
-            "report": "month",
-            "month": month,
-            "timezone": schedule.timezone,
-            "rows": records(columns, rows),
-        }
-        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+    sheets = [
+        Sheet(f"Month {month}", columns, rows),
+        Sheet("Days", SHIFT_COLUMNS, day_rows),
+        Sheet("Columns", *summary.legend_table()),
+    ]
+    document = {
+        "report": "month",
+        "month": month,
+        "timezone": schedule.timezone,
+        "rows": records(columns, rows),
+    }
+    _write_tables(csv_path, xlsx_path, as_json, sheets, document, f"{len(rows)} people")
     if not (csv_path or xlsx_path or as_json):
         table = AlignedTable(MONTH_TEXT_COLUMNS)
         shown = [columns.index(name) for name in MONTH_TEXT_COLUMNS]
