@@ -47,12 +47,23 @@ def run(ctx: CliContext, exit_when_source_ends: bool, as_fast_as_possible: bool)
     help="Keep the demo's files here (default: a new temporary directory).",
 )
 @click.option("--language", type=click.Choice(["en", "zh"]), default="en", show_default=True)
-def demo(workdir: Path | None, language: Language) -> None:
+@click.option(
+    "--keep-open",
+    is_flag=True,
+    help="Play the scene again and again, the screen on, until Ctrl-C (to watch the screen).",
+)
+@click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    help="Serve the screen here (default: a free port on 127.0.0.1; 0.0.0.0:8080 to watch it"
+    " from another machine).",
+)
+def demo(workdir: Path | None, language: Language, keep_open: bool, listen: str | None) -> None:
     """Play the built-in scene through a real kiosk, broker and receiver; no camera needed."""
     from devtools.demo import run_demo
 
     logging.getLogger().setLevel(logging.WARNING)
-    raise click.exceptions.Exit(run_demo(workdir, language))
+    raise click.exceptions.Exit(run_demo(workdir, language, keep_open, listen))
 
 
 @click.group("config")

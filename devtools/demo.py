@@ -77,21 +77,36 @@ def _on_central_event(event: CheckInEvent) -> None:
     )
 
 
-def demo_config(workdir: Path, broker_url: str, frames_dir: Path, language: Language) -> Config:
-    """The demo terminal's config: replay camera on the scene, the local broker."""
+def demo_config(
+    workdir: Path,
+    broker_url: str,
+    frames_dir: Path,
+    language: Language,
+    keep_open: bool = False,
+    listen: str | None = None,
+) -> Config:
+    """The demo terminal's config: replay camera on the scene (played again and again with
+    ``keep_open``), the local broker, the screen on ``listen`` (default: a free local port)."""
     return Config(
         terminal=TerminalSection(id="demo-kiosk", site="demo", language=language),
-        camera=CameraSection(source=str(frames_dir), fps=15, loop=False),
+        camera=CameraSection(source=str(frames_dir), fps=15, loop=keep_open),
         mqtt=MqttSection(url=broker_url, ack_timeout_s=5, reconnect_max_s=5),
         storage=StorageSection(data_dir=workdir / "kiosk"),
         # The demo's face is a photo moved across the frame: liveness would (rightly) refuse it.
         liveness=LivenessSection(mode="off"),
-        ui=UiSection(listen=f"127.0.0.1:{free_port()}"),
+        ui=UiSection(listen=listen or f"127.0.0.1:{free_port()}"),
     )
 
 
-def run_demo(workdir: Path | None = None, language: Language = "en") -> int:
-    """Run the demo; return 0 when every check-in reached the receiver exactly once."""
+def run_demo(
+    workdir: Path | None = None,
+    language: Language = "en",
+    keep_open: bool = False,
+    listen: str | None = None,
+) -> int:
+    """Run the demo; return 0 when every check-in reached the receiver exactly once. With
+    ``keep_open`` the scene plays again and again, with the screen on, until Ctrl-C (or
+    SIGTERM); ``listen`` is the screen's ``HOST:PORT``."""
     workdir = workdir or Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
     _say(f"demo: working in {workdir}")
     scene = build_scene(workdir / "scene")
@@ -110,7 +125,7 @@ def run_demo(workdir: Path | None = None, language: Language = "en") -> int:
     if not receiver.ready.wait(RECEIVER_READY_TIMEOUT_S):
         _say("demo: the receiver did not subscribe in time; going on, delivery will be retried")
     try:
-        config = demo_config(workdir, broker.url, scene.frames_dir, language)
+        config = demo_config(workdir, broker.url, scene.frames_dir, language, keep_open, listen)
         db = open_database(config.database_path)
         engine = create_engine(config)
         face_id, face_name = scene.face_person
@@ -121,17 +136,23 @@ def run_demo(workdir: Path | None = None, language: Language = "en") -> int:
         _say(
             f"demo: enrolled {face_name} ({face_id}) by face and {badge_name} ({badge_id}) by badge"
         )
-        _say(
-            "demo: starting the kiosk on the replayed scene; its screen is at"
-            f" http://{config.ui.listen}/ while it runs"
-        )
+        if keep_open:
+            _say(
+                f"demo: open http://{config.ui.listen}/ in a browser to watch the kiosk's screen;"
+                " the scene plays again and again until you press Ctrl-C"
+            )
+        else:
+            _say(
+                "demo: starting the kiosk on the replayed scene; its screen is at"
+                f" http://{config.ui.listen}/ while it runs (about 6 s: kiosk demo --keep-open"
+                " keeps it running)"
+            )
         _say(
             "demo: liveness is off here: the scene's face is a photo, which the kiosk's"
             ' liveness check ([liveness] mode = "passive", the default) would not let through'
         )
-        Daemon(
-            config, RunOptions(exit_when_source_ends=True, on_decision=_Narrator(language))
-        ).run()
+        options = RunOptions(exit_when_source_ends=not keep_open, on_decision=_Narrator(language))
+        Daemon(config, options).run()
         return _report(config, central_db)
     finally:
         stop_receiver.set()

@@ -162,10 +162,13 @@ class Mosquitto:
             "log_type error\nlog_type warning\nlog_type notice\n"
             "max_queued_messages 100000\n" + self.extra_conf
         )
+        # A session of its own: Ctrl-C in the terminal (kiosk demo --keep-open) stops the kiosk,
+        # which then stops the broker after the last acknowledgement, not the broker first.
         self.process = subprocess.Popen(
             [self.binary, "-c", str(conf)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         wait_for_port(self.port)
         if self.enroll_port is not None:
