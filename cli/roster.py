@@ -27,6 +27,7 @@ from cli.main import CliContext, pass_cli
 from common.errors import KioskError, StoreError
 from common.mqtt.topics import Topics
 from common.mqtt.types import LinkOptions
+from common.progress import progress_bar
 from common.schedule_file import load_schedule
 from models.roster_codec import DEFAULT_CHUNK_PEOPLE, MAX_SCHEDULE_BYTES
 from terminal.store.database import open_database
@@ -161,8 +162,11 @@ def publish(terminals: tuple[str, ...], wait_s: float, timeout_s: float, **flags
     signed = central.roster
     rosters = {t: signed.messages_for(t) for t in terminals}
     publisher = RosterPublisher(central.options, central.topics, list(terminals))
+    total = sum(len(messages) for messages in rosters.values())
+    bar = progress_bar("roster messages acknowledged", total, unit=" messages")
     try:
-        publisher.publish(rosters, timeout_s)
+        publisher.publish(rosters, timeout_s, lambda done, _total: bar.update(done - bar.n))
+        bar.close()
         for terminal_id, messages in rosters.items():
             size = sum(len(m) for m in messages) / 2**20
             count = f"{len(messages)} message" + ("s" if len(messages) > 1 else "")

@@ -430,6 +430,14 @@ class ReceiverStore:
         """Number of distinct events stored."""
         return int(self._query("SELECT count(*) FROM events")[0][0])
 
+    def count_between(self, start: datetime, end: datetime) -> int:
+        """Number of events captured in ``[start, end)`` (what a report of that range reads)."""
+        rows = self._query(
+            "SELECT count(*) FROM events WHERE captured_at >= ? AND captured_at < ?",
+            (format_rfc3339(start), format_rfc3339(end)),
+        )
+        return int(rows[0][0])
+
     def duplicates(self) -> int:
         """Number of deliveries of an already stored ``event_id``."""
         return int(self._query("SELECT coalesce(sum(duplicates), 0) FROM terminals")[0][0])

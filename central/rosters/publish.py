@@ -75,8 +75,14 @@ class RosterPublisher:
         """Disconnect."""
         self.link.close()
 
-    def publish(self, rosters: Mapping[str, list[bytes]], timeout_s: float) -> int:
-        """Publish every message until the broker has acknowledged all; return how many."""
+    def publish(
+        self,
+        rosters: Mapping[str, list[bytes]],
+        timeout_s: float,
+        acknowledged: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Publish every message until the broker has acknowledged all; return how many.
+        ``acknowledged(done, total)`` is called as the broker acknowledges them."""
         queue = deque(_Outgoing(t, i, p) for t, ms in rosters.items() for i, p in enumerate(ms))
         total = len(queue)
         inflight: dict[int, _Outgoing] = {}
@@ -104,6 +110,8 @@ class RosterPublisher:
                             f"the broker refused roster chunk {item.index} for"
                             f" {item.terminal_id} ({event.reason})"
                         )
+                    if acknowledged is not None:
+                        acknowledged(total - len(queue) - len(inflight), total)
                 elif isinstance(event, Disconnected):
                     queue.extendleft(sorted(inflight.values(), key=_order, reverse=True))
                     inflight.clear()

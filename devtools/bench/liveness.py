@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -138,11 +138,17 @@ def _photos(faces: Path, east_asian: Path | None, quick: bool) -> list[Path]:
     return photos[:: max(1, len(photos) // 3)] if quick else photos
 
 
+LIVENESS_STEPS = ("photos held up and propped", "the videos", "head-turn requests and attacks")
+"""What :func:`run_liveness_benchmark` tells ``step`` as it goes."""
+
+
 def run_liveness_benchmark(
     engine: FaceEngine, settings: LivenessSection, faces: Path, east_asian: Path | None,
-    quick: bool,
+    quick: bool, step: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """All figures as one JSON-ready dict (see the module docstring)."""
+    """All figures as one JSON-ready dict (see the module docstring); ``step`` is told what
+    begins (:data:`LIVENESS_STEPS`)."""
+    tell = step or (lambda _name: None)
     started = time.perf_counter()
     asker = HeadTurnLiveness(settings.model_copy(update={"lockout_s": 0.0}))
     # Thousands of simulated requests fail by design; their log lines would drown the output.
@@ -150,6 +156,7 @@ def run_liveness_benchmark(
     held: list[Series] = []
     propped: list[Series] = []
     frames = 30 if quick else 90
+    tell(LIVENESS_STEPS[0])
     for seed, photo in enumerate(_photos(faces, east_asian, quick)):
         image = cv2.imread(str(photo))
         if image is None:
@@ -157,6 +164,7 @@ def run_liveness_benchmark(
         held.append(landmark_series(engine, hand_held_photo(image, frames, FPS, seed)))
         propped.append(landmark_series(engine, still_photo(image, frames // 2, seed)))
     limit = 60 if quick else None
+    tell(LIVENESS_STEPS[1])
     video = faces / "video"
     replay = landmark_series(engine, _video(video / "phone_pair_replay.mp4", limit))
     real = {
@@ -165,6 +173,7 @@ def run_liveness_benchmark(
                      "studio_headshot_a", "studio_headshot_b")
     }  # fmt: skip
     bona_fide = {}
+    tell(LIVENESS_STEPS[2])
     for name, series in real.items():
         made, passed = _requests(asker, series)
         left, right = _peaks(asker, series)

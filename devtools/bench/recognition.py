@@ -17,6 +17,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -198,8 +199,19 @@ def _engines(recognition: RecognitionSection) -> list[FaceEngine]:
     return engines
 
 
-def run_benchmark(faces: Path, quick: bool, recognition: RecognitionSection) -> dict[str, Any]:
-    """Every figure for both sides, with the host and the method, as one JSON-ready dict."""
+RECOGNITION_STEPS = ("choosing photos", "the pipeline side", "the naive side")
+"""What :func:`run_benchmark` tells ``step`` as it goes."""
+
+
+def run_benchmark(
+    faces: Path,
+    quick: bool,
+    recognition: RecognitionSection,
+    step: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Every figure for both sides, with the host and the method, as one JSON-ready dict;
+    ``step`` is told each of :data:`RECOGNITION_STEPS` as it begins."""
+    tell = step or (lambda _name: None)
     if not (faces / CLIP).is_file() or not (faces / "people").is_dir():
         raise KioskError(f"{faces}: not a face data folder (needs people/ and {CLIP})")
     settings = QUICK if quick else FULL
@@ -213,13 +225,15 @@ def run_benchmark(faces: Path, quick: bool, recognition: RecognitionSection) -> 
     rec = recognition.model_dump_json()
     with tempfile.TemporaryDirectory(prefix="kiosk-bench-") as tmp:
         workdir = Path(tmp)
+        tell(RECOGNITION_STEPS[0])
         photos = choose_photos(faces, settings.people, workdir / "photos", _engines(recognition))
         if not photos:
             raise KioskError(f"{faces}/people: no photo with one large enough face")
         (workdir / "photos.json").write_text(json.dumps(photos))
-        sides = {
-            side: _run_child(side, faces, workdir, quick, rec) for side in ("pipeline", "naive")
-        }
+        sides = {}
+        for side, name in (("pipeline", RECOGNITION_STEPS[1]), ("naive", RECOGNITION_STEPS[2])):
+            tell(name)
+            sides[side] = _run_child(side, faces, workdir, quick, rec)
     result = {
         "host": host,
         "quick": quick,

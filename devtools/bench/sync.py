@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
@@ -200,8 +201,15 @@ def _speedup(kiosk: float | None, naive: float | None) -> float | None:
     return kiosk / naive if kiosk and naive else None
 
 
-def run_benchmark(events: int, quick: bool, batch_size: int = 100) -> dict[str, Any]:
-    """Every figure for both sides (and the backlog memory), as one JSON-ready dict."""
+def run_benchmark(
+    events: int,
+    quick: bool,
+    batch_size: int = 100,
+    step: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Every figure for both sides (and the backlog memory), as one JSON-ready dict; ``step``
+    is told each side and backlog size as it begins."""
+    tell = step or (lambda _name: None)
     from devtools.bench.recognition import _rounded
 
     settings = SyncBenchSettings(
@@ -216,11 +224,13 @@ def run_benchmark(events: int, quick: bool, batch_size: int = 100) -> dict[str, 
         try:
             with Central(broker.url, workdir / "central.db") as central:
                 for side in ("kiosk", "naive"):
+                    tell(f"the {side} side")
                     result[side] = _side(central, side, workdir, settings)
-                result["backlog_memory"] = {
-                    str(size): _hold(central, size, workdir, settings)
-                    for size in settings.backlog_sizes
-                } or None
+                backlog: dict[str, Any] = {}
+                for size in settings.backlog_sizes:
+                    tell(f"a backlog of {size} events")
+                    backlog[str(size)] = _hold(central, size, workdir, settings)
+                result["backlog_memory"] = backlog or None
         finally:
             broker.stop()
     kiosk, naive = result["kiosk"], result["naive"]

