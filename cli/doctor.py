@@ -33,17 +33,54 @@ def render_json(results: Sequence[CheckResult]) -> str:
     return json.dumps(document, ensure_ascii=False, indent=2)
 
 
-@click.command("doctor")
+CHECK_HELP: dict[str, str] = {
+    "config": "the config file loads and is valid (the other checks need it)",
+    "provisioning": "how the kiosk was set up: kiosk.toml, a scanned code, or waiting for one",
+    "camera": "opens the camera and reads one frame",
+    "models": "the face model files are there, with the pinned sha256",
+    "disk": "free space, and kiosk.db against [storage] max_size_mb",
+    "database": "kiosk.db read-only: quick_check, backlog, the oldest unacknowledged event,"
+    " the roster version and people",
+    "liveness": "the mode and, in passive, the camera's calibration and its cut-offs",
+    "clock": "the clock is synchronised (NTP)",
+    "broker": "DNS, TCP and a real MQTT login with the configured TLS and credentials,"
+    " under its own client id",
+    "tls": "the TLS files: dates, key and certificate match, CN",
+    "credentials": "the secret files' permissions",
+    "qr-keys": "the signed-code (QR) public keys",
+    "schedule": "the schedule in force (the file or the roster's) loads",
+    "screen": "the page is served, a screen shows it, a CJK font is installed",
+}
+"""What each check of :data:`terminal.doctor.NAMES` looks at, for ``kiosk doctor --help``
+(a test keeps the two lists the same)."""
+
+
+def check_names() -> tuple[str, ...]:
+    """The names of every check the doctor runs, in order (imports :mod:`terminal.doctor`)."""
+    from terminal.doctor import NAMES  # here: cv2, paho and cryptography load only now
+
+    return NAMES
+
+
+class _DoctorCommand(click.Command):
+    """``kiosk doctor``, whose help lists the checks from the doctor's own list when shown."""
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The docstring, then every check the doctor runs, one per line."""
+        super().format_help_text(ctx, formatter)
+        rows = [(name, CHECK_HELP.get(name, "")) for name in check_names()]
+        with formatter.section("Checks, in the order shown"):
+            formatter.write_dl(rows)
+
+
+@click.command("doctor", cls=_DoctorCommand)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON document.")
 @pass_cli
 def doctor(ctx: CliContext, as_json: bool) -> None:
     """Check this kiosk's setup: one line per check, PASS, WARN or FAIL, and what to do.
 
-    Checks the config, provisioning, camera (reads one frame), face models, disk space,
-    database (read-only), liveness (mode, camera calibration), clock synchronisation, broker
-    (a real MQTT login under its own client id), TLS files, secret file permissions, the
-    signed-code keys, the schedule and the screen. Each check has a time
-    limit, so the command always ends. Exits 1 when a check fails (warnings do not count).
+    The checks are listed below. Each has a time limit, so the command always ends. Exits 1
+    when a check fails (warnings do not count). Nothing is created, written or repaired.
     Run it as the kiosk user (sudo -u kiosk) to see what the kiosk can read.
     """
     from terminal.doctor import run_checks  # here: cv2, paho and cryptography load only now

@@ -1,4 +1,8 @@
-"""``kiosk enroll``, ``kiosk people ...``, ``kiosk identify`` and ``kiosk qr badge``."""
+"""``kiosk enroll``, ``kiosk people ...``, ``kiosk identify`` and ``kiosk qr badge``.
+
+A command that changes the kiosk's database (``enroll``, ``people remove``) says on stderr, in
+one line, which database file it changed, and when it created that file.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,13 @@ import click
 import sqlite_utils
 
 from cli.main import CliContext, pass_cli
-from common.errors import ImageError, UnknownPersonError
+from common.errors import EnrollmentError, ImageError, UnknownPersonError
 from terminal.checkin.badges import badge_payload, write_badge_png
 from terminal.checkin.engines import build_matcher, create_engine
 from terminal.face.enrollment import (
     ENROLL_MIN_FACE_PX,
     EnrollResult,
+    NoUsablePhotoError,
     RefusedPhoto,
     identify_image,
 )
@@ -37,6 +42,16 @@ def _database(ctx: CliContext) -> Iterator[sqlite_utils.Database]:
         db.conn.close()
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 face template``, ``3 face templates``, ``0 face templates``."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def where(path: Path, existed: bool) -> str:
+    """The database file a command wrote, and whether it was created by it."""
+    return f"{path}" if existed else f"{path} (a new database, created now)"
+
+
 @click.command()
 @click.option("--id", "person_id", required=True, help="Employee id (1-64 characters).")
 @click.option("--name", required=True, help="Name shown at the kiosk.")
@@ -52,26 +67,55 @@ def enroll(
     is stored when none is usable. Enrolling an existing id adds the photos to that person and
     updates the name. Without photos the person can check in with a QR badge only.
     """
-    with _database(ctx) as db:
-        engine = create_engine(ctx.config) if photos else None
-        result = enroll_person(db, engine, person_id, name, list(photos), ENROLL_MIN_FACE_PX)
+    path = ctx.config.database_path
+    existed = path.exists()
+    try:
+        with _database(ctx) as db:
+            engine = create_engine(ctx.config) if photos else None
+            result = enroll_person(db, engine, person_id, name, list(photos), ENROLL_MIN_FACE_PX)
+    except NoUsablePhotoError as exc:
+        if as_json or len(exc.refused) == 1:
+            raise
+        _refused_lines(exc.refused)
+        raise EnrollmentError(
+            f"{person_id} ({name}) not enrolled: none of the {len(exc.refused)} photos can be"
+            f" used (every reason above); nothing stored in {path}"
+        ) from None
+    person = result.person
+    templates = plural(person.templates, "face template")
     if as_json:
         click.echo(json.dumps(_enroll_record(result), ensure_ascii=False))
-        return
+    elif not result.outcomes:
+        click.echo(f"stored {person.person_id} ({person.name}): {templates}")
+    else:
+        _print_outcomes(result, len(photos))
+    stored = f"enrolled {person.person_id} ({person.name}): {templates} in {where(path, existed)}"
+    click.echo(stored, err=True)
+
+
+def _print_outcomes(result: EnrollResult, photos: int) -> None:
+    """The summary line, then every photo's outcome, one line each."""
     person = result.person
-    if not result.outcomes:
-        click.echo(f"stored {person.person_id} ({person.name}): {person.templates} face templates")
-        return
-    refused = f"; {len(result.refused)} of {len(photos)} photos refused" if result.refused else ""
+    refused = (
+        f"; {len(result.refused)} of {plural(photos, 'photo')} refused" if result.refused else ""
+    )
     click.echo(
-        f"enrolled {person.person_id} ({person.name}): {len(result.photos)} face templates"
-        f" added, {person.templates} in total{refused}"
+        f"enrolled {person.person_id} ({person.name}):"
+        f" {plural(len(result.photos), 'face template')} added, {person.templates} in total"
+        f"{refused}"
     )
     for outcome in result.outcomes:
         if isinstance(outcome, RefusedPhoto):
             click.echo(f"  {outcome.path}: refused: {outcome.reason}")
         else:
             click.echo(f"  {outcome.path}: {outcome.describe()}")
+
+
+def _refused_lines(refused: list[RefusedPhoto]) -> None:
+    """Every refused photo and why, one line each on stderr (the style of a kiosk enroll that
+    stored something)."""
+    for outcome in refused:
+        click.echo(f"  {outcome.path}: refused: {outcome.reason}", err=True)
 
 
 def _enroll_record(result: EnrollResult) -> dict[str, Any]:
@@ -110,6 +154,10 @@ def people() -> None:
 @pass_cli
 def list_people(ctx: CliContext, as_json: bool) -> None:
     """Everyone enrolled on this terminal, by id."""
+    path = ctx.config.database_path
+    if not path.exists():
+        click.echo(f"nobody is enrolled: there is no database at {path}", err=True)
+        return
     with _database(ctx) as db:
         everyone = Gallery(db).people()
     for person in everyone:
@@ -123,11 +171,11 @@ def list_people(ctx: CliContext, as_json: bool) -> None:
             click.echo(json.dumps(record, ensure_ascii=False))
         else:
             click.echo(
-                f"{person.person_id}\t{person.name}\t{person.templates} templates"
+                f"{person.person_id}\t{person.name}\t{plural(person.templates, 'template')}"
                 f"\t{person.created_at}"
             )
     if not everyone and not as_json:
-        click.echo("nobody is enrolled", err=True)
+        click.echo(f"nobody is enrolled in {path}", err=True)
 
 
 @people.command("remove")
@@ -135,9 +183,14 @@ def list_people(ctx: CliContext, as_json: bool) -> None:
 @pass_cli
 def remove_person(ctx: CliContext, person_id: str) -> None:
     """Remove PERSON_ID and their face templates (their past check-ins stay)."""
+    path = ctx.config.database_path
+    if not path.exists():
+        raise UnknownPersonError(f"{person_id!r} is not enrolled: there is no database at {path}")
     with _database(ctx) as db:
         person = Gallery(db).remove(person_id)
-    click.echo(f"removed {person.person_id} ({person.name}) and {person.templates} face templates")
+    templates = plural(person.templates, "face template")
+    click.echo(f"removed {person.person_id} ({person.name}) and {templates}")
+    click.echo(f"removed {person.person_id} ({person.name}) from {path}", err=True)
 
 
 @click.command()
@@ -165,8 +218,10 @@ def identify(ctx: CliContext, photos: tuple[Path, ...]) -> None:
 @pass_cli
 def qr_badge(ctx: CliContext, person_id: str, out: Path, name: str | None) -> None:
     """Write a printable static badge PNG for an enrolled person."""
-    with _database(ctx) as db:
-        enrolled = Gallery(db).name_of(person_id)
+    enrolled = None
+    if ctx.config.database_path.exists():  # reading must not create the database
+        with _database(ctx) as db:
+            enrolled = Gallery(db).name_of(person_id)
     if enrolled is None:
         raise UnknownPersonError(
             f"{person_id!r} is not enrolled; enroll first: kiosk enroll --id {person_id} --name ..."

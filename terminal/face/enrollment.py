@@ -239,6 +239,15 @@ def _refusal_message(refused: list[RefusedPhoto]) -> str:
     return f"none of the {len(refused)} photos can be used: {reasons}"
 
 
+class NoUsablePhotoError(EnrollmentError):
+    """None of the photos gave a template: the message gives every photo's reason on one line,
+    and :attr:`refused` has them one by one (``kiosk enroll`` prints a line per photo)."""
+
+    def __init__(self, refused: list[RefusedPhoto]) -> None:
+        super().__init__(_refusal_message(refused))
+        self.refused = refused
+
+
 def enroll(
     db: sqlite_utils.Database,
     engine: FaceEngine | None,
@@ -248,7 +257,7 @@ def enroll(
     min_face_px: int = ENROLL_MIN_FACE_PX,
 ) -> EnrollResult:
     """Add ``person_id`` with one face template per usable photo; every photo's outcome is in
-    the result. :class:`EnrollmentError` giving every photo's reason when none is usable.
+    the result. :class:`NoUsablePhotoError` giving every photo's reason when none is usable.
 
     An existing person keeps their templates, gets the new ones and the new name. With no
     photos the person is stored without templates (QR badge check-in only) and ``engine``
@@ -281,9 +290,7 @@ def enroll(
         outcomes.append(refusal or item)
     used = [item for item in outcomes if isinstance(item, _Candidate)]
     if not used:
-        raise EnrollmentError(
-            _refusal_message([item for item in outcomes if isinstance(item, RefusedPhoto)])
-        )
+        raise NoUsablePhotoError([item for item in outcomes if isinstance(item, RefusedPhoto)])
     person = gallery.add_person(
         person_id,
         name,

@@ -27,8 +27,12 @@ def test_enroll_list_identify_badge_remove(
     data = tmp_path / "data"
     obama = person_photo(faces_dir, "barack_obama", 1)
     assert _kiosk(data, "enroll", "--id", "E1001", "--name", "张三", str(obama)) == 0
-    out = capsys.readouterr().out
-    assert "enrolled E1001 (张三): 1 face templates added, 1 in total" in out
+    captured = capsys.readouterr()
+    assert "enrolled E1001 (张三): 1 face template added, 1 in total" in captured.out
+    db = data / "kiosk.db"
+    assert captured.err == (
+        f"enrolled E1001 (张三): 1 face template in {db} (a new database, created now)\n"
+    )
 
     assert _kiosk(data, "people", "list", "--json") == 0
     (listed,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -58,7 +62,9 @@ def test_enroll_list_identify_badge_remove(
     assert PyzbarDecoder().decode(image) == ["ATT1:B:E1001"]
 
     assert _kiosk(data, "people", "remove", "E1001") == 0
-    assert "removed E1001 (张三) and 1 face templates" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "removed E1001 (张三) and 1 face template" in captured.out
+    assert captured.err == f"removed E1001 (张三) from {db}\n"
     assert _kiosk(data, "people", "remove", "E1001") == 1
     assert "kiosk: error: 'E1001' is not enrolled" in capsys.readouterr().err
 
@@ -77,7 +83,49 @@ def test_refused_enrollment_and_badge_for_unknown_id_print_one_line(
     assert "'E9' is not enrolled" in capsys.readouterr().err
     assert not (tmp_path / "b.png").exists()
     assert _kiosk(data, "enroll", "--id", "E2", "--name", "QR only") == 0
-    assert "E2 (QR only): 0 face templates" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "E2 (QR only): 0 face templates" in captured.out
+    assert captured.err == f"enrolled E2 (QR only): 0 face templates in {data / 'kiosk.db'}\n"
+
+
+def test_several_refused_photos_give_a_line_each_and_fail(
+    tmp_path: Path, faces_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    group = faces_dir / "scenes" / "two_people.jpg"
+    missing = tmp_path / "missing.jpg"
+    wall = tmp_path / "wall.jpg"
+    assert cv2.imwrite(str(wall), np.full((480, 640, 3), 150, dtype=np.uint8))
+    args = ["enroll", "--id", "E1", "--name", "A", str(group), str(missing), str(wall)]
+    assert _kiosk(data, *args) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    first, second, third, error = captured.err.splitlines()
+    assert first.startswith(f"  {group}: refused: 2 faces of similar size found (")
+    assert second.startswith(f"  {missing}: refused: ")
+    assert third == f"  {wall}: refused: no face found"
+    assert error == (
+        "kiosk: error: E1 (A) not enrolled: none of the 3 photos can be used (every reason"
+        f" above); nothing stored in {data / 'kiosk.db'}"
+    )
+    assert _kiosk(data, "people", "list") == 0
+    assert capsys.readouterr().err == f"nobody is enrolled in {data / 'kiosk.db'}\n"
+
+
+def test_reading_commands_create_no_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    assert _kiosk(data, "people", "list") == 0
+    assert (
+        capsys.readouterr().err
+        == f"nobody is enrolled: there is no database at {data / 'kiosk.db'}\n"
+    )
+    assert _kiosk(data, "people", "remove", "E1") == 1
+    assert "'E1' is not enrolled: there is no database at" in capsys.readouterr().err
+    assert _kiosk(data, "qr", "badge", "--id", "E1", "--out", str(tmp_path / "b.png")) == 1
+    assert "'E1' is not enrolled" in capsys.readouterr().err
+    assert not data.exists()
 
 
 def test_enroll_reports_every_photo_and_which_face_was_used(
@@ -90,7 +138,7 @@ def test_enroll_reports_every_photo_and_which_face_was_used(
     assert _kiosk(data, *args) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == (
-        "enrolled E1 (Jennifer Aniston): 1 face templates added, 1 in total; 1 of 2 photos refused"
+        "enrolled E1 (Jennifer Aniston): 1 face template added, 1 in total; 1 of 2 photos refused"
     )
     assert re.fullmatch(
         rf"  {re.escape(str(dominant))}: used the largest face \((\d+) px, box \[[\d, ]+\]\)"

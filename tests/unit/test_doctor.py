@@ -272,3 +272,17 @@ def test_a_pi_camera_reads_a_frame_through_picamera2(
     assert parse_lines(out)["camera"] == (
         "PASS", "Pi camera 0 (imx708, picamera2): read a frame, 320x240"
     )  # fmt: skip
+
+
+def test_help_lists_every_check_the_doctor_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """``kiosk doctor --help`` is made from the doctor's own list of checks, each described."""
+    from cli.doctor import CHECK_HELP
+
+    assert list(CHECK_HELP) == list(NAMES), "describe each check in cli/doctor.py CHECK_HELP"
+    assert main(["doctor", "--help"]) == 0
+    out = capsys.readouterr().out
+    listed = out[out.index("Checks, in the order shown:") :].splitlines()[1:]
+    names = [line.split()[0] for line in listed if line.startswith("  ") and line[2] != " "]
+    assert names[: len(NAMES)] == list(NAMES)
+    for name in NAMES:
+        assert " ".join(CHECK_HELP[name].split()[:3]) in " ".join(out.split())
