@@ -199,6 +199,11 @@ def remove_person(ctx: CliContext, person_id: str) -> None:
 def identify(ctx: CliContext, photos: tuple[Path, ...]) -> None:
     """Who is in each photo, as the kiosk would decide: one JSON object per line."""
     config = ctx.config
+    if not config.database_path.exists():  # reading must not create the database
+        raise UnknownPersonError(
+            f"{config.database_path}: no kiosk database, so no one is enrolled to identify;"
+            " enroll first: kiosk enroll --id ID --name NAME PHOTO..."
+        )
     engine = create_engine(config)
     with _database(ctx) as db:
         matcher = build_matcher(config, Gallery(db), engine)

@@ -172,3 +172,14 @@ def test_people_remove_leaves_nothing_of_the_person_in_the_database_files(tmp_pa
     for trace in (b"E7777", b"Zyxw Quor", marker.tobytes(), (marker * 2).tobytes()):
         assert trace not in raw, f"{trace[:12]!r} is still in {[p.name for p in files]}"
     assert b"Kept Person" in raw
+
+
+def test_identify_without_a_database_says_so_and_creates_none(
+    tmp_path: Path, faces_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    photo = person_photo(faces_dir, "barack_obama", 1)
+    assert _kiosk(data, "identify", str(photo)) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no kiosk database" in err and "kiosk enroll" in err
+    assert not (data / "kiosk.db").exists()
