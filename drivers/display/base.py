@@ -27,6 +27,16 @@ the person must do something (come closer, turn the head, show the code first...
 
 Icon = Literal["ok", "info", "warn", "error"]
 Sound = Literal["success", "failure", "prompt", "none"]
+Arrow = Literal["left", "right"]
+"""A head-turn request's arrow: toward the person's own left or right as they face the screen
+(the screen's left is their left; the live view is the camera's unmirrored picture, in which a
+head turned to the person's left turns toward the picture's right edge: the arrow follows the
+person, not the picture)."""
+BoxState = Literal["tracking", "checking", "ok", "refused"]
+"""What the kiosk makes of a face in the live view, shown as its box's colour: ``tracking`` a
+face seen but not (yet) recognised or not fit to recognise (neutral), ``checking`` a recognised
+face being confirmed or asked to turn (amber), ``ok`` checked in or already checked in (green),
+``refused`` refused, e.g. as a photo or video (red)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,9 @@ class ResultView:
     to show it (:meth:`Display.latencies`)."""
     sequence: int = 0
     """Increases with every result, so the page can tell a new result from a repeat."""
+    arrow: Arrow | None = None
+    """A head-turn request: the big arrow to show (see :data:`Arrow`), else None; ``detail``
+    then holds the same arrow as text (← or →), which the page draws big in its place."""
 
 
 @dataclass(frozen=True)
@@ -90,9 +103,12 @@ class Display(ABC):
         """Update the status line and the idle texts (called about once a second)."""
 
     @abstractmethod
-    def preview(self, image: np.ndarray, faces: list[Box]) -> None:
-        """Offer a BGR camera frame and the face boxes being considered for the live view;
-        a display may drop it (only the newest frame matters)."""
+    def preview(
+        self, image: np.ndarray, faces: list[Box], states: list[BoxState] | None = None
+    ) -> None:
+        """Offer a BGR camera frame and the face boxes being considered for the live view,
+        with what is made of each face (``states``, one per box; None: all ``tracking``), for
+        the boxes' colours; a display may drop it (only the newest frame matters)."""
 
     def wants_preview(self) -> bool:
         """Whether anyone watches the live view now (the daemon skips :meth:`preview` when
@@ -127,7 +143,9 @@ class NullDisplay(Display):
     def status(self, view: StatusView) -> None:
         """Dropped."""
 
-    def preview(self, image: np.ndarray, faces: list[Box]) -> None:
+    def preview(
+        self, image: np.ndarray, faces: list[Box], states: list[BoxState] | None = None
+    ) -> None:
         """Dropped."""
 
     def wants_preview(self) -> bool:

@@ -30,7 +30,14 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
-from drivers.display.base import Box, Display, DisplayUnavailable, ResultView, StatusView
+from drivers.display.base import (
+    Box,
+    BoxState,
+    Display,
+    DisplayUnavailable,
+    ResultView,
+    StatusView,
+)
 from drivers.display.web_hub import CAMERA_STALE_S, FramePulse, Hub
 from drivers.display.web_limits import (
     ConnectionGuard,
@@ -78,6 +85,9 @@ class WebDisplay(Display):
     Web Audio, sentences from ``speechSynthesis``); ``preview=False`` or ``preview_fps=0``
     turns the live view off (the page hides it, ``/preview.mjpg`` answers 404).
 
+    ``language`` and ``labels`` (the idle texts: ``title``, ``idle``) are the page's until the
+    first :meth:`status`: the page is served in the kiosk's language, even before it connects.
+
     ``max_stream_clients`` bounds the ``/events`` and ``/preview.mjpg`` streams served at once
     (a screen uses two), ``max_connections`` every connection (more are answered 503 and
     closed); ``camera_stale_s`` is how long without a frame (:meth:`frame_arrived`) before the
@@ -93,6 +103,8 @@ class WebDisplay(Display):
         spoken_prompts: bool = False,
         *,
         preview: bool = True,
+        language: str = "zh",
+        labels: dict[str, str] | None = None,
         keepalive_s: float = KEEPALIVE_S,
         max_stream_clients: int = MAX_STREAM_CLIENTS,
         max_connections: int = MAX_CONNECTIONS,
@@ -117,6 +129,8 @@ class WebDisplay(Display):
         self._slot = FrameSlot()
         self._pulse = FramePulse()
         self._hub = Hub(self.config, self._pulse, camera_stale_s)
+        self._hub.language = language
+        self._hub.labels = dict(labels or {})
         self._warnings = ThrottledLog(log)
         self._streams = StreamSlots(max_stream_clients, self._warnings)
         self._guard = ConnectionGuard(
@@ -258,10 +272,13 @@ class WebDisplay(Display):
         if not self._closed:
             self._call(self._hub.set_status, view)
 
-    def preview(self, image: np.ndarray, faces: list[Box]) -> None:
-        """Keep the newest frame for the live view; dropped when nobody watches."""
+    def preview(
+        self, image: np.ndarray, faces: list[Box], states: list[BoxState] | None = None
+    ) -> None:
+        """Keep the newest frame for the live view (boxes coloured by ``states``); dropped
+        when nobody watches."""
         if self.wants_preview():
-            self._slot.offer(image, faces)
+            self._slot.offer(image, faces, states)
 
     def frame_arrived(self) -> None:
         """Count a camera frame (any thread): ``/state`` and the page show the camera as not

@@ -107,6 +107,10 @@ class Hub:
         ``pulse``: the frames the capture loop reports; ``camera_stale_s``: how long without a
         frame before the camera is shown as not working."""
         self.config = {"type": "config", **config}
+        self.language = "zh"
+        """The kiosk's language, for the page served before any status (see :meth:`page_texts`)."""
+        self.labels: dict[str, str] = {}
+        """The idle texts in that language, likewise (``title``, ``idle``)."""
         self.pulse = pulse or FramePulse()
         self.camera_stale_s = camera_stale_s
         self._shown_camera_ok: bool | None = None
@@ -129,6 +133,13 @@ class Hub:
         """A new status: remember it and push it (``camera_ok`` as :meth:`camera_ok` says)."""
         self.status = view
         self._push_status()
+
+    def page_texts(self) -> tuple[str, dict[str, str]]:
+        """The page's ``lang`` and idle texts for ``GET /``: the status's, else the configured
+        ones, so the page is in the kiosk's language before it has connected."""
+        if self.status is not None:
+            return html_lang(self.status.language), self.status.labels
+        return html_lang(self.language), self.labels
 
     def camera_ok(self) -> bool:
         """The status's ``camera_ok``, unless frames have been reported and none came for

@@ -16,18 +16,29 @@ import threading
 import cv2
 import numpy as np
 
-from drivers.display.base import Box
+from drivers.display.base import Box, BoxState
 
-BOX_COLOUR = (80, 220, 80)
-"""Face boxes: green, in BGR."""
+BOX_COLOURS: dict[BoxState, tuple[int, int, int]] = {
+    "tracking": (255, 200, 150),  # light blue (#96c8ff): seen, nothing decided yet
+    "checking": (0, 190, 255),  # amber (#ffbe00): recognised, being confirmed or asked to turn
+    "ok": (80, 220, 80),  # green (#50dc50): checked in, or already
+    "refused": (60, 60, 240),  # red (#f03c3c): refused (a photo or video, a bad code...)
+}
+"""Face boxes by what the kiosk makes of the face, in BGR."""
+BOX_COLOUR = BOX_COLOURS["ok"]
+"""A box whose state the caller did not give (``states`` None or short): green, as all boxes
+were before they had states."""
 JPEG_QUALITY = 75
 
 log = logging.getLogger(__name__)
 
 
-def render_jpeg(image: np.ndarray, faces: list[Box], width: int) -> bytes:
+def render_jpeg(
+    image: np.ndarray, faces: list[Box], width: int, states: list[BoxState] | None = None
+) -> bytes:
     """``image`` (BGR) scaled to ``width`` (never up), ``faces`` (top, right, bottom, left in
-    the original's pixels) drawn as rectangles, JPEG-encoded."""
+    the original's pixels) drawn as rectangles coloured by ``states`` (:data:`BOX_COLOURS`;
+    a face without a state in :data:`BOX_COLOUR`), JPEG-encoded."""
     height, original = image.shape[:2]
     scale = min(1.0, width / original) if original else 1.0
     if scale < 1.0:
@@ -37,13 +48,15 @@ def render_jpeg(image: np.ndarray, faces: list[Box], width: int) -> bytes:
         frame = image.copy()
     if frame.ndim == 2:
         frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-    thickness = max(2, round(frame.shape[1] / 240))
-    for top, right, bottom, left in faces:
+    thickness = max(3, round(frame.shape[1] / 160))
+    states = list(states or [])
+    for index, (top, right, bottom, left) in enumerate(faces):
+        colour = BOX_COLOURS.get(states[index], BOX_COLOUR) if index < len(states) else BOX_COLOUR
         cv2.rectangle(
             frame,
             (round(left * scale), round(top * scale)),
             (round(right * scale), round(bottom * scale)),
-            BOX_COLOUR,
+            colour,
             thickness,
         )
     ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
@@ -57,18 +70,21 @@ class FrameSlot:
 
     def __init__(self) -> None:
         """Empty."""
-        self._frame: tuple[int, np.ndarray, list[Box]] | None = None
+        self._frame: tuple[int, np.ndarray, list[Box], list[BoxState]] | None = None
         self._count = 0
         self._lock = threading.Lock()
 
-    def offer(self, image: np.ndarray, faces: list[Box]) -> None:
-        """Keep ``image`` (copied: the caller may reuse its buffer) and its boxes."""
+    def offer(
+        self, image: np.ndarray, faces: list[Box], states: list[BoxState] | None = None
+    ) -> None:
+        """Keep ``image`` (copied: the caller may reuse its buffer), its boxes and their
+        states."""
         frame = image.copy()
         with self._lock:
             self._count += 1
-            self._frame = (self._count, frame, list(faces))
+            self._frame = (self._count, frame, list(faces), list(states or []))
 
-    def take(self) -> tuple[int, np.ndarray, list[Box]] | None:
+    def take(self) -> tuple[int, np.ndarray, list[Box], list[BoxState]] | None:
         """The newest frame with its number, or None before the first."""
         with self._lock:
             return self._frame
@@ -130,10 +146,12 @@ class PreviewEncoder:
             started = loop.time()
             frame = self.slot.take()
             if frame is not None and frame[0] != encoded:
-                number, image, faces = frame
+                number, image, faces, states = frame
                 encoded = number
                 try:
-                    jpeg = await loop.run_in_executor(None, render_jpeg, image, faces, self.width)
+                    jpeg = await loop.run_in_executor(
+                        None, render_jpeg, image, faces, self.width, states
+                    )
                 except (ValueError, cv2.error) as err:
                     log.warning("preview frame dropped: %s", err)
                     continue

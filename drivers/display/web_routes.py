@@ -1,8 +1,9 @@
 """The kiosk page's HTTP endpoints (aiohttp), on the web server's own loop.
 
-``GET /`` the page, ``GET /static/...`` its files, ``GET /events`` Server-Sent Events,
-``GET /preview.mjpg`` the live view, ``POST /rendered`` the page's paint report,
-``GET /state`` the current status and result as JSON, ``GET /healthz``.
+``GET /`` the page (in the kiosk's language, see :func:`render_index`), ``GET /static/...``
+its files, ``GET /events`` Server-Sent Events, ``GET /preview.mjpg`` the live view,
+``POST /rendered`` the page's paint report, ``GET /state`` the current status and result as
+JSON, ``GET /healthz``.
 
 The two streams count against one :class:`~drivers.display.web_limits.StreamSlots`: past its
 limit they are answered ``503`` with ``Retry-After`` and a one-line reason (the page retries by
@@ -14,6 +15,8 @@ does not hold its connection for ever).
 from __future__ import annotations
 
 import asyncio
+import functools
+import html
 import json
 from pathlib import Path
 from typing import Any
@@ -115,8 +118,29 @@ async def _no_cache(request: web.Request, response: web.StreamResponse) -> None:
     response.headers.update(NO_CACHE)
 
 
-async def _index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC_DIR / "index.html")
+def render_index(template: str, lang: str, labels: dict[str, str]) -> str:
+    """The page with its language and idle texts filled in (``{{lang}}``, ``{{title}}``,
+    ``{{idle}}``), so that before it has connected it shows the date and texts in the kiosk's
+    language, not the browser's."""
+    title = labels.get("title", "")
+    values = {"lang": lang, "title": title or "…", "idle_title": title,
+              "idle": labels.get("idle", "")}  # fmt: skip
+    page = template
+    for key, value in values.items():
+        page = page.replace("{{" + key + "}}", html.escape(value, quote=True))
+    return page
+
+
+@functools.cache
+def _index_template() -> str:
+    """``index.html``, read once per process (an update restarts the daemon)."""
+    return (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+
+
+async def _index(request: web.Request) -> web.Response:
+    lang, labels = request.app[HUB_KEY].page_texts()
+    page = render_index(_index_template(), lang, labels)
+    return web.Response(text=page, content_type="text/html")
 
 
 async def _events(request: web.Request, hub: Hub, keepalive_s: float) -> web.StreamResponse:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from drivers.face.base import Box
-from models.messages import CheckInEvent, Method
+from models.messages import CheckInEvent, Direction, Method
 
 LOG_REPEAT_S = 10.0
 
@@ -55,7 +55,11 @@ class Decision:
     screen says it in the kiosk's language; ``reason`` is the English sentence for the log)."""
     session_title: str | None = None
     """``checked_in`` at a training-room door (session mode): the session's title, shown on
-    screen (the event carries only its ``schedule_ref``)."""
+    screen (the event carries only its ``schedule_ref``); ``repeat``: that of the check-in it
+    repeats."""
+    direction: Direction | None = None
+    """``repeat``: the direction of the check-in it repeats (the screen says "already checked
+    out" after a check-out); None when the check-in had none."""
 
 
 class ThrottledLog:

@@ -19,7 +19,7 @@ from typing import Protocol
 from common.errors import StoreError
 from drivers.camera.base import Frame
 from drivers.face.base import Box
-from models.messages import CheckInEvent, Method
+from models.messages import CheckInEvent, Direction, Method
 from terminal.checkin.attendance import Attendance, Marking
 from terminal.checkin.badges import QrClaim, QrRefusal
 from terminal.checkin.decisions import Decision, ThrottledLog
@@ -67,6 +67,8 @@ class CheckInDesk:
         self.throttled = throttled
         self.names: dict[str, str] = {}
         """Everyone enrolled (id -> name), with or without face templates."""
+        self._last_marks: dict[str, tuple[Direction | None, str | None]] = {}
+        """Each person's last check-in here: its direction and session title (for repeats)."""
 
     def repeat(
         self,
@@ -80,9 +82,24 @@ class CheckInDesk:
         ago = self.repeats.seconds_since(person_id, frame.monotonic)
         if ago is None:
             return None
-        name = self.names.get(person_id)
-        reason = f"already checked in {ago:.0f} s ago"
-        return Decision("repeat", person_id, name, method, distance, box, reason=reason)
+        return self.repeat_of(person_id, self.names.get(person_id), method, ago, distance, box)
+
+    def repeat_of(
+        self,
+        person_id: str,
+        name: str | None,
+        method: Method,
+        ago: float,
+        distance: float | None = None,
+        box: Box | None = None,
+    ) -> Decision:
+        """The ``repeat`` decision of a person who checked in ``ago`` seconds ago, with the
+        direction and session of that check-in (so the screen says "already checked out")."""
+        direction, title = self._last_marks.get(person_id, (None, None))
+        done = "checked out" if direction is Direction.OUT else "checked in"
+        return Decision("repeat", person_id, name, method, distance, box,
+                        reason=f"already {done} {ago:.0f} s ago", session_title=title,
+                        direction=direction)  # fmt: skip
 
     def check_in(
         self,
@@ -127,6 +144,8 @@ class CheckInDesk:
             self.throttled.log(logging.ERROR, key, str(exc), frame.monotonic)
             return Decision("refused", person_id, name, method, distance, box, reason=str(exc))
         self.repeats.record(person_id, frame.monotonic)
+        title = marking.session_title if marking is not None else None
+        self._last_marks[person_id] = (event.direction, title)
         log.info(
             "checked in %s (%s) by %s, seq %d%s",
             person_id,
@@ -135,7 +154,6 @@ class CheckInDesk:
             event.seq,
             _attendance_note(event),
         )
-        title = marking.session_title if marking is not None else None
         return Decision(
             "checked_in", person_id, name, method, distance, box, event, "checked in",
             session_title=title,

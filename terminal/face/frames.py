@@ -120,8 +120,7 @@ class FaceFrames(ABC):
         ago = self.desk.repeats.seconds_since(track.person_id, now)
         if ago is None:
             return None
-        reason = f"already checked in {ago:.0f} s ago"
-        return Decision("repeat", track.person_id, track.name, self.method, box=box, reason=reason)
+        return self.desk.repeat_of(track.person_id, track.name, self.method, ago, box=box)
 
     def before_looking(self, track: FaceTrack, box: Box, frame: Frame) -> Decision | None:
         """A decision that needs no closer look at this face (none by default)."""

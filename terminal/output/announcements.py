@@ -97,6 +97,15 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "screen_checked_out": {"zh": "签退成功", "en": "Checked out"},
     "session_entered": {"zh": "进入：{title}", "en": "Entered: {title}"},
     "session_left": {"zh": "离开：{title}", "en": "Left: {title}"},
+    # The log line and spoken sentence of a training-room check-in: what the screen shows.
+    "session_entered_said": {
+        "zh": "进入：{title} {name} {time}",
+        "en": "Entered: {title}: {name} at {time}",
+    },
+    "session_left_said": {
+        "zh": "离开：{title} {name} {time}",
+        "en": "Left: {title}: {name} at {time}",
+    },
     # The verdict after the time on a check-in's detail line (terminal/checkin/attendance.py).
     "verdict_on_time": {"zh": "准时", "en": "on time"},
     "verdict_left_on_time": {"zh": "准时", "en": "on time"},
@@ -106,8 +115,13 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "zh": "时钟未同步，未判定",
         "en": "clock not synchronised: no verdict",
     },
+    # The screen's "already" after a check-in, by the direction of the check-in it repeats.
     "screen_repeat": {"zh": "已签到", "en": "Already checked in"},
     "screen_repeat_detail": {"zh": "无需重复签到", "en": "No need to check in again"},
+    "screen_repeat_out": {"zh": "已签退", "en": "Already checked out"},
+    "screen_repeat_out_detail": {"zh": "无需重复签退", "en": "No need to check out again"},
+    "session_repeat_entered": {"zh": "已进入：{title}", "en": "Already entered: {title}"},
+    "session_repeat_left": {"zh": "已离开：{title}", "en": "Already left: {title}"},
     "qr_expired": {
         "zh": "二维码已过期，请刷新后重新出示",
         "en": "QR code expired: refresh it and show it again",

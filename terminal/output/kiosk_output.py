@@ -15,17 +15,27 @@ from collections.abc import Callable
 
 import numpy as np
 
-from drivers.display.base import Display, DisplayUnavailable, NullDisplay
+from drivers.display.base import BoxState, Display, DisplayUnavailable, NullDisplay
 from drivers.gpio.base import GpioUnavailable, NoSignals, Signals
 from terminal.checkin.decisions import Decision
 from terminal.config import Config
 from terminal.output.announcements import Language, announce, is_phrase
 from terminal.output.feedback import Feedback, build_signals
-from terminal.output.screen import ScreenFeed, status_view
+from terminal.output.screen import ScreenFeed, checkin_sentence, status_view
 
 log = logging.getLogger(__name__)
 
 HINT_AGAIN_S = 5.0
+BOX_STATES: dict[str, BoxState] = {
+    "checked_in": "ok",
+    "repeat": "ok",
+    "refused": "refused",
+    "pending": "checking",
+    "challenge": "checking",
+    "paired": "checking",
+}
+"""The colour of a face's box in the live view by its decision; any other (``unknown``,
+``adjust``: seen, nothing decided) is ``tracking``."""
 SHOW_CODE_FIRST = "show_code_first"
 STATUS_EVERY_S = 1.0
 
@@ -45,6 +55,8 @@ def build_display(config: Config) -> Display:
         spoken_prompts=ui.spoken_prompts,
         max_stream_clients=ui.max_stream_clients,
         max_connections=ui.max_connections,
+        language=config.terminal.language,
+        labels=status_view(config, None, 0, True, True).labels,
     )
 
 
@@ -98,8 +110,10 @@ class KioskOutput:
                 self.on_decision(decision)
         self.feedback.on_decisions(decisions)
         if image is not None and self.config.ui.preview and self.display.wants_preview():
-            faces = [d.box for d in decisions if d.box is not None]
-            self.display.preview(image, faces)
+            boxed = [d for d in decisions if d.box is not None]
+            faces = [d.box for d in boxed if d.box is not None]
+            states = [BOX_STATES.get(d.kind, "tracking") for d in boxed]
+            self.display.preview(image, faces, states)
 
     def tick(self, online: bool | None, backlog: int, clock_synced: bool, camera_ok: bool) -> None:
         """The kiosk's state, shown at most every :data:`STATUS_EVERY_S` (camera changes at
@@ -124,10 +138,10 @@ class KioskOutput:
         if decision.kind == "checked_in" and decision.event is not None:
             # Repeats and refusals come every frame while someone stands there; the
             # pipeline logs those itself, throttled.
+            # The same sentence the screen shows and speaks (Entered: <session>, Checked out...).
             name = decision.name or decision.person_id or ""
-            at = decision.event.captured_at
-            said = "checked_out" if decision.event.direction == "out" else "checked_in"
-            log.info("%s", announce(said, language, name=name, at=at))
+            event = decision.event
+            log.info("%s", checkin_sentence(event, decision.session_title, name, language))
         if decision.kind == "challenge":
             self._say_request(decision)
         elif decision.reason == SHOW_CODE_FIRST:

@@ -8,14 +8,23 @@ never covers a check-in or a refusal in its first :data:`PROMPT_YIELDS_S`; and t
 checked in" that follows every check-in while the person is still in view is not shown over
 their own success. Every text comes from :data:`terminal.output.announcements.CATALOGUE`.
 
-A head-turn request is a prompt with an arrow (← or →) on its detail line; a failed turn with
-attempts left comes as a new request ("once more: please turn your head to your left"), never as
-a red refusal: "photo or video detected" is shown only once the attempts are used up.
+A head-turn request is a prompt with a big arrow (``ResultView.arrow``: ← or →, toward the
+person's own left or right as they face the screen); a failed turn with attempts left comes as a
+new request ("once more: please turn your head to your left"), never as a red refusal: "photo or
+video detected" is shown only once the attempts are used up.
+
+Hints about the face ("come closer", "look at the camera", "hold still"...) come with every
+frame and change as the person moves; so that they do not flicker, a hint once shown stays for
+at least :data:`HINT_MIN_S`, and a different hint replaces it only after it came
+:data:`HINT_SETTLE_FRAMES` times in a row. Check-in results and requests replace a hint at once.
 
 A check-in's title follows its direction (签到成功 / Checked in, 签退成功 / Checked out; at a
 training-room door 进入：<session> / Entered: <session>, 离开：<session> / Left: <session>) and
 its detail line is the time and the verdict the event carries (准时, 迟到 4 分钟, 早退 12 分钟,
-时钟未同步，未判定).
+时钟未同步，未判定). The "already" that follows says the same direction (已签到 / Already
+checked in, 已签退 / Already checked out, 已进入：<session> / Already entered: <session>,
+已离开：<session> / Already left: <session>), and the log says what the screen says
+(:func:`checkin_sentence`).
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from drivers.display.base import Icon, ResultKind, ResultView, Sound, StatusView
+from drivers.display.base import Arrow, Icon, ResultKind, ResultView, Sound, StatusView
 from models.messages import CheckInEvent, Direction
 from terminal.checkin.badges import RefusalCode
 from terminal.checkin.decisions import Decision
@@ -34,6 +43,10 @@ from terminal.output.announcements import CATALOGUE, Language, announce, is_phra
 
 SAME_AGAIN_S = 3.0
 PROMPT_YIELDS_S = 2.0
+HINT_MIN_S = 2.0
+"""A hint on screen stays at least this long before another hint replaces it."""
+HINT_SETTLE_FRAMES = 3
+"""A different hint must come this many times in a row before it replaces the one shown."""
 
 _QR_REFUSALS: dict[str, str] = {
     RefusalCode.EXPIRED: "qr_expired",
@@ -44,9 +57,13 @@ _QR_REFUSALS: dict[str, str] = {
     "not_enrolled": "not_enrolled",
 }
 _HINTS = ("move_closer", "look_at_camera", "hold_still", "center_face", "lower_mask")
-TURN_ARROWS = {"left": "←", "right": "→"}
-"""The detail line of a head-turn request: an arrow toward the person's own left or right as
-they face the screen (the page's CJK fonts have both)."""
+TURN_ARROWS: dict[str, Arrow] = {"left": "left", "right": "right"}
+"""The arrow of a head-turn request (``turn_left...``, ``turn_right...``): toward the person's
+own left or right as they face the screen, which is the screen's left or right as they see it;
+the page draws ← for ``left`` and → for ``right`` (never mirrored, see
+:data:`drivers.display.base.Arrow`)."""
+ARROW_GLYPHS: dict[Arrow, str] = {"left": "←", "right": "→"}
+"""The arrow as text, on the request's detail line (the page draws the big arrow instead)."""
 
 
 @dataclass
@@ -66,6 +83,10 @@ class ScreenFeed:
         self.clock = clock
         self._shown: _Shown | None = None
         self._sequence = 0
+        self._hint_since = 0.0
+        """When the hint on screen (if ``_shown`` is one) was first shown."""
+        self._hint_run: tuple[str, int] = ("", 0)
+        """The hint that came last, and how many times in a row."""
 
     def on_decision(self, decision: Decision) -> ResultView | None:
         """The result to show for ``decision`` now, or None."""
@@ -74,6 +95,10 @@ class ScreenFeed:
             return None
         view, key = made
         now = self.clock()
+        hint = decision.kind == "adjust"
+        if hint:
+            run_reason, run = self._hint_run
+            self._hint_run = (decision.reason, run + 1 if run_reason == decision.reason else 1)
         shown = self._shown
         if shown is not None and now - shown.at < self.hold_s:
             age = now - shown.at
@@ -84,10 +109,20 @@ class ScreenFeed:
             own_success = shown.view.kind == "success" and shown.key[1] == key[1]
             if view.kind == "repeat" and own_success:
                 return None
+            if hint and shown.key[0] == "adjust" and key != shown.key and not self._settled(now):
+                return None
+        if hint and (shown is None or shown.key != key or now - shown.at >= self.hold_s):
+            self._hint_since = now  # a new hint (not the one on screen, said again)
         self._sequence += 1
         view = dataclasses.replace(view, sequence=self._sequence)
         self._shown = _Shown(view, key, now)
         return view
+
+    def _settled(self, now: float) -> bool:
+        """Whether the hint that came last may replace the hint on screen: that one has been
+        shown :data:`HINT_MIN_S`, and the new one came :data:`HINT_SETTLE_FRAMES` in a row."""
+        held = 0 <= now - self._hint_since < HINT_MIN_S
+        return not held and self._hint_run[1] >= HINT_SETTLE_FRAMES
 
     def _view(self, d: Decision) -> tuple[ResultView, tuple[str, str | None, str]] | None:
         name = d.name or d.person_id
@@ -96,8 +131,7 @@ class ScreenFeed:
             title, detail, spoken = self._success(d.event, d.session_title, name or "")
             return self._result("success", title, name, detail, "ok", "success", spoken), key
         if d.kind == "repeat":
-            detail = self._say("screen_repeat_detail")
-            title = self._say("screen_repeat")
+            title, detail = self._repeat(d)
             return self._result("repeat", title, name, detail, "info", "none", None), key
         if d.kind == "unknown":
             return self._refusal("unknown", None), key
@@ -106,29 +140,34 @@ class ScreenFeed:
         if d.kind in ("challenge", "paired") or (d.kind == "adjust" and d.reason in _HINTS):
             title = announce(d.reason, self.language, name=name or "")
             sound: Sound = "none" if d.kind == "adjust" else "prompt"
-            detail = _turn_arrow(d.reason) if d.kind == "challenge" else ""
-            return self._result("prompt", title, None, detail, "info", sound, title), key
+            arrow = _turn_arrow(d.reason) if d.kind == "challenge" else None
+            detail = ARROW_GLYPHS[arrow] if arrow is not None else ""
+            view = self._result("prompt", title, None, detail, "info", sound, title)
+            return dataclasses.replace(view, arrow=arrow), key
         return None  # pending, confirming: nothing to say yet
 
     def _success(self, event: CheckInEvent, session: str | None, name: str) -> tuple[str, str, str]:
         """Title, detail line and spoken sentence of a committed check-in."""
-        at = event.captured_at
         out = event.direction is Direction.OUT
         if session is not None:
             title = announce("session_left" if out else "session_entered", self.language,
                              title=session)  # fmt: skip
-            spoken = f"{title} {name}"
         else:
             title = self._say("screen_checked_out" if out else "screen_checked_in")
-            spoken = announce("checked_out" if out else "checked_in", self.language, name=name,
-                              at=at)  # fmt: skip
-        detail = at.astimezone().strftime("%H:%M:%S")
-        if event.verdict is not None:
-            verdict = announce(f"verdict_{event.verdict.value}", self.language,
-                               minutes=event.verdict_minutes)  # fmt: skip
+        detail = event.captured_at.astimezone().strftime("%H:%M:%S")
+        verdict = _verdict(event, self.language)
+        if verdict:
             detail = f"{detail} · {verdict}"
-            spoken = f"{spoken} {verdict}"
-        return title, detail, spoken
+        return title, detail, checkin_sentence(event, session, name, self.language)
+
+    def _repeat(self, d: Decision) -> tuple[str, str]:
+        """Title and detail of a repeat, in the direction of the check-in it repeats."""
+        out = d.direction is Direction.OUT
+        detail = self._say("screen_repeat_out_detail" if out else "screen_repeat_detail")
+        if d.session_title is not None:
+            key = "session_repeat_left" if out else "session_repeat_entered"
+            return announce(key, self.language, title=d.session_title), detail
+        return self._say("screen_repeat_out" if out else "screen_repeat"), detail
 
     def _phrase_of(self, d: Decision) -> str:
         """The catalogue key that says why ``d`` was refused."""
@@ -172,10 +211,33 @@ class ScreenFeed:
         return announce(key, self.language)
 
 
-def _turn_arrow(reason: str) -> str:
-    """The arrow for a ``turn_left...`` or ``turn_right...`` request, else nothing."""
+def _turn_arrow(reason: str) -> Arrow | None:
+    """The arrow for a ``turn_left...`` or ``turn_right...`` request, else None."""
     parts = reason.split("_")
-    return TURN_ARROWS.get(parts[1], "") if len(parts) > 1 and parts[0] == "turn" else ""
+    return TURN_ARROWS.get(parts[1]) if len(parts) > 1 and parts[0] == "turn" else None
+
+
+def _verdict(event: CheckInEvent, language: Language) -> str:
+    """The event's verdict in ``language`` (准时, late 4 min...), or empty without one."""
+    if event.verdict is None:
+        return ""
+    return announce(f"verdict_{event.verdict.value}", language, minutes=event.verdict_minutes)
+
+
+def checkin_sentence(
+    event: CheckInEvent, session: str | None, name: str, language: Language
+) -> str:
+    """The sentence for a committed check-in, as the screen shows it and the log and the
+    spoken prompt say it: "Checked in: 张三 at 08:59:07", "Checked out: ...", at a training-room
+    door "Entered: Safety training: 张三 at 08:59:07" or "Left: ...", then the verdict."""
+    out = event.direction is Direction.OUT
+    if session is not None:
+        key = "session_left_said" if out else "session_entered_said"
+    else:
+        key = "checked_out" if out else "checked_in"
+    sentence = announce(key, language, name=name, at=event.captured_at, title=session or "")
+    verdict = _verdict(event, language)
+    return f"{sentence} {verdict}" if verdict else sentence
 
 
 def status_view(

@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from models.messages import CheckInEvent, Method
+from drivers.camera.base import Frame
+from drivers.display.base import NullDisplay
+from models.messages import CheckInEvent, Direction, Method
 from terminal.checkin.badges import RefusalCode
 from terminal.checkin.decisions import Decision
+from terminal.checkin.rules import RepeatGuard
 from terminal.config import Config, parse_config
-from terminal.output.screen import PROMPT_YIELDS_S, SAME_AGAIN_S, ScreenFeed, status_view
+from terminal.output.kiosk_output import KioskOutput
+from terminal.output.screen import (
+    HINT_MIN_S,
+    HINT_SETTLE_FRAMES,
+    PROMPT_YIELDS_S,
+    SAME_AGAIN_S,
+    ScreenFeed,
+    status_view,
+)
+from tests.attendance_tools import Kiosk, local
 
 AT = datetime(2026, 11, 23, 8, 59, 7, tzinfo=UTC)
 
@@ -190,3 +205,156 @@ def test_the_status_labels_follow_the_language_and_the_verification_mode() -> No
     assert (
         zh.labels["camera"] == "摄像头未连接" and zh.labels["idle"] == "请看摄像头或出示二维码签到"
     )
+
+
+def test_the_repeat_after_a_check_out_says_checked_out_and_a_session_its_title() -> None:
+    for language, title in (("zh", "已签退"), ("en", "Already checked out")):
+        feed = ScreenFeed(config(language), Clock())
+        repeat = Decision("repeat", "E1001", "张三", Method.FACE, direction=Direction.OUT)
+        view = feed.on_decision(repeat)
+        assert view is not None and view.kind == "repeat" and view.title == title
+    cases = [
+        (Direction.IN, "zh", "已进入：安全培训"),
+        (Direction.OUT, "zh", "已离开：安全培训"),
+        (Direction.IN, "en", "Already entered: 安全培训"),
+        (Direction.OUT, "en", "Already left: 安全培训"),
+    ]
+    for direction, language, title in cases:
+        repeat = Decision("repeat", "E1001", "张三", direction=direction, session_title="安全培训")
+        view = ScreenFeed(config(language), Clock()).on_decision(repeat)
+        assert view is not None and view.title == title
+    plain = ScreenFeed(config("en"), Clock()).on_decision(Decision("repeat", "E1001", "张三"))
+    assert plain is not None and plain.title == "Already checked in"
+
+
+def test_the_desk_repeats_the_direction_of_the_check_in(tmp_path: Path) -> None:
+    kiosk = Kiosk(tmp_path / "kiosk.db", None, direction="out")
+    kiosk.desk.repeats = RepeatGuard(60.0)
+    try:
+        kiosk.check_in("E1002", local(23, 18, 0))
+        frame = Frame(np.zeros((4, 4, 3), np.uint8), 9, 2.0, local(23, 18, 0, 1))
+        repeat = kiosk.desk.repeat("E1002", Method.QR, frame)
+    finally:
+        kiosk.close()
+    assert repeat is not None and repeat.direction is Direction.OUT
+    assert repeat.reason.startswith("already checked out")
+    view = ScreenFeed(config("en"), Clock()).on_decision(repeat)
+    assert view is not None and view.title == "Already checked out"
+
+
+def test_the_log_says_what_the_screen_says(caplog: pytest.LogCaptureFixture) -> None:
+    entered = dataclasses.replace(checked_in(direction="in"), session_title="Safety training")
+    left = dataclasses.replace(checked_in(direction="out"), session_title="Safety training")
+    out = checked_in(direction="out", verdict="early_leave", verdict_minutes=12)
+    output = KioskOutput(config("en"), display=NullDisplay())
+    time_text = AT.astimezone().strftime("%H:%M:%S")
+    with caplog.at_level(logging.INFO, logger="terminal.output.kiosk_output"):
+        output.decided([entered])
+        output.decided([left])
+        output.decided([out])
+    said = [r.getMessage() for r in caplog.records if r.name == "terminal.output.kiosk_output"]
+    assert said == [
+        f"Entered: Safety training: 张三 at {time_text}",
+        f"Left: Safety training: 张三 at {time_text}",
+        f"Checked out: 张三 at {time_text} early leave 12 min",
+    ]
+    view = ScreenFeed(config("en"), Clock()).on_decision(entered)
+    assert view is not None and said[0].startswith(view.title)
+
+
+def test_a_head_turn_request_carries_its_arrow() -> None:
+    feed = ScreenFeed(config("en"), Clock())
+    left = feed.on_decision(Decision("challenge", "E1", "Li Si", reason="turn_left"))
+    assert left is not None and left.arrow == "left" and left.detail == "←"
+    right = ScreenFeed(config("en"), Clock()).on_decision(
+        Decision("challenge", "E1", "Li Si", reason="turn_right")
+    )
+    assert right is not None and right.arrow == "right" and right.detail == "→"
+    look = ScreenFeed(config("en"), Clock()).on_decision(
+        Decision("paired", "E1", "Li Si", reason="look_now")
+    )
+    assert look is not None and look.arrow is None
+    hint = ScreenFeed(config("en"), Clock()).on_decision(Decision("adjust", reason="hold_still"))
+    assert hint is not None and hint.arrow is None
+
+
+def _hints(feed: ScreenFeed, clock: Clock, script: list[tuple[float, str]]) -> list[str]:
+    """Feed ``(time, hint)`` pairs, one a frame at that clock time (``done``: a check-in); the
+    ones shown."""
+    shown = []
+    for at, reason in script:
+        clock.now = 1000.0 + at
+        decision = checked_in() if reason == "done" else Decision("adjust", reason=reason)
+        view = feed.on_decision(decision)
+        if view is not None:
+            shown.append(reason)
+    return shown
+
+
+def test_hints_do_not_flicker() -> None:
+    clock = Clock()
+    feed = ScreenFeed(config("en"), clock)
+    # A hint per frame, 5 frames a second, alternating as a person shifts about: the first
+    # stays; a different one replaces it only once it has come HINT_SETTLE_FRAMES in a row
+    # and the first has been shown HINT_MIN_S.
+    flicker = ["look_at_camera", "hold_still", "center_face", "hold_still", "look_at_camera"]
+    script = [(i * 0.2, flicker[i % len(flicker)]) for i in range(10)]
+    assert _hints(feed, clock, script) == ["look_at_camera"]
+    settled = [(2.0 + i * 0.2, "hold_still") for i in range(HINT_SETTLE_FRAMES)]
+    assert _hints(feed, clock, settled) == ["hold_still"]
+
+
+def test_a_new_hint_waits_for_the_shown_one_to_have_been_seen_long_enough() -> None:
+    clock = Clock()
+    feed = ScreenFeed(config("en"), clock)
+    assert _hints(feed, clock, [(0.0, "move_closer")]) == ["move_closer"]
+    early = [(0.2 + i * 0.2, "hold_still") for i in range(5)]  # up to 1.0 s: too soon
+    assert _hints(feed, clock, early) == []
+    assert HINT_MIN_S <= 2.2
+    assert _hints(feed, clock, [(2.2, "hold_still")]) == ["hold_still"]  # 6 in a row by now
+
+
+def test_a_check_in_replaces_a_hint_at_once() -> None:
+    clock = Clock()
+    feed = ScreenFeed(config("en"), clock)
+    assert _hints(feed, clock, [(0.0, "hold_still"), (0.2, "done")]) == ["hold_still", "done"]
+
+
+def test_the_same_hint_is_said_again_after_a_while_and_keeps_its_place() -> None:
+    clock = Clock()
+    feed = ScreenFeed(config("en"), clock)
+    script = [(i * 0.5, "hold_still") for i in range(8)]  # 0 .. 3.5 s
+    assert _hints(feed, clock, script) == ["hold_still", "hold_still"]  # at 0 and SAME_AGAIN_S
+
+
+class _Recording(NullDisplay):
+    """A display that keeps the box states it is offered."""
+
+    def __init__(self) -> None:
+        self.states: list[list[str]] = []
+
+    def wants_preview(self) -> bool:
+        return True
+
+    def preview(self, image: Any, faces: Any, states: Any = None) -> None:
+        self.states.append(list(states or []))
+
+
+def test_the_live_view_boxes_are_coloured_by_the_decision() -> None:
+    display = _Recording()
+    output = KioskOutput(config("en"), display=display)
+    box = (10, 60, 60, 10)
+    decisions = [
+        Decision("unknown", box=box),
+        Decision("adjust", box=box, reason="hold_still"),
+        Decision("pending", "E1", box=box),
+        Decision("challenge", "E1", box=box, reason="turn_left"),
+        dataclasses.replace(checked_in(), box=box),
+        Decision("repeat", "E1", box=box),
+        Decision("refused", "E1", box=box, reason="liveness: no turn"),
+        Decision("refused", reason="qr"),  # no box: not drawn
+    ]
+    output.decided(decisions, np.zeros((80, 80, 3), np.uint8))
+    assert display.states == [
+        ["tracking", "tracking", "checking", "checking", "ok", "ok", "refused"]
+    ]

@@ -1,7 +1,7 @@
 // The kiosk screen. It renders what the daemon sends on GET /events and decides nothing:
 //   {"type": "config", "sounds", "spoken_prompts", "preview"}
 //   {"type": "status", ...StatusView, "lang"}
-//   {"type": "result", ...ResultView, "age_s", "replay"}
+//   {"type": "result", ...ResultView, "age_s", "replay"}   (ResultView.arrow: "left"/"right")
 // Every user-facing text comes from those messages ("…" is the only fallback, before the
 // first status). After painting a new result it reports POST /rendered {sequence, shown_at}.
 "use strict";
@@ -133,6 +133,14 @@
     result.dataset.sequence = String(msg.sequence);
     result.dataset.icon = msg.icon || "";
     setIcon($("result-icon"), RESULT_ICONS[msg.kind] || "i-prompt");
+    // A head-turn request: the big arrow (left: ←, right: →; the person's own side as they
+    // face the screen) in place of the icon.
+    const direction = msg.arrow === "left" || msg.arrow === "right" ? msg.arrow : "";
+    result.dataset.arrow = direction;
+    $("result-arrow").dataset.direction = direction;
+    $("result-arrow").hidden = !direction;
+    $("result-icon").hidden = Boolean(direction);
+    $("result-detail").hidden = Boolean(direction); // its text is the same arrow, small
     $("result-title").textContent = msg.title || "";
     $("result-name").textContent = msg.name || "";
     $("result-detail").textContent = msg.detail || "";
@@ -233,7 +241,18 @@
 
   function setupPreview() {
     const img = $("preview");
-    img.addEventListener("load", () => { $("camera").dataset.state = "live"; });
+    img.addEventListener("load", () => {
+      const camera = $("camera");
+      camera.dataset.state = "live";
+      // The box takes the camera's shape (kiosk.css, --camera-aspect).
+      if (img.naturalWidth > 0 && img.naturalHeight > 0) {
+        const aspect = (img.naturalWidth / img.naturalHeight).toFixed(4);
+        if (camera.dataset.aspect !== aspect) {
+          camera.dataset.aspect = aspect;
+          camera.style.setProperty("--camera-aspect", aspect);
+        }
+      }
+    });
     img.addEventListener("error", () => {
       $("camera").dataset.state = "waiting";
       clearTimeout(state.previewTimer);
