@@ -30,7 +30,7 @@ KIOSK_TEST_FACES ?= $(abspath $(wildcard ../shared/faces))
 KIOSK_TEST_FACES_EAST_ASIAN ?= $(abspath $(wildcard ../shared/faces_east_asian))
 export KIOSK_TEST_FACES KIOSK_TEST_FACES_EAST_ASIAN
 
-.PHONY: all test test-fast demo deps system-deps test-system-deps lint typecheck schemas \
+.PHONY: all test test-fast demo deps docs system-deps test-system-deps lint typecheck schemas \
 	check-roles lock lock-upgrade clean
 
 all: test
@@ -79,6 +79,7 @@ test-system-deps: system-deps
 	$(call apt_install,$(TEST_APT_PACKAGES))
 
 $(UV_STAMP):
+	@echo "creating the virtual environment $(VENV) and installing uv $(UV_VERSION) into it ..."
 	python3 -m venv $(VENV_OPTIONS) $(VENV)
 	$(PIP) install 'uv==$(UV_VERSION)'
 	touch $@
@@ -90,11 +91,15 @@ $(UV_STAMP):
 # (about 9 minutes and 1.4 GB of RAM); pyproject.toml's [tool.uv] override-dependencies drops
 # it, and the prebuilt dlib-bin wheel (x86-64, aarch64) provides the same `dlib` module.
 $(VENV)/.installed: pyproject.toml uv.lock $(UV_STAMP)
+	@echo "installing Python packages into $(VENV) (about a minute) ..."
 	UV_PROJECT_ENVIRONMENT=$(abspath $(VENV)) $(UV) sync --locked --inexact --all-extras
+	@echo "installing the face models (YuNet and SFace, sha256 pinned) ..."
 	$(VENV)/bin/kiosk models install
 	touch $@
 
+# The last line of `make deps` says where the kiosk command is (it is not put on PATH).
 deps: system-deps $(VENV)/.installed
+	@echo "kiosk is installed in $(VENV): run $(VENV)/bin/kiosk, or 'source $(VENV)/bin/activate' first"
 
 lint: deps
 	$(VENV)/bin/ruff check terminal central common devtools cli drivers models tests
@@ -107,7 +112,12 @@ typecheck: deps
 schemas: deps
 	$(PY) -m models.schema_export
 
-test: deps test-system-deps lint typecheck
+# The documentation site (mkdocs.yml, docs/) into build/site; --strict: a page missing from the
+# nav, a link to a missing page or an anchor no heading makes fails the build (and `make test`).
+docs: $(VENV)/.installed
+	$(VENV)/bin/mkdocs build --strict --quiet --site-dir build/site
+
+test: deps test-system-deps lint typecheck docs
 	# Two workers on a 2-core machine (pytest-xdist); --dist loadfile keeps each file in one
 	# worker, so its module fixtures (Chromium, face engines) are built once, in file order.
 	KIOSK_TEST_BROWSER=1 $(VENV)/bin/pytest -n auto --dist loadfile
@@ -129,7 +139,7 @@ lock-upgrade: $(UV_STAMP)
 	$(UV) lock --upgrade
 
 # Slow (a minute), and not part of `make test`: for each role a fresh venv in $(ROLES_DIR) with
-# only its extra from the lock and the project not editable, as on a real machine (README,
+# only its extra from the lock and the project not editable, as on a real machine (docs/site-admins.md,
 # "Installing a kiosk or a central machine"). Fails if a venv holds the other side's packages
 # or one of its own commands cannot start.
 ROLES_DIR := build/check-roles
@@ -175,7 +185,7 @@ check-roles: system-deps $(UV_STAMP)
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
 
-# Appliance packages (README, "Installing from a .deb"): kiosk-terminal and kiosk-central, built
+# Appliance packages (docs/fleet-operators.md, "Installing from a .deb"): kiosk-terminal and kiosk-central, built
 # with dpkg-deb from uv.lock for ARCH (amd64|arm64, default: this machine's) and SUITE (bookworm:
 # Python 3.11, trixie: 3.13) into build/deb/ (packaging/build-deb.sh; VERSION= and DEBREV= set
 # the version, default pyproject.toml's and 1). deb-check (root): builds them, and kiosk-terminal

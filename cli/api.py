@@ -50,8 +50,8 @@ def api(
 ) -> None:
     """Serve check-ins after a cursor, daily shift, session, month and programme attendance and
     the terminals' status to the HR system, and take its leave and supervisors' corrections,
-    with bearer tokens, until SIGINT or SIGTERM (README, "The HR system's API"; the document:
-    GET /v1/openapi.json)."""
+    with bearer tokens, until SIGINT or SIGTERM (docs/hr-and-integrators.md, "The HR system's
+    API"; the document: GET /v1/openapi.json)."""
     host, port = parse_listen(listen)
     Topics(topic_prefix)  # checks the prefix
     link = None

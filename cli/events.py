@@ -7,7 +7,7 @@ is named on stderr. ``--json`` prints each event as it is delivered to the centr
 ``checkin-event.v1.json`` message) plus its delivery state, one per line.
 
 Schema versions: the wire's ``schema_version`` is the contract's major version, an integer,
-and stays 1 while fields are only added. The README's "schema 1.1" is the revision of the v1
+and stays 1 while fields are only added. The docs' "schema 1.1" is the revision of the v1
 schema that added ``direction``, ``schedule_ref``, ``verdict`` and ``verdict_minutes`` (all
 optional): a 1.1 event still says ``"schema_version": 1``, and so does ``events list --json``,
 which prints the event unchanged.

@@ -4,8 +4,8 @@ was started stopped again, in reverse, when a later step fails or the service en
 Order: the tokens (a bad token file stops it before anything runs), the schedule, the database
 (opened now, so a wrong URL is one line at start, not a 503 later; the HR records, leave and
 corrections, through a second connection to it opened on first use), the terminal-status follower
-(when a broker is given), then the HTTP listener. TLS is the reverse proxy's job (README, "The
-HR system's API"): the API listens on 127.0.0.1 by default.
+(when a broker is given), then the HTTP listener. TLS is the reverse proxy's job
+(docs/hr-and-integrators.md, "The HR system's API"): the API listens on 127.0.0.1 by default.
 """
 
 from __future__ import annotations

@@ -74,7 +74,8 @@ METHOD = {
     " gating, min_face_px, confirm_frames, QR decoded on every frame); own SQLite outbox.",
     "naive": "face_recognition's facerec_from_webcam.py: face_locations (HOG, upsample 1) on"
     " every whole frame, face_encodings for every face, face_distance to the gallery, nearest"
-    " accepted within 0.6 (face_recognition's default; the kiosk uses 0.4, see README); one"
+    " accepted within 0.6 (face_recognition's default; the kiosk uses 0.4, see"
+    " docs/recognition.md); one"
     " check-in per person per 60 s into its own SQLite outbox; no gating, no confirmation.",
     "gallery": "One photo per person (the first whose single face is >= 100 px once fitted in"
     " 560x420), enrolled by each side its own way.",

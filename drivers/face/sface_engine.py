@@ -41,10 +41,10 @@ class SFaceEngine(FaceEngine):
     ``../shared/faces`` the loosest is 0.4558. Cross-validated (``kiosk calibrate --open-set
     --folds 5``: thresholds chosen on 4/5 of the people, counted on the others), the rule
     accepts no stranger (0 of 219 probes) and no wrong person; the former 0.59 accepted 10
-    wrong-person and 45 stranger probes there. See README, "Calibrating thresholds"."""
+    wrong-person and 45 stranger probes there. See docs/recognition.md, "Calibrating thresholds"."""
     default_margin = 0.05
     """Kept: cross-validated, SFace without a margin accepts as many genuine probes and, on the
-    East Asian set, one wrong person more (README, ``kiosk calibrate --compare``)."""
+    East Asian set, one wrong person more (docs/recognition.md, ``kiosk calibrate --compare``)."""
 
     def __init__(self, detector_model: Path, recognizer_model: Path) -> None:
         for path in (detector_model, recognizer_model):

@@ -155,7 +155,7 @@ class RecognitionSection(_Section):
         description="Largest face distance accepted as a match; default: the engine's own"
         " (sface 0.41 cosine: the loosest with no false accept over 76 people minus 0.04, checked"
         " by `kiosk calibrate --open-set --folds 5`; dlib 0.4 euclidean, not dlib's 0.6 which"
-        " confuses East Asian faces; see README).",
+        " confuses East Asian faces; see docs/recognition.md).",
     )
     margin: float | None = Field(
         None,
@@ -191,7 +191,8 @@ class RecognitionSection(_Section):
         description="Fraction of a 96x72 grey thumbnail of the frame that must change to count"
         " as motion; lower is more sensitive.",
     )
-    # Default chosen with `kiosk bench threads` (README, "Threads"): see CV_THREADS_DEFAULT.
+    # Default chosen with `kiosk bench threads` (docs/developers.md, "Threads"): see
+    # CV_THREADS_DEFAULT.
     cv_threads: int | None = Field(
         CV_THREADS_DEFAULT,
         ge=1,
@@ -253,7 +254,7 @@ class VerificationSection(_Section):
         gt=0,
         le=2,
         description="face_and_qr: largest face distance to the code's person; unset: the"
-        " engine's calibrated tolerance made stricter (see the README).",
+        " engine's calibrated tolerance made stricter (see docs/recognition.md).",
     )
 
 

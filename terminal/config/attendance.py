@@ -33,7 +33,7 @@ class AttendanceSection(_Section):
         "auto",
         description="in: every check-in here is an arrival (an entrance); out: a departure (an"
         " exit); auto: decided per check-in from the person's shift or session and their"
-        " earlier check-ins (README: 'Shifts and sessions on the kiosk').",
+        " earlier check-ins (docs/site-admins.md: 'Shifts and sessions on the kiosk').",
     )
     schedule_file: Path | None = Field(
         None,

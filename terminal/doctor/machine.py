@@ -114,7 +114,9 @@ def check_models_present(config: Config) -> CheckResult:
 
 
 def _dlib_models() -> CheckResult:
-    hint = "install dlib-bin and face_recognition_models (README: How dlib is installed)"
+    hint = (
+        "install dlib-bin and face_recognition_models (docs/recognition.md: How dlib is installed)"
+    )
     if importlib.util.find_spec("dlib") is None:
         return failed("models", "dlib: the dlib module is not installed", hint)
     files = dlib_model_files()
@@ -192,7 +194,8 @@ def _check_room(config: Config, free: int, findings: Findings) -> None:
         age = (time.time() - copy.stat().st_mtime) / 86400
         left = max(0.0, storage.keep_damaged_days - age)
         text = f"damaged copy {copy.name} kept for recovery, deleted in {left:.0f} days"
-        findings.add(Status.WARN, text, "it holds names and face templates; see README, privacy")
+        hint = "it holds names and face templates; see docs/site-admins.md, privacy"
+        findings.add(Status.WARN, text, hint)
 
 
 def check_clock(config: Config) -> CheckResult:

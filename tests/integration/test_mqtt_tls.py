@@ -249,8 +249,8 @@ def test_the_shipped_broker_conf_is_the_one_tested():
         "allow_anonymous": "true",
         "acl_file": "/etc/mosquitto/kiosk-enroll.acl",
     }
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert "systemd/mosquitto-kiosk.acl /etc/mosquitto/kiosk.acl" in readme
+    guide = (REPO / "docs" / "fleet-operators.md").read_text(encoding="utf-8")
+    assert "systemd/mosquitto-kiosk.acl /etc/mosquitto/kiosk.acl" in guide
 
 
 def test_kiosk_receive_connects_with_the_tls_flags(

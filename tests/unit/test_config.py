@@ -42,8 +42,8 @@ def test_shipped_example_config_is_valid() -> None:
 
 def test_defaults_are_the_measured_choices() -> None:
     config = parse_config("")
-    assert config.recognition.engine == "sface"  # kiosk calibrate: see README
-    assert config.qr.decoder == "zxing"  # kiosk bench qr: see README
+    assert config.recognition.engine == "sface"  # kiosk calibrate: see docs/recognition.md
+    assert config.qr.decoder == "zxing"  # kiosk bench qr: see docs/recognition.md
     assert config.recognition.tolerance is None  # the engine's calibrated default
 
 
