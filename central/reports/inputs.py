@@ -7,7 +7,6 @@ it and exits 1.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -19,7 +18,7 @@ from central.records.store import RecordsStore
 from central.reports.adjustments import Adjustments
 from central.reports.common import CheckIn
 from common.errors import KioskError
-from common.progress import counted
+from common.progress import counted, progress_wanted
 from models.messages import CheckInEvent
 
 EVENTS_FROM = datetime(2000, 1, 1, tzinfo=UTC)
@@ -92,7 +91,7 @@ def streamed_events(
     store = open_store(location)
     try:
         events: Iterator[CheckIn] = store.iter_check_ins(start, end, chunk_size)
-        if sys.stderr.isatty():
+        if progress_wanted():
             total = store.count_between(start, end)
             events = counted(events, "check-ins read", total, unit=" check-ins")
         yield events

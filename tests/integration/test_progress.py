@@ -1,18 +1,18 @@
-"""Progress of long commands: a bar when standard error is a terminal (a real pseudo-terminal
-here), nothing when it is a pipe or a file, and the output itself the same either way."""
+"""Progress of long commands: a bar when standard error is a terminal, nothing in a pipe or a
+file, ``KIOSK_PROGRESS`` to force either, and the output itself the same in every case."""
 
 from __future__ import annotations
 
-import fcntl
+import io
 import os
-import pty
-import struct
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
+import pytest
+
 from central.receiver.store import ReceiverStore
+from common.progress import PROGRESS_ENV, progress_wanted
 from tests.report_tools import event, schedule
 
 
@@ -29,35 +29,45 @@ def _report_command(tmp_path: Path, csv_name: str) -> list[str]:
             str(tmp_path / csv_name)]  # fmt: skip
 
 
-def _on_a_terminal(command: list[str]) -> tuple[int, str]:
-    """Run ``command`` with standard error on a pseudo-terminal: its status and what the
-    terminal showed."""
-    master, slave = pty.openpty()
-    # A terminal window of 100x30 (a new pseudo-terminal is 0x0: no room for a bar).
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=slave)
-    os.close(slave)
-    shown = bytearray()
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # EIO: the terminal's other side is closed
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(master)
-    return process.wait(timeout=60), shown.decode("utf-8", "replace")
+def _run(command: list[str], progress: str | None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != PROGRESS_ENV}
+    if progress is not None:
+        env[PROGRESS_ENV] = progress
+    return subprocess.run(command, capture_output=True, text=True, env=env, check=False)
 
 
-def test_a_report_shows_its_progress_on_a_terminal_and_nothing_in_a_pipe(tmp_path: Path):
-    status, shown = _on_a_terminal(_report_command(tmp_path, "terminal.csv"))
-    assert status == 0, shown
-    assert "check-ins read" in shown and "0/12" in shown
-    assert "wrote" in shown
-    piped = subprocess.run(_report_command(tmp_path, "pipe.csv"), capture_output=True, text=True)
+def test_a_report_draws_its_bar_only_when_asked_and_writes_the_same_file(tmp_path: Path):
+    piped = _run(_report_command(tmp_path, "pipe.csv"), None)
     assert piped.returncode == 0, piped.stderr
     assert "check-ins read" not in piped.stderr and "\r" not in piped.stderr
     assert piped.stderr.startswith("wrote ")
-    terminal_csv = (tmp_path / "terminal.csv").read_bytes()
-    assert terminal_csv == (tmp_path / "pipe.csv").read_bytes() and terminal_csv
+    forced = _run(_report_command(tmp_path, "forced.csv"), "always")
+    assert forced.returncode == 0, forced.stderr
+    assert "check-ins read" in forced.stderr and "/12" in forced.stderr
+    csv_file = (tmp_path / "pipe.csv").read_bytes()
+    assert csv_file and csv_file == (tmp_path / "forced.csv").read_bytes()
+
+
+class _Stream(io.StringIO):
+    def __init__(self, terminal: bool) -> None:
+        super().__init__()
+        self.terminal = terminal
+
+    def isatty(self) -> bool:
+        return self.terminal
+
+
+@pytest.mark.parametrize(
+    ("setting", "terminal", "wanted"),
+    [(None, True, True), (None, False, False), ("auto", True, True), ("never", True, False),
+     ("always", False, True), ("nonsense", False, False)],
+)  # fmt: skip
+def test_bars_follow_the_terminal_unless_the_setting_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch, setting: str | None, terminal: bool, wanted: bool
+):
+    monkeypatch.setattr(sys, "stderr", _Stream(terminal))
+    if setting is None:
+        monkeypatch.delenv(PROGRESS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(PROGRESS_ENV, setting)
+    assert progress_wanted() is wanted
