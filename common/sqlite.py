@@ -78,7 +78,14 @@ def migrate(
         raise classify(exc, path) from None
     if found == latest:
         return found
-    log.info("%s: %s at schema version %d, migrating to %d", path, what, found, latest)
+    # A new, empty file is created, not migrated: worth a log line only when debugging (the
+    # commands say where their database is); a file with tables is an upgrade, worth one.
+    try:
+        empty = found == 0 and not conn.execute("SELECT 1 FROM sqlite_master").fetchone()
+    except sqlite3.Error as exc:
+        raise classify(exc, path) from None
+    report = log.debug if empty else log.info
+    report("%s: %s at schema version %d, migrating to %d", path, what, found, latest)
     with immediate_transaction(conn, path):
         start = refuse_newer(conn, path, latest, what)
         for number in range(start + 1, latest + 1):
@@ -86,9 +93,9 @@ def migrate(
         if start < latest:
             conn.execute(f"PRAGMA user_version = {latest}")
     if start < latest:
-        log.info("%s: %s migrated from schema version %d to %d", path, what, start, latest)
+        report("%s: %s migrated from schema version %d to %d", path, what, start, latest)
     else:
-        log.info("%s: %s already migrated to version %d by another process", path, what, latest)
+        report("%s: %s already migrated to version %d by another process", path, what, latest)
     return found
 
 

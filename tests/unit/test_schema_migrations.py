@@ -860,3 +860,20 @@ def test_a_failing_migration_leaves_the_file_as_it_was(tmp_path: Path) -> None:
     check = sqlite3.connect(path)
     assert check.execute("SELECT x FROM kept").fetchall() == [(1,)]
     check.close()
+
+
+@pytest.mark.parametrize("name", list(DATABASES))
+def test_a_new_file_is_created_quietly_and_an_old_one_migrated_aloud(
+    tmp_path: Path, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    opener, latest = DATABASES[name]
+    caplog.set_level(logging.DEBUG, logger="common.sqlite")
+    opener(tmp_path / "new.db")()
+    created = [r for r in caplog.records if r.name == "common.sqlite"]
+    assert created and {r.levelno for r in created} == {logging.DEBUG}
+    caplog.clear()
+    _old_file(name, tmp_path / "old.db")
+    opener(tmp_path / "old.db")()
+    migrated = [r for r in caplog.records if r.name == "common.sqlite"]
+    assert any(r.levelno == logging.INFO and "migrated from" in r.getMessage() for r in migrated)
+    assert _user_version(tmp_path / "new.db") == _user_version(tmp_path / "old.db") == latest
