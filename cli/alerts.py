@@ -13,6 +13,7 @@ from central.alerts.webhook import WebhookOptions, is_bearer_token
 from central.reports.inputs import open_store
 from cli.central_options import (
     EXISTING_FILE,
+    SCHEDULE_OPTION,
     broker_link,
     broker_login_options,
     database_option,
@@ -43,13 +44,7 @@ def _webhook_options(
 @click.command("alerts")
 @click.option("--broker", "broker_url", default=None, metavar="URL", help="mqtt[s]://host[:port]")
 @database_option("The central store (kiosk receive --db).")
-@click.option(
-    "--schedule",
-    "schedule_path",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Schedule JSON (schedule.v1.json).",
-)
+@SCHEDULE_OPTION
 @click.option(
     "--every",
     "every_s",

@@ -70,6 +70,16 @@ def database_option(what: str) -> Callable[[F], F]:
     )
 
 
+SCHEDULE_OPTION = click.option(
+    "--schedule",
+    "schedule_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Schedule JSON (schedule.v1.json).",
+)
+"""``--schedule FILE``, the schedule the reports and alerts judge by."""
+
+
 def broker_login_options(command: F) -> F:
     """Add ``--username --password-file --ca-file --cert-file --key-file`` to ``command``."""
     for option in reversed(_LOGIN_OPTIONS):

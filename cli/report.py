@@ -28,7 +28,7 @@ from central.reports.shift_days import SHIFT_COLUMNS, ShiftRows
 from central.reports.shift_output import ShiftOutputs, write_shift_report
 from central.reports.shifts import shift_report_range
 from central.reports.text import AlignedTable, programme_text, records, session_text
-from cli.central_options import database_option
+from cli.central_options import SCHEDULE_OPTION, database_option
 from common.errors import KioskError
 from common.schedule_file import load_schedule
 
@@ -36,13 +36,7 @@ OUT_FILE = click.Path(path_type=Path, dir_okay=False)
 
 _COMMON = (
     database_option("The receiver's database (kiosk receive --db)."),
-    click.option(
-        "--schedule",
-        "schedule_path",
-        required=True,
-        type=click.Path(path_type=Path, dir_okay=False),
-        help="Schedule JSON (schedule.v1.json).",
-    ),
+    SCHEDULE_OPTION,
     click.option("--csv", "csv_path", type=OUT_FILE, help="Write the table as CSV (UTF-8, BOM)."),
     click.option("--xlsx", "xlsx_path", type=OUT_FILE, help="Write an XLSX workbook."),
     click.option("--png", "png_path", type=OUT_FILE, help="Write a PNG chart."),
@@ -183,13 +177,7 @@ def sessions(
 
 @report.command("programmes")
 @database_option("The receiver's database (kiosk receive --db).")
-@click.option(
-    "--schedule",
-    "schedule_path",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Schedule JSON (schedule.v1.json).",
-)
+@SCHEDULE_OPTION
 @click.option(
     "--programme", "programme_ids", multiple=True, metavar="ID", help="Only this programme."
 )
@@ -271,13 +259,7 @@ MONTH_TEXT_COLUMNS = (
 
 @report.command("month")
 @database_option("The receiver's database (kiosk receive --db).")
-@click.option(
-    "--schedule",
-    "schedule_path",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Schedule JSON (schedule.v1.json).",
-)
+@SCHEDULE_OPTION
 @click.option("--month", "month", required=True, metavar="YYYY-MM", help="The calendar month.")
 @click.option("--csv", "csv_path", type=OUT_FILE, help="Write the summary as CSV (UTF-8, BOM).")
 @click.option("--xlsx", "xlsx_path", type=OUT_FILE, help="Write a workbook: summary, days, legend.")
