@@ -6,9 +6,12 @@ one line, which database file it changed, and when it created that file.
 
 from __future__ import annotations
 
+import getpass
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ import sqlite_utils
 
 from cli.main import CliContext, pass_cli
 from common.errors import EnrollmentError, ImageError, UnknownPersonError
+from models.consent import SCOPES, Consent
 from terminal.checkin.badges import badge_payload, write_badge_png
 from terminal.checkin.engines import build_matcher, create_engine
 from terminal.face.enrollment import (
@@ -28,7 +32,7 @@ from terminal.face.enrollment import (
 )
 from terminal.face.enrollment import enroll as enroll_person
 from terminal.store.database import open_database
-from terminal.store.gallery import Gallery
+from terminal.store.gallery import Gallery, Person
 
 _PHOTO = click.Path(path_type=Path, dir_okay=False)
 
@@ -52,27 +56,80 @@ def where(path: Path, existed: bool) -> str:
     return f"{path}" if existed else f"{path} (a new database, created now)"
 
 
+def _operator() -> str:
+    """Who runs the command (the sudo caller first), for a consent's ``recorded_by``."""
+    try:
+        return os.environ.get("SUDO_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def consent_options(scope_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--consent``, ``--consent-by`` and ``--consent-date``, shared by the commands that
+    record consent."""
+
+    def wrap(command: Callable[..., Any]) -> Callable[..., Any]:
+        command = click.option(
+            "--consent-date",
+            type=click.DateTime(formats=["%Y-%m-%d"]),
+            help="The day the person signed (default: today).",
+        )(command)
+        command = click.option(
+            "--consent-by", help="Who recorded the consent (default: the user running this)."
+        )(command)
+        return click.option("--consent", "scope", type=click.Choice(SCOPES), help=scope_help)(
+            command
+        )
+
+    return wrap
+
+
+def make_consent(scope: str | None, by: str | None, day: Any) -> Consent | None:
+    """The :class:`Consent` the options describe (None without ``--consent``)."""
+    if scope is None:
+        return None
+    given = day.date() if day is not None else date.today()
+    return Consent.model_validate(
+        {"scope": scope, "given_at": given, "recorded_by": by or _operator()}
+    )
+
+
 @click.command()
 @click.option("--id", "person_id", required=True, help="Employee id (1-64 characters).")
 @click.option("--name", required=True, help="Name shown at the kiosk.")
+@consent_options(
+    "The person's separate consent to face recognition: on_device (templates stay on this"
+    " kiosk), transfer (may also travel in rosters), none (QR code only). Needed with PHOTOS"
+    " unless recorded before."
+)
 @click.option("--json", "as_json", is_flag=True, help="The result as one JSON object.")
 @click.argument("photos", nargs=-1, type=_PHOTO)
 @pass_cli
 def enroll(
-    ctx: CliContext, person_id: str, name: str, as_json: bool, photos: tuple[Path, ...]
+    ctx: CliContext,
+    person_id: str,
+    name: str,
+    scope: str | None,
+    consent_by: str | None,
+    consent_date: Any,
+    as_json: bool,
+    photos: tuple[Path, ...],
 ) -> None:
     """Enroll a person from PHOTOS: one face at least 80 px tall each (or one clearly dominant).
 
     Every photo's outcome is shown; the person is enrolled with the usable photos, and nothing
     is stored when none is usable. Enrolling an existing id adds the photos to that person and
-    updates the name. Without photos the person can check in with a QR badge only.
+    updates the name. Without photos the person can check in with a QR badge only. Photos are
+    read only with the person's consent (--consent on_device or transfer).
     """
     path = ctx.config.database_path
     existed = path.exists()
+    consent = make_consent(scope, consent_by, consent_date)
     try:
         with _database(ctx) as db:
             engine = create_engine(ctx.config) if photos else None
-            result = enroll_person(db, engine, person_id, name, list(photos), ENROLL_MIN_FACE_PX)
+            result = enroll_person(db, engine, person_id, name, list(photos), ENROLL_MIN_FACE_PX,
+                                   consent)  # fmt: skip
     except NoUsablePhotoError as exc:
         if as_json or len(exc.refused) == 1:
             raise
@@ -167,15 +224,56 @@ def list_people(ctx: CliContext, as_json: bool) -> None:
                 "name": person.name,
                 "templates": person.templates,
                 "created_at": person.created_at,
+                "consent": None
+                if person.consent is None
+                else person.consent.model_dump(mode="json"),
+                "consent_source": person.consent_source,
+                "face": person.face_allowed,
             }
             click.echo(json.dumps(record, ensure_ascii=False))
         else:
             click.echo(
                 f"{person.person_id}\t{person.name}\t{plural(person.templates, 'template')}"
-                f"\t{person.created_at}"
+                f"\t{describe_consent(person)}\t{person.created_at}"
             )
     if not everyone and not as_json:
         click.echo(f"nobody is enrolled in {path}", err=True)
+
+
+def describe_consent(person: Person) -> str:
+    """``consent transfer 2026-12-01 by hr-li``, or ``no consent: QR only``."""
+    consent = person.consent
+    if consent is None:
+        return "no consent: QR only"
+    qr_only = "" if consent.allows_face else ": QR only"
+    return f"consent {consent.scope} {consent.given_at} by {consent.recorded_by}{qr_only}"
+
+
+@people.command("consent")
+@click.argument("person_id")
+@consent_options("The consent to record (none deletes the person's face templates).")
+@pass_cli
+def record_consent(
+    ctx: CliContext, person_id: str, scope: str | None, consent_by: str | None, consent_date: Any
+) -> None:
+    """Record PERSON_ID's consent to face recognition, or its withdrawal (--consent none
+    deletes their templates at once; they check in by QR code)."""
+    consent = make_consent(scope, consent_by, consent_date)
+    if consent is None:
+        raise click.UsageError("--consent on_device|transfer|none is required")
+    path = ctx.config.database_path
+    if not path.exists():
+        raise UnknownPersonError(f"{person_id!r} is not enrolled: there is no database at {path}")
+    with _database(ctx) as db:
+        gallery = Gallery(db)
+        changed = gallery.set_consent(person_id, consent)
+        person = gallery.get(person_id)
+    assert person is not None
+    state = "recorded" if changed else "already recorded"
+    click.echo(f"{person.person_id} ({person.name}): {state}: {describe_consent(person)};"
+               f" {plural(person.templates, 'face template')}")  # fmt: skip
+    if changed:
+        click.echo(f"consent of {person_id} recorded in {path}", err=True)
 
 
 @people.command("remove")

@@ -29,7 +29,7 @@ from common.mqtt.topics import Topics
 from common.mqtt.types import LinkOptions
 from common.progress import progress_bar
 from common.schedule_file import load_schedule
-from models.roster_codec import DEFAULT_CHUNK_PEOPLE, MAX_SCHEDULE_BYTES
+from models.roster_codec import DEFAULT_CHUNK_PEOPLE, MAX_SCHEDULE_BYTES, withheld_templates
 from terminal.store.database import open_database
 
 _FILE = EXISTING_FILE
@@ -119,6 +119,14 @@ def _central(
     check_terminal_ids(terminals)
     private_key = load_signing_key(signing_key, key_id)
     people = read_people(people_file)
+    withheld = withheld_templates(people)
+    if withheld:
+        shown = ", ".join(withheld[:5]) + (", ..." if len(withheld) > 5 else "")
+        click.echo(
+            f"{people_file}: face templates of {len(withheld)} people left out of the roster:"
+            f" their consent does not allow transfer ({shown}); they enroll at the kiosk",
+            err=True,
+        )
     schedule = load_schedule(schedule_file) if schedule_file is not None else None
     if schedule is not None and len(schedule.model_dump_json().encode()) > MAX_SCHEDULE_BYTES:
         raise KioskError(f"{schedule_file}: too large for a roster ({MAX_SCHEDULE_BYTES} bytes)")
@@ -236,4 +244,8 @@ def export(cli: CliContext, out: Path) -> None:
         db.conn.close()
     lines = [json.dumps(p.model_dump(mode="json"), ensure_ascii=False) for p in people]
     out.write_text("[\n" + ",\n".join(lines) + "\n]\n", encoding="utf-8")
-    click.echo(f"{len(people)} people written to {out}")
+    templates = sum(len(p.templates) for p in people)
+    click.echo(
+        f"{len(people)} people written to {out}, with {templates} face templates (only of"
+        " people whose consent allows transfer)"
+    )

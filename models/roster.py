@@ -23,6 +23,12 @@ Chunk 0 may also carry the :class:`~models.schedule.Schedule` the terminals judg
 and a roster version without one removes the schedule a previous version brought: the roster
 is the whole truth. A terminal's ``[attendance] schedule_file``, when set, wins over it.
 
+People carry their ``consent`` (:class:`~models.consent.Consent`, schema version 2) and face
+templates only when that consent allows them to be transferred (``transfer``): a chunk of
+version 2 with templates of anyone else is malformed. :func:`models.roster_codec.for_transfer`
+strips them before a roster is built; the templates of ``on_device`` people are made at the
+kiosk itself and never travel.
+
 Sizes: at most :data:`MAX_CHUNK_PEOPLE` people and :data:`MAX_PAYLOAD_BYTES` of payload per
 chunk (:func:`models.roster_codec.build_roster_messages` packs 500 by default and always stays
 under the byte limit), so one message stays below 1.5 MB: a 50,000-person roster with one
@@ -39,11 +45,14 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from models.consent import Consent, allows_transfer
 from models.messages import TERMINAL_ID_PATTERN, UtcTimestamp
 from models.schedule import Schedule
 from models.signed_envelope import KEY_ID_PATTERN, Base64Blob, SignedEnvelope
 
-ROSTER_SCHEMA_VERSION: Literal[1] = 1
+ROSTER_SCHEMA_VERSION: Literal[2] = 2
+"""Version 2 adds each person's ``consent`` (additive: a terminal of this release still takes
+version 1 chunks, whose people carry none; a version 1 chunk cannot carry consent)."""
 PERSON_ID_MAX = 64
 NAME_MAX = 128
 MAX_TEMPLATES_PER_PERSON = 20
@@ -107,7 +116,13 @@ class RosterPerson(_Message):
     templates: list[RosterTemplate] = Field(
         default_factory=list,
         max_length=MAX_TEMPLATES_PER_PERSON,
-        description="Face templates, of any engine (none: QR check-in only).",
+        description="Face templates, of any engine (none: QR check-in only, or templates made"
+        " on the kiosk itself). Only for a person whose consent allows transfer.",
+    )
+    consent: Consent | None = Field(
+        None,
+        description="The person's consent to face recognition (schema version 2); null: none"
+        " recorded by the HR system (the kiosk keeps one it recorded itself at enrollment).",
     )
 
     @field_validator("person_id")
@@ -128,7 +143,9 @@ class RosterPerson(_Message):
 class RosterChunk(_Message):
     """The signed payload: one chunk of one roster version."""
 
-    schema_version: Literal[1] = Field(ROSTER_SCHEMA_VERSION, description="Version of this schema.")
+    schema_version: Literal[1, 2] = Field(
+        ROSTER_SCHEMA_VERSION, description="Version of this schema (1: people carry no consent)."
+    )
     terminal_id: str | None = Field(
         None,
         pattern=TERMINAL_ID_PATTERN,
@@ -161,6 +178,17 @@ class RosterChunk(_Message):
             if person.person_id in seen:
                 raise ValueError(f"person {person.person_id!r} is listed twice")
             seen.add(person.person_id)
+            if person.consent is not None and self.schema_version < 2:
+                raise ValueError(f"person {person.person_id!r}: consent needs schema_version 2")
+            if (
+                person.templates
+                and self.schema_version >= 2
+                and not allows_transfer(person.consent)
+            ):
+                raise ValueError(
+                    f"person {person.person_id!r} has face templates but no consent to transfer"
+                    " them"
+                )
             for template in person.templates:
                 model = (template.engine, template.model_digest)
                 if dims.setdefault(model, template.dim) != template.dim:
@@ -171,7 +199,7 @@ class RosterChunk(_Message):
 class RosterEnvelope(SignedEnvelope):
     """What travels on the roster topic: a payload and the HR system's signature over it."""
 
-    schema_version: Literal[1] = Field(ROSTER_SCHEMA_VERSION, description="Version of this schema.")
+    schema_version: Literal[1] = Field(1, description="Version of this schema.")
     key_id: str = Field(pattern=KEY_ID_PATTERN, description="Which HR key signed the payload.")
     payload: Base64Blob = Field(description="The exact JSON bytes of a RosterChunk, base64.")
     signature: Base64Blob = Field(description="Ed25519 signature over the payload bytes, base64.")

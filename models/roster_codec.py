@@ -18,6 +18,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import ValidationError
 
+from models.consent import allows_transfer
 from models.roster import (
     MAX_CHUNK_PEOPLE,
     MAX_ENVELOPE_BYTES,
@@ -53,11 +54,13 @@ __all__ = [
     "RosterRefusal",
     "build_roster_messages",
     "describe_error",
+    "for_transfer",
     "load_private_key",
     "load_public_key",
     "open_roster_message",
     "plan_chunks",
     "sign_chunk",
+    "withheld_templates",
 ]
 
 DEFAULT_CHUNK_PEOPLE = 500
@@ -81,13 +84,29 @@ def sign_chunk(chunk: RosterChunk, private_key: Ed25519PrivateKey, key_id: str) 
     # Without a schedule the key is left out, so terminals that predate it accept the chunk; a
     # schedule goes without what only the central reports read (programmes, sessions' pairs),
     # so terminals that predate those accept it too.
-    leave_out: Any = (
-        {"schedule"} if chunk.schedule is None else {"schedule": CENTRAL_ONLY_SCHEDULE_FIELDS}
+    leave_out: dict[str, Any] = (
+        {"schedule": True} if chunk.schedule is None else {"schedule": CENTRAL_ONLY_SCHEDULE_FIELDS}
     )
+    if chunk.schema_version < 2:
+        # Version 1 people have no consent key: terminals that predate it accept the chunk.
+        leave_out["people"] = {"__all__": {"consent"}}
     payload = chunk.model_dump_json(exclude=leave_out).encode()
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"chunk of {len(payload)} bytes, more than {MAX_PAYLOAD_BYTES}")
     return sign_payload(RosterEnvelope, payload, private_key, key_id)
+
+
+def for_transfer(person: RosterPerson) -> RosterPerson:
+    """``person`` as a roster may carry them: without face templates unless their consent
+    allows transfer (:mod:`models.consent`)."""
+    if not person.templates or allows_transfer(person.consent):
+        return person
+    return person.model_copy(update={"templates": []})
+
+
+def withheld_templates(people: Sequence[RosterPerson]) -> list[str]:
+    """Ids of the people whose templates :func:`for_transfer` leaves out (in order)."""
+    return [p.person_id for p in people if p.templates and not allows_transfer(p.consent)]
 
 
 def plan_chunks(
@@ -125,7 +144,11 @@ def build_roster_messages(
     ``terminal_id`` binds the roster to one terminal (others refuse it); None lets any terminal
     that trusts ``key_id`` apply it. An empty ``people`` makes a roster that removes everyone.
     ``schedule`` travels in chunk 0; without one, the roster removes any schedule in force.
+    Templates of people whose consent does not allow transfer are left out
+    (:func:`for_transfer`); a chunk is schema version 2 when one of its people carries consent,
+    else version 1, which terminals of earlier releases still take.
     """
+    people = [for_transfer(person) for person in people]
     version = int(time.time()) if version is None else version
     issued = issued_at or datetime.now(UTC)
     reserve = 0 if schedule is None else len(schedule.model_dump_json().encode()) + 16
@@ -135,6 +158,7 @@ def build_roster_messages(
     messages = []
     for index, group in enumerate(groups):
         chunk = RosterChunk(
+            schema_version=2 if any(p.consent is not None for p in group) else 1,
             terminal_id=terminal_id,
             roster_version=version,
             issued_at=issued,

@@ -13,9 +13,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from central.rosters.publish import RosterPublisher
 from common.mqtt.topics import Topics
 from common.mqtt.types import LinkOptions
+from models.consent import Consent
 from models.messages import TerminalState, TerminalStatus
 from models.roster import RosterPerson, RosterTemplate
 from terminal.config import Config
+from tests.consent_tools import TRANSFER
 from tests.delivery_tools import Probe, make_config, wait_for
 
 DIGEST = "0" * 63 + "1"
@@ -47,9 +49,15 @@ def write_private_key(key: Ed25519PrivateKey, path: Path) -> Path:
 
 
 def random_people(
-    count: int, templates: int = 1, dim: int = 128, seed: int = 0, start: int = 1
+    count: int,
+    templates: int = 1,
+    dim: int = 128,
+    seed: int = 0,
+    start: int = 1,
+    consent: Consent | None = TRANSFER,
 ) -> list[RosterPerson]:
-    """People P00001... with random float32 templates of engine ``sface``, model :data:`DIGEST`."""
+    """People P00001... with random float32 templates of engine ``sface``, model :data:`DIGEST`,
+    and ``consent`` (default: to transfer)."""
     rng = np.random.default_rng(seed)
     vectors = rng.standard_normal((count, templates, dim)).astype("<f4")
     return [
@@ -61,6 +69,7 @@ def random_people(
                 RosterTemplate(engine="sface", model_digest=DIGEST, dim=dim, embedding=v.tobytes())
                 for v in vectors[i]
             ],
+            consent=consent,
         )
         for i in range(count)
     ]

@@ -15,6 +15,7 @@ from terminal.face.enrollment import enroll
 from terminal.face.liveness import HeadTurnLiveness
 from terminal.store.database import open_database
 from terminal.store.outbox import Outbox
+from tests.consent_tools import TRANSFER
 from tests.recognition_tools import frame_of, person_photo
 from tests.scenes import badge_scene, blank_frame
 
@@ -80,7 +81,14 @@ def kiosk(
     db = open_database(config.database_path)
     inner = engine.inner if isinstance(engine, CountingEngine) else engine
     for person_id, photos in people.items():
-        enroll(db, inner if photos else None, person_id, PEOPLE.get(person_id, person_id), photos)
+        enroll(
+            db,
+            inner if photos else None,
+            person_id,
+            PEOPLE.get(person_id, person_id),
+            photos,
+            consent=TRANSFER,
+        )
     outbox = Outbox(db, config.terminal.id, config.terminal.site)
     pipeline = build_pipeline(config, outbox, lambda: True, engine=engine, liveness=liveness)
     return pipeline, outbox

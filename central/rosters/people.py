@@ -10,6 +10,11 @@ CSV (UTF-8, a header row): ``person_id,name`` and optionally ``qr_key_ids`` (spa
 ``engine``, ``model_digest``, ``embedding`` (base64). A person with several templates takes
 one row per template; a row with an empty ``embedding`` adds no template (QR-only person).
 
+Consent (:mod:`models.consent`) goes in a ``consent`` object in JSON, or the CSV columns
+``consent`` (``none``, ``on_device`` or ``transfer``), ``consent_given_at`` (``YYYY-MM-DD``) and
+``consent_recorded_by``. Templates of a person whose consent is not ``transfer`` are left out
+of the roster when it is built (:func:`models.roster_codec.for_transfer`).
+
 :func:`people_from_gallery` turns a terminal database's enrolled people into roster people:
 enroll on one station with ``kiosk enroll`` (same engine and models as the terminals), then
 ``kiosk roster export`` and publish that file.
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +89,15 @@ def _csv_records(path: Path, text: str) -> list[dict[str, Any]]:
         )
         if (row.get("name") or "").strip() != person["name"]:
             raise MessageError(f"{path}: line {line}: another name for {person_id!r}")
+        scope = (row.get("consent") or "").strip()
+        if scope:
+            consent = {
+                "scope": scope,
+                "given_at": (row.get("consent_given_at") or "").strip(),
+                "recorded_by": (row.get("consent_recorded_by") or "").strip(),
+            }
+            if person.setdefault("consent", consent) != consent:
+                raise MessageError(f"{path}: line {line}: another consent for {person_id!r}")
         if (row.get("embedding") or "").strip():
             engine, digest, embedding = (str(row.get(c) or "").strip() for c in _TEMPLATE_COLUMNS)
             dim = len(embedding.rstrip("=")) * 3 // 4 // 4
@@ -92,18 +107,34 @@ def _csv_records(path: Path, text: str) -> list[dict[str, Any]]:
     return list(people.values())
 
 
-def people_from_gallery(db: sqlite_utils.Database) -> list[RosterPerson]:
-    """Every enrolled person of a terminal database with their templates and QR key ids."""
+def people_from_gallery(
+    db: sqlite_utils.Database, open_blob: Callable[[bytes, str], bytes] | None = None
+) -> list[RosterPerson]:
+    """Every enrolled person of a terminal database with their consent, QR key ids and the
+    templates their consent lets travel (``transfer``; the others' are not read at all).
+    ``open_blob(blob, person_id)`` turns a stored (sealed) template into its plain bytes."""
     people: dict[str, dict[str, Any]] = {}
-    for person_id, name in db.conn.execute(
-        "SELECT person_id, name FROM people ORDER BY person_id"
+    columns = {row[1] for row in db.conn.execute("PRAGMA table_info(people)").fetchall()}
+    with_consent = "consent_scope" in columns
+    consent_sql = ", consent_scope, consent_given_at, consent_recorded_by" if with_consent else ""
+    for row in db.conn.execute(
+        f"SELECT person_id, name{consent_sql} FROM people ORDER BY person_id"
     ).fetchall():
-        people[person_id] = {"person_id": person_id, "name": name, "templates": []}
+        person: dict[str, Any] = {"person_id": row[0], "name": row[1], "templates": []}
+        if with_consent and row[2] is not None:
+            person["consent"] = {"scope": row[2], "given_at": row[3], "recorded_by": row[4]}
+        people[row[0]] = person
+    transferable = (
+        " AND person_id IN (SELECT person_id FROM people WHERE consent_scope = 'transfer')"
+        if with_consent
+        else " AND 0"
+    )
     for person_id, engine, digest, dim, blob in db.conn.execute(
         "SELECT person_id, engine, model_digest, dim, embedding FROM templates"
-        " WHERE engine != '' ORDER BY person_id, id"
+        f" WHERE engine != ''{transferable} ORDER BY person_id, id"
     ).fetchall():
-        template = {"engine": engine, "model_digest": digest, "dim": dim, "embedding": blob}
+        plain = open_blob(blob, person_id) if open_blob is not None else blob
+        template = {"engine": engine, "model_digest": digest, "dim": dim, "embedding": plain}
         people[person_id]["templates"].append(template)
     if "person_qr_keys" in db.table_names():  # a terminal that had rosters
         for person_id, key_id in db.conn.execute(

@@ -77,7 +77,9 @@ class StatusView:
     camera_ok: bool
     labels: dict[str, str] = field(default_factory=dict)
     """Texts in the kiosk's language, by key: ``idle`` (what to do), ``online``, ``offline``,
-    ``offline_only``, ``backlog`` (with ``{count}``), ``clock``, ``camera``, ``title``."""
+    ``offline_only``, ``backlog`` (with ``{count}``), ``clock``, ``camera``, ``title``,
+    ``notice`` (the face-recognition notice, small at the bottom of the idle screen; empty or
+    absent: none shown)."""
     language: str = "zh"
     terminal_id: str = ""
     site: str = ""

@@ -85,8 +85,9 @@ class WebDisplay(Display):
     Web Audio, sentences from ``speechSynthesis``); ``preview=False`` or ``preview_fps=0``
     turns the live view off (the page hides it, ``/preview.mjpg`` answers 404).
 
-    ``language`` and ``labels`` (the idle texts: ``title``, ``idle``) are the page's until the
-    first :meth:`status`: the page is served in the kiosk's language, even before it connects.
+    ``language`` and ``labels`` (the idle texts: ``title``, ``idle``, ``notice``) are the
+    page's until the first :meth:`status`: the page is served in the kiosk's language, with
+    its face-recognition notice, even before it connects.
 
     ``max_stream_clients`` bounds the ``/events`` and ``/preview.mjpg`` streams served at once
     (a screen uses two), ``max_connections`` every connection (more are answered 503 and

@@ -110,7 +110,7 @@ class Hub:
         self.language = "zh"
         """The kiosk's language, for the page served before any status (see :meth:`page_texts`)."""
         self.labels: dict[str, str] = {}
-        """The idle texts in that language, likewise (``title``, ``idle``)."""
+        """The idle texts in that language, likewise (``title``, ``idle``, ``notice``)."""
         self.pulse = pulse or FramePulse()
         self.camera_stale_s = camera_stale_s
         self._shown_camera_ok: bool | None = None

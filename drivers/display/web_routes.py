@@ -120,11 +120,12 @@ async def _no_cache(request: web.Request, response: web.StreamResponse) -> None:
 
 def render_index(template: str, lang: str, labels: dict[str, str]) -> str:
     """The page with its language and idle texts filled in (``{{lang}}``, ``{{title}}``,
-    ``{{idle}}``), so that before it has connected it shows the date and texts in the kiosk's
-    language, not the browser's."""
+    ``{{idle}}``, ``{{notice}}``: the face-recognition notice, empty when ``labels`` has none),
+    so that before it has connected it shows the date and texts in the kiosk's language, not
+    the browser's, and the notice from the first paint."""
     title = labels.get("title", "")
     values = {"lang": lang, "title": title or "…", "idle_title": title,
-              "idle": labels.get("idle", "")}  # fmt: skip
+              "idle": labels.get("idle", ""), "notice": labels.get("notice", "")}  # fmt: skip
     page = template
     for key, value in values.items():
         page = page.replace("{{" + key + "}}", html.escape(value, quote=True))

@@ -26,6 +26,7 @@ from terminal.config.base import describe as _describe
 from terminal.config.base import read_secret
 from terminal.config.liveness import LivenessSection
 from terminal.config.mqtt import MqttSection
+from terminal.config.privacy import PrivacySection
 from terminal.config.provisioning import ProvisioningSection
 from terminal.config.ui import GpioSection, UiSection
 
@@ -33,6 +34,7 @@ __all__ = [
     "Config",
     "LivenessSection",
     "MqttSection",
+    "PrivacySection",
     "check_verification_mode",
     "load_config",
     "parse_config",
@@ -290,6 +292,7 @@ class Config(_Section):
     provisioning: ProvisioningSection = Field(default_factory=ProvisioningSection)
     attendance: AttendanceSection = Field(default_factory=AttendanceSection)
     ui: UiSection = Field(default_factory=UiSection)
+    privacy: PrivacySection = Field(default_factory=PrivacySection)
     gpio: GpioSection = Field(default_factory=GpioSection)
     log: LogSection = Field(default_factory=LogSection)
 

@@ -20,6 +20,7 @@ import sqlite_utils
 
 from common.errors import EnrollmentError, ImageError
 from drivers.face.base import Box, FaceEngine
+from models.consent import Consent
 from terminal.face.images import load_rgb
 from terminal.face.matcher import Matcher
 from terminal.face.quality import EDGE_MARGIN
@@ -255,21 +256,38 @@ def enroll(
     name: str,
     photos: list[Path],
     min_face_px: int = ENROLL_MIN_FACE_PX,
+    consent: Consent | None = None,
 ) -> EnrollResult:
     """Add ``person_id`` with one face template per usable photo; every photo's outcome is in
     the result. :class:`NoUsablePhotoError` giving every photo's reason when none is usable.
 
     An existing person keeps their templates, gets the new ones and the new name. With no
     photos the person is stored without templates (QR badge check-in only) and ``engine``
-    may be None.
+    may be None. ``consent`` is recorded with the person; photos are refused before any face
+    in them is encoded unless that consent, or the one recorded before, allows face
+    recognition (:class:`EnrollmentError`).
     """
     check_person_id(person_id)
     check_name(name)
     gallery = Gallery(db)
+    if photos:
+        before = gallery.get(person_id)
+        allowed = (
+            consent.allows_face if consent is not None else bool(before and before.face_allowed)
+        )
+        if not allowed:
+            scope = consent.scope if consent is not None else "none recorded"
+            raise EnrollmentError(
+                f"{person_id}: no consent to face recognition ({scope}): their photos are not"
+                " read; record the person's separate consent with --consent on_device or"
+                " --consent transfer, or enroll them without photos (QR code only)"
+            )
     if engine is None:
         if photos:
             raise ValueError("a face engine is needed to enroll photos")
-        return EnrollResult(gallery.add_person(person_id, name, [], "", "", []), [])
+        return EnrollResult(
+            gallery.add_person(person_id, name, [], "", "", [], consent=consent), []
+        )
     examined = [_examine_photo(engine, photo, min_face_px) for photo in photos]
     stored, owners = gallery.matrix(engine.name, engine.model_digest)
     single_faces = [
@@ -298,6 +316,7 @@ def enroll(
         engine.name,
         engine.model_digest,
         [str(item.photo.path) for item in used],
+        consent=consent,
     )
     return EnrollResult(
         person, [item.photo if isinstance(item, _Candidate) else item for item in outcomes]

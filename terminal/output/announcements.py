@@ -20,6 +20,12 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "{name} is already checked in ({time})",
     },
     "unknown": {"zh": "未识别，请看摄像头", "en": "Not recognised — look at the camera"},
+    # An unknown face where a QR code would check the person in instead (their face may not be
+    # on file: no consent to face recognition).
+    "unknown_or_qr": {
+        "zh": "未识别，请看摄像头或出示二维码",
+        "en": "Not recognised — look at the camera, or show your QR code",
+    },
     "refused": {"zh": "签到失败：{reason}", "en": "Check-in refused: {reason}"},
     "pending": {"zh": "请稍候…", "en": "One moment…"},
     "move_closer": {"zh": "请靠近一点", "en": "Please come closer"},
@@ -68,6 +74,22 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "code_used": {
         "zh": "二维码已被使用，请出示新的二维码",
         "en": "This code was already used: show a fresh one",
+    },
+    # Face enrollment at the kiosk, after an administrator showed an enrollment code:
+    # ``progress`` is "<done>/<total>" (the decision's reason).
+    "enrolling": {
+        "zh": "正在录入 {name}：请看摄像头（{progress}）",
+        "en": "Enrolling {name}: look at the camera ({progress})",
+    },
+    "enrolled": {"zh": "{name} 已录入人脸", "en": "{name} enrolled"},
+    "enrollment_expired": {
+        "zh": "录入码已过期，请重新获取",
+        "en": "Enrollment code expired — ask for a new one",
+    },
+    "enrollment_failed": {"zh": "人脸录入失败，请重试", "en": "Enrollment failed — try again"},
+    "enroll_code_not_here": {
+        "zh": "本机不接受录入码",
+        "en": "Enrollment codes are not accepted here",
     },
     "camera_missing": {"zh": "摄像头未连接", "en": "Camera not connected"},
     "show_provisioning_code": {
@@ -179,13 +201,20 @@ def announce(
     reason: str = "",
     minutes: int | None = None,
     title: str = "",
+    progress: str = "",
 ) -> str:
     """The sentence for ``kind`` in ``language``; the time is shown in local time, HH:MM:SS;
-    ``minutes`` (late or early) and ``title`` (a training session) fill verdicts and titles."""
+    ``minutes`` (late or early) and ``title`` (a training session) fill verdicts and titles,
+    ``progress`` ("2/5") a face enrollment's."""
     template = CATALOGUE.get(kind, CATALOGUE["refused"])[language]
     time_text = at.astimezone().strftime("%H:%M:%S") if at is not None else ""
     return template.format(
-        name=name, time=time_text, reason=reason, minutes=minutes or 0, title=title
+        name=name,
+        time=time_text,
+        reason=reason,
+        minutes=minutes or 0,
+        title=title,
+        progress=progress,
     )
 
 

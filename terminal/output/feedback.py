@@ -16,7 +16,12 @@ decision                       signal        how often
                                              ``unknown_after_s`` (1 s) without a gap, then at
                                              most once per ``unknown_every_s`` (5 s)
 ``pending``                    nothing       the face is still being confirmed
+``enrolled``                   success       like a check-in, at most once per person per
+                                             ``repeat_every_s``
+``enrolling``                  nothing       a face enrollment's capture in progress
 =============================  ============  ================================================
+
+A face enrollment's refusals (``refused``, reason ``enrollment_expired``...) are refusals.
 
 ``unknown`` is treated carefully because a face can be unknown for a frame or two before it is
 recognised (far away, turned), and strangers pass by in the background: neither should flash
@@ -42,7 +47,7 @@ SignalName = str
 PROMPT_KINDS = frozenset({"challenge", "paired"})
 """Requests to the person beep; quality hints ("come closer") do not: in a hallway they would
 beep at every passer-by."""
-PRIORITY = {"checked_in": 5, "refused": 4, "unknown": 3, "repeat": 2}
+PRIORITY = {"checked_in": 5, "enrolled": 5, "refused": 4, "unknown": 3, "repeat": 2}
 """Which decision of one frame is signalled (prompts: 1, the rest: never)."""
 UNKNOWN_GAP_S = 1.0
 """A pause longer than this between unknown faces starts a new sighting."""
@@ -95,8 +100,16 @@ class Feedback:
         self.signals.close()
 
     def _decide(self, decision: Decision, now: float) -> SignalName | None:
-        kind = decision.kind
+        kind: str = decision.kind  # also kinds the pipeline's DecisionKind may not list yet
         person = decision.person_id
+        if kind == "enrolled":
+            # Like a check-in; limited per person in case it comes with several frames.
+            given = self._limited(
+                ("enrolled", person), self.repeat_every_s, now, "success", holdable=False
+            )
+            if given is not None:
+                self._success_at = now
+            return given
         if kind == "unknown":
             return self._unknown(now)
         if kind == "checked_in":
@@ -114,7 +127,7 @@ class Feedback:
         if kind in PROMPT_KINDS:
             key = ("prompt", person, decision.reason)
             return self._limited(key, self.prompt_every_s, now, "prompt")
-        return None  # pending: still confirming
+        return None  # pending: still confirming; enrolling: capture in progress
 
     def _unknown(self, now: float) -> SignalName | None:
         seen = self._unknown_seen

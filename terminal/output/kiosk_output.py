@@ -33,9 +33,12 @@ BOX_STATES: dict[str, BoxState] = {
     "pending": "checking",
     "challenge": "checking",
     "paired": "checking",
+    "enrolling": "checking",
+    "enrolled": "ok",
 }
 """The colour of a face's box in the live view by its decision; any other (``unknown``,
-``adjust``: seen, nothing decided) is ``tracking``."""
+``adjust``: seen, nothing decided) is ``tracking``. A face enrollment's capture is
+``checking`` (amber), its end ``ok`` (green)."""
 SHOW_CODE_FIRST = "show_code_first"
 STATUS_EVERY_S = 1.0
 
@@ -87,6 +90,8 @@ class KioskOutput:
         self.on_decision = on_decision
         self._asked: tuple[str | None, str] | None = None
         self._hinted_at = float("-inf")
+        self._enrollment: tuple[str | None, str, str] | None = None
+        """The face enrollment step said last (person, kind, progress)."""
         self._status_at = float("-inf")
 
     def start(self) -> None:
@@ -142,7 +147,10 @@ class KioskOutput:
             name = decision.name or decision.person_id or ""
             event = decision.event
             log.info("%s", checkin_sentence(event, decision.session_title, name, language))
-        if decision.kind == "challenge":
+        kind: str = decision.kind  # also kinds the pipeline's DecisionKind may not list yet
+        if kind in ("enrolling", "enrolled"):
+            self._say_enrollment(decision)
+        elif decision.kind == "challenge":
             self._say_request(decision)
         elif decision.reason == SHOW_CODE_FIRST:
             self._say_hint(decision)
@@ -163,6 +171,17 @@ class KioskOutput:
             name = decision.name or decision.person_id or ""
             log.info("%s", announce(decision.reason, self.language, name=name))
         self._asked = asked
+
+    def _say_enrollment(self, decision: Decision) -> None:
+        """Say a face enrollment's step once (it comes with every frame until the next) and
+        its end."""
+        step = (decision.person_id, decision.kind, decision.reason)
+        if step != self._enrollment:
+            name = decision.name or decision.person_id or ""
+            log.info(
+                "%s", announce(decision.kind, self.language, name=name, progress=decision.reason)
+            )
+        self._enrollment = step
 
     def _say_hint(self, decision: Decision) -> None:
         """Say a hint that comes with every frame of a face once, and again only after it

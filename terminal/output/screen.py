@@ -25,6 +25,14 @@ its detail line is the time and the verdict the event carries (准时, 迟到 4 
 checked in, 已签退 / Already checked out, 已进入：<session> / Already entered: <session>,
 已离开：<session> / Already left: <session>), and the log says what the screen says
 (:func:`checkin_sentence`).
+
+A face enrollment at the kiosk (after an administrator showed an enrollment code) is an amber
+prompt while the face is captured (正在录入 <name>：请看摄像头（2/5） / Enrolling <name>: look at
+the camera (2/5)), a green success once the templates are stored (<name> 已录入人脸 / <name>
+enrolled), and its refusals are red (the code expired, the capture failed, codes not accepted
+here). An unknown face is told it may show its QR code instead where a code alone checks a
+person in (:func:`unknown_phrase`). The idle screen carries the face-recognition notice of
+``[privacy]`` where the kiosk reads faces (:func:`notice_text`).
 """
 
 from __future__ import annotations
@@ -57,6 +65,16 @@ _QR_REFUSALS: dict[str, str] = {
     "not_enrolled": "not_enrolled",
 }
 _HINTS = ("move_closer", "look_at_camera", "hold_still", "center_face", "lower_mask")
+ENROLLING = "enrolling"
+"""A face enrollment in progress (``reason`` "<done>/<total>"): an amber prompt."""
+ENROLLED = "enrolled"
+"""A face enrollment done (the person's templates are stored): a green success."""
+ENROLLMENT_REFUSALS = frozenset({"enrollment_expired", "enrollment_failed", "enroll_code_not_here"})
+"""The ``refused`` reasons of a face enrollment (each a catalogue key, said in red)."""
+QR_ALTERNATIVE_MODES = frozenset({"face_or_qr", "qr"})
+"""Verification modes where a QR code alone checks a person in: there an unknown face is told
+it may show its QR code instead (``unknown_or_qr``); in ``face`` codes are refused, in
+``face_and_qr`` the face is needed anyway."""
 TURN_ARROWS: dict[str, Arrow] = {"left": "left", "right": "right"}
 """The arrow of a head-turn request (``turn_left...``, ``turn_right...``): toward the person's
 own left or right as they face the screen, which is the screen's left or right as they see it;
@@ -80,6 +98,8 @@ class ScreenFeed:
         self.language: Language = config.terminal.language
         self.hold_s = config.ui.result_hold_s
         self.speak = config.ui.spoken_prompts
+        self.unknown_phrase = unknown_phrase(config)
+        """What an unknown face is told (:func:`unknown_phrase`)."""
         self.clock = clock
         self._shown: _Shown | None = None
         self._sequence = 0
@@ -127,14 +147,23 @@ class ScreenFeed:
     def _view(self, d: Decision) -> tuple[ResultView, tuple[str, str | None, str]] | None:
         name = d.name or d.person_id
         key = (d.kind, d.person_id, d.refusal or d.reason)
+        kind: str = d.kind  # also the kinds the pipeline's DecisionKind may not list yet
         if d.kind == "checked_in" and d.event is not None:
             title, detail, spoken = self._success(d.event, d.session_title, name or "")
             return self._result("success", title, name, detail, "ok", "success", spoken), key
         if d.kind == "repeat":
             title, detail = self._repeat(d)
             return self._result("repeat", title, name, detail, "info", "none", None), key
+        if kind == ENROLLING:
+            # Comes with every frame; a new step (2/5 -> 3/5) is a new key, so it is shown at
+            # once, silently (the face is being captured: no tone per step).
+            title = announce(ENROLLING, self.language, name=name or "", progress=d.reason)
+            return self._result("prompt", title, None, "", "info", "none", None), key
+        if kind == ENROLLED:
+            title = announce(ENROLLED, self.language, name=name or "")
+            return self._result("success", title, None, "", "ok", "success", title), key
         if d.kind == "unknown":
-            return self._refusal("unknown", None), key
+            return self._refusal(self.unknown_phrase, None), key
         if d.kind == "refused":
             return self._refusal(self._phrase_of(d), name), key
         if d.kind in ("challenge", "paired") or (d.kind == "adjust" and d.reason in _HINTS):
@@ -171,6 +200,8 @@ class ScreenFeed:
 
     def _phrase_of(self, d: Decision) -> str:
         """The catalogue key that says why ``d`` was refused."""
+        if d.reason in ENROLLMENT_REFUSALS:
+            return d.reason
         if d.refusal is not None:
             return _QR_REFUSALS.get(d.refusal, "qr_invalid")
         if is_phrase(d.reason):
@@ -211,6 +242,32 @@ class ScreenFeed:
         return announce(key, self.language)
 
 
+def unknown_phrase(config: Config) -> str:
+    """The catalogue key an unknown face is told: ``unknown_or_qr`` ("look at the camera, or
+    show your QR code") where the kiosk reads QR codes and a code alone checks a person in
+    (:data:`QR_ALTERNATIVE_MODES`), so that a person whose face is not on file (who did not
+    consent) learns how to check in instead; else ``unknown``."""
+    if config.qr.enabled and config.verification.mode in QR_ALTERNATIVE_MODES:
+        return "unknown_or_qr"
+    return "unknown"
+
+
+def shows_notice(config: Config) -> bool:
+    """Whether the idle screen shows the face-recognition notice: ``[privacy] notice`` is on
+    and this kiosk reads faces (recognition enabled, verification mode not ``qr``)."""
+    return config.privacy.notice and config.recognition.enabled and config.verification.mode != "qr"
+
+
+def notice_text(config: Config) -> str:
+    """The idle screen's face-recognition notice in the kiosk's language (``[privacy]
+    notice_zh`` / ``notice_en``, configured text, not the catalogue's), or empty when it is
+    not shown (:func:`shows_notice`)."""
+    if not shows_notice(config):
+        return ""
+    privacy = config.privacy
+    return privacy.notice_zh if config.terminal.language == "zh" else privacy.notice_en
+
+
 def _turn_arrow(reason: str) -> Arrow | None:
     """The arrow for a ``turn_left...`` or ``turn_right...`` request, else None."""
     parts = reason.split("_")
@@ -243,7 +300,8 @@ def checkin_sentence(
 def status_view(
     config: Config, online: bool | None, backlog: int, clock_synced: bool, camera_ok: bool
 ) -> StatusView:
-    """The status line and idle texts in the kiosk's language."""
+    """The status line and idle texts in the kiosk's language; ``notice`` is the
+    face-recognition notice (:func:`notice_text`), empty when the idle screen shows none."""
     language: Language = config.terminal.language
     labels = {
         "idle": announce(f"idle_{config.verification.mode}", language),
@@ -254,6 +312,7 @@ def status_view(
         "clock": announce("status_clock", language),
         "camera": announce("camera_missing", language),
         "title": announce("screen_title", language),
+        "notice": notice_text(config),
     }
     return StatusView(
         online=online,

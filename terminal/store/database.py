@@ -22,7 +22,7 @@ import sqlite_utils
 from common.errors import StoreCorruptError, StoreError
 from common.sqlite import classify, immediate_transaction, migrate, refuse_newer
 from terminal.store.disk_room import DiskRoom, configure_wal
-from terminal.store.schema import LATEST, MIGRATIONS
+from terminal.store.schema import LATEST, MIGRATIONS, register_person_ref
 from terminal.store.seq_mark import SeqMark
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,7 @@ def _open(path: Path, max_size_mb: float | None) -> sqlite_utils.Database:
         refuse_newer(conn, path, LATEST, _WHAT)  # before WAL: a newer file is not touched
         _configure(conn)
         migrate(conn, path, MIGRATIONS, _WHAT)
+        register_person_ref(conn)
         limit_size(conn, max_size_mb)
     except sqlite3.Error as exc:
         conn.close()

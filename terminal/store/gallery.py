@@ -1,4 +1,12 @@
-"""Enrolled people and their face templates, kept in the terminal database.
+"""Enrolled people, their consent to face recognition and their face templates, kept in the
+terminal database.
+
+A person's face is used only with their consent (:mod:`models.consent`): templates are stored
+only for a person whose consent allows it, and :meth:`Gallery.matrix` hands the matcher only
+theirs, so a person with no consent recorded (or ``none``) is never matched: they check in
+with their QR code. Recording ``none`` deletes their templates. Every template stored, deleted
+and consent recorded is written to the processing log in the same transaction
+(:mod:`terminal.store.processing_log`).
 
 A person may have several templates (one per enrollment photo). Enrolling an id that exists
 adds the new templates to the old ones and updates the name: enroll again with more photos to
@@ -25,10 +33,12 @@ import sqlite_utils
 
 from common.errors import EnrollmentError, StoreError, UnknownPersonError
 from common.sqlite import classify
+from models.consent import FACE_SCOPES, Consent
 from models.messages import format_rfc3339
-from terminal.store import damaged_copies
+from terminal.store import damaged_copies, processing_log
 from terminal.store.database import db_path, write_transaction
 from terminal.store.roster_tables import forget_in_schedules
+from terminal.store.schema import template_digest
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +46,69 @@ PERSON_ID_MAX = 64
 NAME_MAX = 128
 _REVISION_KEY = "gallery_rev"
 _PEOPLE_SQL = (
-    "SELECT p.person_id, p.name, count(t.id), p.created_at FROM people p"
+    "SELECT p.person_id, p.name, count(t.id), p.created_at, p.consent_scope,"
+    " p.consent_given_at, p.consent_recorded_by, p.consent_source FROM people p"
     " LEFT JOIN templates t ON t.person_id = p.person_id"
 )
+_FACE_ALLOWED = "consent_scope IN ('on_device', 'transfer')"
 
 
 @dataclass(frozen=True)
 class Person:
-    """An enrolled person and how many face templates they have (of any engine)."""
+    """An enrolled person, how many face templates they have (of any engine), and their
+    consent (None: none recorded, so no face recognition) and where it was recorded."""
 
     person_id: str
     name: str
     templates: int
     created_at: str
+    consent: Consent | None = None
+    consent_source: str | None = None
+
+    @property
+    def face_allowed(self) -> bool:
+        """Whether their consent allows their face to be encoded and matched."""
+        return self.consent is not None and self.consent.allows_face
+
+
+def _person(row: tuple[Any, ...]) -> Person:
+    consent = None
+    if row[4] is not None:
+        consent = Consent(scope=row[4], given_at=row[5], recorded_by=row[6])
+    return Person(str(row[0]), str(row[1]), int(row[2]), str(row[3]), consent,
+                  None if row[7] is None else str(row[7]))  # fmt: skip
+
+
+def write_consent(conn: sqlite3.Connection, person_id: str, consent: Consent, source: str) -> bool:
+    """Record ``consent`` for an existing person in the open transaction, and log it; delete
+    their templates (logged too) when it no longer allows face recognition. False when it
+    was already recorded exactly so (nothing written)."""
+    row = conn.execute(
+        "SELECT consent_scope, consent_given_at, consent_recorded_by FROM people"
+        " WHERE person_id = ?",
+        (person_id,),
+    ).fetchone()
+    new = (consent.scope, consent.given_at.isoformat(), consent.recorded_by)
+    if row is not None and tuple(row) == new:
+        return False
+    conn.execute(
+        "UPDATE people SET consent_scope = ?, consent_given_at = ?, consent_recorded_by = ?,"
+        " consent_source = ? WHERE person_id = ?",
+        (*new, source, person_id),
+    )
+    detail = f"{consent.scope}, given {new[1]}, recorded by {consent.recorded_by}, from {source}"
+    processing_log.record(conn, "consent_recorded", person_id, detail=detail)
+    if consent.scope not in FACE_SCOPES:
+        delete_templates(conn, person_id, f"consent {consent.scope}")
+    return True
+
+
+def delete_templates(conn: sqlite3.Connection, person_id: str, why: str) -> int:
+    """Delete every template of ``person_id`` in the open transaction and log how many."""
+    deleted = conn.execute("DELETE FROM templates WHERE person_id = ?", (person_id,)).rowcount
+    if deleted:
+        processing_log.record(conn, "template_deleted", person_id, deleted, why)
+    return int(deleted)
 
 
 def _has_control(text: str) -> bool:
@@ -90,8 +150,15 @@ class Gallery:
         engine: str,
         model_digest: str,
         sources: list[str],
+        consent: Consent | None = None,
+        consent_source: str = "enroll",
     ) -> Person:
-        """Create or update a person and add one template per embedding, in one transaction."""
+        """Create or update a person and add one template per embedding, in one transaction.
+
+        ``consent``, when given, is recorded first (from ``consent_source``); templates are
+        refused (:class:`EnrollmentError`) unless the person's consent, given or recorded
+        before, allows face recognition.
+        """
         check_person_id(person_id)
         name = check_name(name)
         if len(sources) != len(embeddings):
@@ -106,14 +173,38 @@ class Gallery:
                 " ON CONFLICT (person_id) DO UPDATE SET name = excluded.name",
                 (person_id, name, now),
             )
-            conn.executemany(
-                "INSERT INTO templates (person_id, engine, model_digest, dim, embedding, source,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (person_id, engine, model_digest, len(blob) // 4, blob, source, now)
-                    for blob, source in zip(blobs, sources, strict=True)
-                ],
-            )
+            if consent is not None:
+                write_consent(conn, person_id, consent, consent_source)
+            if blobs:
+                (scope,) = conn.execute(
+                    "SELECT consent_scope FROM people WHERE person_id = ?", (person_id,)
+                ).fetchone()
+                if scope not in FACE_SCOPES:
+                    raise EnrollmentError(
+                        f"{person_id}: no consent to face recognition recorded (scope"
+                        f" {scope or 'none'}); face templates need the person's separate"
+                        " consent (kiosk enroll --consent on_device|transfer)"
+                    )
+                conn.executemany(
+                    "INSERT INTO templates (person_id, engine, model_digest, dim, embedding,"
+                    " source, created_at, origin, digest) VALUES (?, ?, ?, ?, ?, ?, ?, 'local', ?)",
+                    [
+                        (
+                            person_id,
+                            engine,
+                            model_digest,
+                            len(blob) // 4,
+                            blob,
+                            source,
+                            now,
+                            template_digest(blob),
+                        )
+                        for blob, source in zip(blobs, sources, strict=True)
+                    ],
+                )
+                how = "camera" if all(src.startswith("camera") for src in sources) else "photos"
+                processing_log.record(conn, "template_created", person_id, len(blobs),
+                                      f"local {how}, {engine}")  # fmt: skip
             bump_revision(conn)
         person = self.get(person_id)
         assert person is not None
@@ -136,7 +227,7 @@ class Gallery:
         if person is None:
             raise UnknownPersonError(f"{person_id!r} is not enrolled (see: kiosk people list)")
         with write_transaction(self.db) as conn:
-            conn.execute("DELETE FROM templates WHERE person_id = ?", (person_id,))
+            delete_templates(conn, person_id, "person removed")
             conn.execute("DELETE FROM people WHERE person_id = ?", (person_id,))
             forget_in_schedules(conn, person_id)
             bump_revision(conn)
@@ -149,19 +240,41 @@ class Gallery:
         damaged_copies.remove_person(Path(db_path(self.db)), person_id)
         return person
 
+    def set_consent(self, person_id: str, consent: Consent, source: str = "enroll") -> bool:
+        """Record a person's consent (``none`` deletes their templates); False when it was
+        already recorded so. :class:`UnknownPersonError` if the person is not enrolled."""
+        if self.get(person_id) is None:
+            raise UnknownPersonError(f"{person_id!r} is not enrolled (see: kiosk people list)")
+        with write_transaction(self.db) as conn:
+            changed = write_consent(conn, person_id, consent, source)
+            if changed:
+                bump_revision(conn)
+        return changed
+
     def people(self) -> list[Person]:
         """Everyone enrolled, ordered by id."""
         rows = self._read(_PEOPLE_SQL + " GROUP BY p.person_id ORDER BY p.person_id")
-        return [Person(str(r[0]), str(r[1]), int(r[2]), str(r[3])) for r in rows]
+        return [_person(row) for row in rows]
 
     def get(self, person_id: str) -> Person | None:
         """One person, or None."""
         rows = self._read(_PEOPLE_SQL + " WHERE p.person_id = ? GROUP BY p.person_id", (person_id,))
-        return (
-            Person(str(rows[0][0]), str(rows[0][1]), int(rows[0][2]), str(rows[0][3]))
-            if rows
-            else None
+        return _person(rows[0]) if rows else None
+
+    def face_people(self) -> set[str]:
+        """Ids of the people whose consent allows face recognition."""
+        return {
+            str(r[0]) for r in self._read(f"SELECT person_id FROM people WHERE {_FACE_ALLOWED}")
+        }
+
+    def templates_without_consent(self) -> int:
+        """People holding templates their consent does not allow (never matched; an upgrade
+        from a release without consent leaves them until consent is recorded)."""
+        rows = self._read(
+            "SELECT count(DISTINCT t.person_id) FROM templates t JOIN people p USING (person_id)"
+            " WHERE NOT coalesce(p.consent_scope IN ('on_device', 'transfer'), 0)"
         )
+        return int(rows[0][0])
 
     def name_of(self, person_id: str) -> str | None:
         """The person's name, or None when not enrolled."""
@@ -175,11 +288,13 @@ class Gallery:
     def matrix(self, engine: str, model_digest: str) -> tuple[np.ndarray, list[str]]:
         """Templates of this engine and model as a float32 ``[n, dim]`` matrix, and their owners.
 
-        Templates of other engines or models are left out (they are not comparable).
+        Templates of other engines or models are left out (they are not comparable), and so
+        are those of people whose consent does not allow face recognition.
         """
         rows = self._read(
-            "SELECT person_id, dim, embedding FROM templates WHERE engine = ? AND model_digest = ?"
-            " ORDER BY person_id, id",
+            "SELECT t.person_id, t.dim, t.embedding FROM templates t JOIN people p"
+            f" USING (person_id) WHERE t.engine = ? AND t.model_digest = ? AND p.{_FACE_ALLOWED}"
+            " ORDER BY t.person_id, t.id",
             (engine, model_digest),
         )
         if not rows:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from models.messages import format_rfc3339
 from models.roster import RosterChunk
+from terminal.store.schema import template_digest
 
 STAGING_TABLES = (
     "roster_staging",
@@ -46,15 +47,32 @@ def insert_chunk(conn: sqlite3.Connection, chunk: RosterChunk, key_id: str) -> N
         ),
     )
     conn.executemany(
-        "INSERT INTO roster_staging_people (roster_version, person_id, name, qr_key_ids)"
-        " VALUES (?, ?, ?, ?)",
-        [(version, p.person_id, p.name, json.dumps(p.qr_key_ids)) for p in chunk.people],
+        "INSERT INTO roster_staging_people (roster_version, person_id, name, qr_key_ids, consent)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [
+            (
+                version,
+                p.person_id,
+                p.name,
+                json.dumps(p.qr_key_ids),
+                None if p.consent is None else p.consent.model_dump_json(),
+            )
+            for p in chunk.people
+        ],
     )
     conn.executemany(
         "INSERT INTO roster_staging_templates (roster_version, person_id, engine,"
-        " model_digest, dim, embedding) VALUES (?, ?, ?, ?, ?, ?)",
+        " model_digest, dim, embedding, digest) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
-            (version, p.person_id, t.engine, t.model_digest, t.dim, t.embedding)
+            (
+                version,
+                p.person_id,
+                t.engine,
+                t.model_digest,
+                t.dim,
+                t.embedding,
+                template_digest(t.embedding),
+            )
             for p in chunk.people
             for t in p.templates
         ],

@@ -77,6 +77,102 @@ class Applied:
     """The ``version`` of the schedule the roster brought (None: it brought none)."""
 
 
+_LOG_DELETED = (
+    "INSERT INTO processing_log (at, action, person_ref, templates, detail)"
+    " SELECT :now, 'template_deleted', person_ref(person_id), count(*), :why FROM templates"
+)
+_STAGED_CONSENT = (
+    "SELECT person_id, json_extract(consent, '$.scope') AS scope,"
+    " json_extract(consent, '$.given_at') AS given_at,"
+    " json_extract(consent, '$.recorded_by') AS recorded_by"
+    " FROM roster_staging_people WHERE roster_version = :v AND consent IS NOT NULL"
+)
+_TRANSFERABLE = (
+    "SELECT t.person_id, t.engine, t.model_digest, t.dim, t.embedding, t.digest, t.rowid AS r"
+    " FROM roster_staging_templates t JOIN roster_staging_people p"
+    " ON p.roster_version = t.roster_version AND p.person_id = t.person_id"
+    " WHERE t.roster_version = :v AND json_extract(p.consent, '$.scope') = 'transfer'"
+)
+_SAME = "x.person_id = t.person_id AND x.engine = t.engine AND x.model_digest = t.model_digest" \
+    " AND x.digest = t.digest"  # fmt: skip
+
+
+def _apply_consent(conn: sqlite3.Connection, args: dict[str, object]) -> None:
+    """Record the consent the roster carries (where it carries one: a person without keeps
+    what the kiosk recorded at enrollment), logging each change; then delete the templates
+    of everyone whose consent does not allow face recognition."""
+    conn.execute(
+        "INSERT INTO processing_log (at, action, person_ref, templates, detail)"
+        " SELECT :now, 'consent_recorded', person_ref(p.person_id), 0,"
+        " s.scope || ', given ' || s.given_at || ', recorded by ' || s.recorded_by || ', from roster ' || :v"
+        f" FROM people p JOIN ({_STAGED_CONSENT}) s USING (person_id)"
+        " WHERE (p.consent_scope, p.consent_given_at, p.consent_recorded_by)"
+        " IS NOT (s.scope, s.given_at, s.recorded_by)",
+        args,
+    )
+    conn.execute(
+        "UPDATE people SET consent_scope = s.scope, consent_given_at = s.given_at,"
+        " consent_recorded_by = s.recorded_by, consent_source = 'roster'"
+        f" FROM ({_STAGED_CONSENT}) s WHERE s.person_id = people.person_id"
+        " AND (people.consent_scope, people.consent_given_at, people.consent_recorded_by)"
+        " IS NOT (s.scope, s.given_at, s.recorded_by)",
+        args,
+    )
+    no_face = (
+        "person_id IN (SELECT person_id FROM people"
+        " WHERE coalesce(consent_scope, 'none') NOT IN ('on_device', 'transfer'))"
+    )
+    conn.execute(_LOG_DELETED + f" WHERE {no_face} GROUP BY person_id",
+                 {**args, "why": "no consent to face recognition"})  # fmt: skip
+    conn.execute(f"DELETE FROM templates WHERE {no_face}")
+
+
+def _apply_templates(conn: sqlite3.Connection, args: dict[str, object]) -> int:
+    """Make the kiosk's roster templates those of the roster's people who consent to their
+    transfer (templates made on this kiosk stay); log what was added and deleted per person.
+    Return how many roster templates the kiosk now has."""
+    dropped = conn.execute(
+        "SELECT count(DISTINCT t.person_id) FROM roster_staging_templates t"
+        " JOIN roster_staging_people p"
+        " ON p.roster_version = t.roster_version AND p.person_id = t.person_id"
+        " WHERE t.roster_version = :v"
+        " AND coalesce(json_extract(p.consent, '$.scope'), '') != 'transfer'",
+        args,
+    ).fetchone()[0]
+    if dropped:
+        log.warning(
+            "roster %s: templates of %d people without consent to their transfer were not"
+            " stored; they are recognised only once enrolled on this kiosk with consent",
+            args["v"], dropped,
+        )  # fmt: skip
+    gone = (
+        f"origin = 'roster' AND NOT EXISTS (SELECT 1 FROM ({_TRANSFERABLE}) x WHERE"
+        " x.person_id = templates.person_id AND x.engine = templates.engine"
+        " AND x.model_digest = templates.model_digest AND x.digest = templates.digest)"
+    )
+    conn.execute(_LOG_DELETED + f" WHERE {gone} GROUP BY person_id",
+                 {**args, "why": f"not in roster {args['v']}"})  # fmt: skip
+    conn.execute(f"DELETE FROM templates WHERE {gone}", args)
+    new = (
+        f"SELECT * FROM ({_TRANSFERABLE}) t WHERE NOT EXISTS (SELECT 1 FROM templates x"
+        f" WHERE x.origin = 'roster' AND {_SAME})"
+    )
+    conn.execute(
+        "INSERT INTO processing_log (at, action, person_ref, templates, detail)"
+        f" SELECT :now, 'template_created', person_ref(person_id), count(*), 'roster ' || :v"
+        f" FROM ({new})"
+        " GROUP BY person_id",
+        args,
+    )
+    conn.execute(
+        "INSERT INTO templates (person_id, engine, model_digest, dim, embedding, source,"
+        f" created_at, origin, digest) SELECT person_id, engine, model_digest, dim, embedding,"
+        f" :source, :now, 'roster', digest FROM ({new}) ORDER BY r",
+        args,
+    )
+    return int(conn.execute("SELECT count(*) FROM templates WHERE origin = 'roster'").fetchone()[0])
+
+
 class RosterStore:
     """Staging and applying rosters on one database connection (the sync's)."""
 
@@ -145,7 +241,9 @@ class RosterStore:
             (removed,) = conn.execute(
                 f"SELECT count(*) FROM people WHERE person_id NOT IN ({_IN_ROSTER})", args
             ).fetchone()
-            conn.execute("DELETE FROM templates")
+            leaving = f" WHERE person_id NOT IN ({_IN_ROSTER}) GROUP BY person_id"
+            conn.execute(_LOG_DELETED + leaving, {**args, "why": f"removed by roster {version}"})
+            conn.execute(f"DELETE FROM templates WHERE person_id NOT IN ({_IN_ROSTER})", args)
             conn.execute("DELETE FROM person_qr_keys")
             conn.execute(f"DELETE FROM people WHERE person_id NOT IN ({_IN_ROSTER})", args)
             conn.execute(
@@ -154,12 +252,8 @@ class RosterStore:
                 " ON CONFLICT (person_id) DO UPDATE SET name = excluded.name",
                 args,
             )
-            templates = conn.execute(
-                "INSERT INTO templates (person_id, engine, model_digest, dim, embedding, source,"
-                " created_at) SELECT person_id, engine, model_digest, dim, embedding, :source,"
-                " :now FROM roster_staging_templates WHERE roster_version = :v ORDER BY rowid",
-                args,
-            ).rowcount
+            _apply_consent(conn, args)
+            templates = _apply_templates(conn, args)
             conn.execute(
                 "INSERT INTO person_qr_keys (person_id, key_id) SELECT DISTINCT p.person_id,"
                 " k.value FROM roster_staging_people p, json_each(p.qr_key_ids) k"

@@ -29,6 +29,9 @@ version N-1 exactly.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import sqlite3
 
 from common.sqlite import Migration, add_missing_columns, execute_script
@@ -195,11 +198,81 @@ def _liveness_calibration(conn: sqlite3.Connection) -> None:
     )
 
 
+def _face_data_law(conn: sqlite3.Connection) -> None:
+    """5: consent per person, template origin, and the append-only processing log."""
+    execute_script(
+        conn,
+        """
+        ALTER TABLE people ADD COLUMN consent_scope TEXT
+            CHECK (consent_scope IN ('none', 'on_device', 'transfer'));
+        ALTER TABLE people ADD COLUMN consent_given_at TEXT;
+        ALTER TABLE people ADD COLUMN consent_recorded_by TEXT;
+        ALTER TABLE people ADD COLUMN consent_source TEXT;
+        ALTER TABLE templates ADD COLUMN origin TEXT NOT NULL DEFAULT 'local'
+            CHECK (origin IN ('roster', 'local'));
+        UPDATE templates SET origin = 'roster' WHERE source LIKE 'roster %';
+        ALTER TABLE templates ADD COLUMN digest TEXT;
+        ALTER TABLE roster_staging_people ADD COLUMN consent TEXT;
+        ALTER TABLE roster_staging_templates ADD COLUMN digest TEXT;
+        CREATE TABLE processing_log (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            action TEXT NOT NULL CHECK (action IN
+                ('consent_recorded', 'template_created', 'template_used', 'template_deleted')),
+            person_ref TEXT NOT NULL,
+            templates INTEGER NOT NULL DEFAULT 0,
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX processing_log_at ON processing_log (at);
+        CREATE TRIGGER processing_log_append_only BEFORE UPDATE ON processing_log
+        BEGIN
+            SELECT RAISE(ABORT, 'the processing log is append-only');
+        END;
+        """,
+    )
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?)", (PERSON_REF_KEY, secrets.token_hex(32))
+    )
+    rows = conn.execute("SELECT id, embedding FROM templates").fetchall()
+    conn.executemany(
+        "UPDATE templates SET digest = ? WHERE id = ?",
+        [(template_digest(blob), row_id) for row_id, blob in rows],
+    )
+
+
+PERSON_REF_KEY = "person_ref_key"
+"""The ``meta`` key of this database's random key for :func:`register_person_ref`."""
+
+
+def register_person_ref(conn: sqlite3.Connection) -> None:
+    """Make SQL ``person_ref(person_id)`` available on ``conn``: the first 16 bytes (hex) of
+    HMAC-SHA-256 of the id under this database's own random key. The processing log names
+    people by it, so removing a person leaves no id of theirs in the file, while the log of
+    someone still enrolled maps back to them (``kiosk privacy log``). Before migration 5 (no
+    key yet) it is not registered."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (PERSON_REF_KEY,)).fetchone()
+    if row is None:
+        return
+    key = bytes.fromhex(str(row[0]))
+
+    def person_ref(person_id: str) -> str:
+        return hmac.new(key, str(person_id).encode(), hashlib.sha256).hexdigest()[:32]
+
+    conn.create_function("person_ref", 1, person_ref, deterministic=True)
+
+
+def template_digest(embedding: bytes) -> str:
+    """The SHA-256 (hex) of a template's plain embedding bytes: tells a roster's templates the
+    kiosk already has from new ones without comparing (possibly sealed) blobs."""
+    return hashlib.sha256(embedding).hexdigest()
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _first_release,
     _codes_and_attendance,
     _tables_made_lazily,
     _liveness_calibration,
+    _face_data_law,
 )
 """Migration N (1-based) takes ``kiosk.db`` from ``user_version`` N-1 to N. Append only."""
 

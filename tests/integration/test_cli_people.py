@@ -14,6 +14,7 @@ from cli.main import main
 from drivers.qr.pyzbar_decoder import PyzbarDecoder
 from terminal.store.database import open_database
 from terminal.store.gallery import Gallery
+from tests.consent_tools import TRANSFER
 from tests.recognition_tools import person_photo
 
 
@@ -26,7 +27,12 @@ def test_enroll_list_identify_badge_remove(
 ) -> None:
     data = tmp_path / "data"
     obama = person_photo(faces_dir, "barack_obama", 1)
-    assert _kiosk(data, "enroll", "--id", "E1001", "--name", "张三", str(obama)) == 0
+    assert (
+        _kiosk(
+            data, "enroll", "--id", "E1001", "--name", "张三", "--consent", "on_device", str(obama)
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert "enrolled E1001 (张三): 1 face template added, 1 in total" in captured.out
     db = data / "kiosk.db"
@@ -74,7 +80,10 @@ def test_refused_enrollment_and_badge_for_unknown_id_print_one_line(
 ) -> None:
     data = tmp_path / "data"
     group = faces_dir / "scenes" / "two_people.jpg"
-    assert _kiosk(data, "enroll", "--id", "E1", "--name", "A", str(group)) == 1
+    assert (
+        _kiosk(data, "enroll", "--id", "E1", "--name", "A", "--consent", "on_device", str(group))
+        == 1
+    )
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
     assert "two_people.jpg: 2 faces of similar size found (" in err
@@ -96,7 +105,18 @@ def test_several_refused_photos_give_a_line_each_and_fail(
     missing = tmp_path / "missing.jpg"
     wall = tmp_path / "wall.jpg"
     assert cv2.imwrite(str(wall), np.full((480, 640, 3), 150, dtype=np.uint8))
-    args = ["enroll", "--id", "E1", "--name", "A", str(group), str(missing), str(wall)]
+    args = [
+        "enroll",
+        "--id",
+        "E1",
+        "--name",
+        "A",
+        "--consent",
+        "on_device",
+        str(group),
+        str(missing),
+        str(wall),
+    ]
     assert _kiosk(data, *args) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -134,7 +154,17 @@ def test_enroll_reports_every_photo_and_which_face_was_used(
     data = tmp_path / "data"
     dominant = person_photo(faces_dir, "jennifer_aniston", 4)
     group = faces_dir / "scenes" / "two_people.jpg"
-    args = ["enroll", "--id", "E1", "--name", "Jennifer Aniston", str(dominant), str(group)]
+    args = [
+        "enroll",
+        "--id",
+        "E1",
+        "--name",
+        "Jennifer Aniston",
+        "--consent",
+        "transfer",
+        str(dominant),
+        str(group),
+    ]
     assert _kiosk(data, *args) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == (
@@ -163,8 +193,10 @@ def test_people_remove_leaves_nothing_of_the_person_in_the_database_files(tmp_pa
     db = open_database(data / "kiosk.db")
     gallery = Gallery(db)
     marker = np.full(128, 0.123456789, dtype=np.float32)
-    gallery.add_person("E7777", "Zyxw Quor", [marker, marker * 2], "sface", "d1", ["a", "b"])
-    gallery.add_person("E1001", "Kept Person", [marker * 3], "sface", "d1", ["c"])
+    gallery.add_person(
+        "E7777", "Zyxw Quor", [marker, marker * 2], "sface", "d1", ["a", "b"], consent=TRANSFER
+    )
+    gallery.add_person("E1001", "Kept Person", [marker * 3], "sface", "d1", ["c"], consent=TRANSFER)
     db.conn.close()
     assert _kiosk(data, "people", "remove", "E7777") == 0
     files = sorted(data.glob("kiosk.db*"))

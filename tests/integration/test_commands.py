@@ -24,6 +24,7 @@ from terminal.store.database import open_database, write_transaction
 from terminal.store.gallery import Gallery
 from terminal.store.outbox import Outbox
 from tests.command_tools import COMMANDS, EVENTS, STATUS, running_terminal, terminal_config
+from tests.consent_tools import TRANSFER
 from tests.delivery_tools import commit, wait_for
 from tests.mosquitto import Mosquitto
 from tests.roster_tools import config_toml, make_key, tables
@@ -35,8 +36,10 @@ def _enroll(db_file: Path) -> None:
     """E7777 (two templates, one QR key id) to remove, E1001 to keep."""
     db = open_database(db_file)
     gallery = Gallery(db)
-    gallery.add_person("E7777", "Zyxw Quor", [MARKER, MARKER * 2], "sface", "d1", ["a", "b"])
-    gallery.add_person("E1001", "Kept Person", [MARKER * 3], "sface", "d1", ["c"])
+    gallery.add_person(
+        "E7777", "Zyxw Quor", [MARKER, MARKER * 2], "sface", "d1", ["a", "b"], consent=TRANSFER
+    )
+    gallery.add_person("E1001", "Kept Person", [MARKER * 3], "sface", "d1", ["c"], consent=TRANSFER)
     with write_transaction(db) as conn:
         conn.execute("INSERT INTO person_qr_keys (person_id, key_id) VALUES ('E7777', 'HR1')")
     db.conn.close()

@@ -16,6 +16,7 @@ from terminal.checkin.engines import build_matcher
 from terminal.config import Config
 from terminal.face.enrollment import RefusedPhoto, enroll, identify_image
 from terminal.store.gallery import Gallery
+from tests.consent_tools import TRANSFER
 from tests.recognition_tools import dlib_engine, person_photo, write_image
 
 
@@ -37,7 +38,12 @@ def test_enrolled_person_is_identified_in_another_photo(
     db: sqlite_utils.Database, faces_dir: Path
 ) -> None:
     result = enroll(
-        db, dlib_engine(), "E1001", "Barack Obama", [person_photo(faces_dir, "barack_obama", 1)]
+        db,
+        dlib_engine(),
+        "E1001",
+        "Barack Obama",
+        [person_photo(faces_dir, "barack_obama", 1)],
+        consent=TRANSFER,
     )
     assert result.person.templates == 1
     assert result.photos[0].face_px >= 80
@@ -55,7 +61,7 @@ def test_enrolled_person_is_identified_in_another_photo(
 def test_no_face_is_refused_and_nothing_stored(db: sqlite_utils.Database, tmp_path: Path) -> None:
     wall = write_image(tmp_path / "wall.jpg", np.full((480, 640, 3), 150, dtype=np.uint8))
     with pytest.raises(EnrollmentError, match=r"wall\.jpg: no face found"):
-        enroll(db, dlib_engine(), "E1001", "Nobody", [wall])
+        enroll(db, dlib_engine(), "E1001", "Nobody", [wall], consent=TRANSFER)
     assert Gallery(db).people() == []
 
 
@@ -64,7 +70,7 @@ def test_dominant_face_with_small_background_faces_is_enrolled_and_identified(
 ) -> None:
     """jennifer_aniston/04.jpg: her face is 351 px tall, three people behind her 64-105 px."""
     photo = person_photo(faces_dir, "jennifer_aniston", 4)
-    result = enroll(db, engine, "E1001", "Jennifer Aniston", [photo])
+    result = enroll(db, engine, "E1001", "Jennifer Aniston", [photo], consent=TRANSFER)
     (used,) = result.photos
     assert result.refused == []
     assert len(used.other_faces_px) >= 1
@@ -82,7 +88,9 @@ def test_east_asian_webcam_photo_with_a_background_face_enrolls_the_subject(
 ) -> None:
     """NUAA subject 0001 at a webcam, a 67 px face in the background of a 200 px one."""
     folder = east_asian_dir / "nuaa_webcam" / "0001"
-    result = enroll(db, engine, "E2001", "张三", [folder / "0001_00_00_01_332.jpg"])
+    result = enroll(
+        db, engine, "E2001", "张三", [folder / "0001_00_00_01_332.jpg"], consent=TRANSFER
+    )
     (used,) = result.photos
     assert used.other_faces_px and used.face_px > 2 * used.other_faces_px[0]
     (face,) = _identify(db, folder / "0001_00_00_01_0.jpg", engine)
@@ -100,7 +108,7 @@ def test_faces_of_similar_size_are_refused_naming_count_and_sizes(
         match=rf"{scene}: \d faces of similar size found \((\d+, )*\d+ and \d+ px tall; the"
         r" largest has 1\.\dx the area of the next, 2\.25x needed\); use a photo with only",
     ):
-        enroll(db, engine, "E1001", "Someone", [faces_dir / "scenes" / scene])
+        enroll(db, engine, "E1001", "Someone", [faces_dir / "scenes" / scene], consent=TRANSFER)
     assert Gallery(db).people() == []
 
 
@@ -108,7 +116,14 @@ def test_dominant_face_cut_off_by_the_edge_is_refused(
     db: sqlite_utils.Database, faces_dir: Path, engine: FaceEngine
 ) -> None:
     with pytest.raises(EnrollmentError, match=r"faces found and the largest \(\d+ px\) is cut off"):
-        enroll(db, engine, "E1001", "Someone", [faces_dir / "scenes" / "selfie_many_people.jpg"])
+        enroll(
+            db,
+            engine,
+            "E1001",
+            "Someone",
+            [faces_dir / "scenes" / "selfie_many_people.jpg"],
+            consent=TRANSFER,
+        )
 
 
 def test_every_photo_is_reported_and_the_good_ones_enrolled(
@@ -117,7 +132,7 @@ def test_every_photo_is_reported_and_the_good_ones_enrolled(
     good = person_photo(faces_dir, "barack_obama", 1)
     group = faces_dir / "scenes" / "two_people.jpg"
     wall = write_image(tmp_path / "wall.jpg", np.full((480, 640, 3), 150, dtype=np.uint8))
-    result = enroll(db, engine, "E1001", "Barack Obama", [group, good, wall])
+    result = enroll(db, engine, "E1001", "Barack Obama", [group, good, wall], consent=TRANSFER)
     assert [type(item).__name__ for item in result.outcomes] == [
         "RefusedPhoto",
         "EnrolledPhoto",
@@ -136,7 +151,7 @@ def test_two_bad_photos_report_both_reasons_and_store_nothing(
     group = faces_dir / "scenes" / "two_people.jpg"
     wall = write_image(tmp_path / "wall.jpg", np.full((480, 640, 3), 150, dtype=np.uint8))
     with pytest.raises(EnrollmentError) as refused:
-        enroll(db, engine, "E1001", "Barack Obama", [group, wall])
+        enroll(db, engine, "E1001", "Barack Obama", [group, wall], consent=TRANSFER)
     message = str(refused.value)
     assert message.startswith("none of the 2 photos can be used: ")
     assert f"{group}: 2 faces of similar size found" in message
@@ -161,7 +176,7 @@ def test_largest_face_unlike_the_persons_other_photo_is_refused(
     base[top : top + height, left : left + width] = small
     composite = write_image(tmp_path / "jennifer_with_obama_inset.jpg", base)
     own = person_photo(faces_dir, "barack_obama", 2)
-    result = enroll(db, engine, "E1001", "Barack Obama", [own, composite])
+    result = enroll(db, engine, "E1001", "Barack Obama", [own, composite], consent=TRANSFER)
     assert [item.path for item in result.photos] == [own]
     (refusal,) = result.refused
     assert isinstance(refusal, RefusedPhoto)
@@ -177,7 +192,7 @@ def test_too_small_face_is_refused(
     assert photo is not None
     small = write_image(tmp_path / "small.jpg", cv2.resize(photo, None, fx=0.28, fy=0.28))
     with pytest.raises(EnrollmentError, match=r"small\.jpg: face is \d\d px tall, at least 80 px"):
-        enroll(db, dlib_engine(), "E1001", "Barack Obama", [small])
+        enroll(db, dlib_engine(), "E1001", "Barack Obama", [small], consent=TRANSFER)
     assert Gallery(db).people() == []
 
 
@@ -185,16 +200,23 @@ def test_corrupt_photo_is_refused_with_its_name(db: sqlite_utils.Database, tmp_p
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 cut off")
     with pytest.raises(EnrollmentError, match=r"broken\.jpg"):
-        enroll(db, dlib_engine(), "E1001", "X", [broken])
+        enroll(db, dlib_engine(), "E1001", "X", [broken], consent=TRANSFER)
 
 
 def test_reenrolling_adds_templates_and_renames_remove_deletes_them(
     db: sqlite_utils.Database, faces_dir: Path
 ) -> None:
     engine = dlib_engine()
-    enroll(db, engine, "E1001", "Obama", [person_photo(faces_dir, "barack_obama", 1)])
+    enroll(
+        db, engine, "E1001", "Obama", [person_photo(faces_dir, "barack_obama", 1)], consent=TRANSFER
+    )
     again = enroll(
-        db, engine, "E1001", "Barack Obama", [person_photo(faces_dir, "barack_obama", 2)]
+        db,
+        engine,
+        "E1001",
+        "Barack Obama",
+        [person_photo(faces_dir, "barack_obama", 2)],
+        consent=TRANSFER,
     )
     assert (again.person.name, again.person.templates) == ("Barack Obama", 2)
     qr_only = enroll(db, None, "E1002", "张三", [])

@@ -28,6 +28,7 @@ from terminal.face.liveness import HeadTurnLiveness
 from terminal.output.screen import ScreenFeed
 from terminal.store.database import open_database
 from terminal.store.outbox import Outbox
+from tests.consent_tools import TRANSFER
 from tests.recognition_tools import (
     ScriptedChoices,
     frame_of,
@@ -55,7 +56,7 @@ def _kiosk(
     )
     db = open_database(config.database_path)
     for person_id, photo in people.items():
-        enroll(db, engine, person_id, person_id, [photo])
+        enroll(db, engine, person_id, person_id, [photo], consent=TRANSFER)
     outbox = Outbox(db, config.terminal.id, config.terminal.site)
     asker = HeadTurnLiveness(config.liveness, ScriptedChoices(*directions))
     return build_pipeline(config, outbox, lambda: True, engine=engine, liveness=asker), outbox
@@ -231,7 +232,14 @@ def test_daemon_says_each_request_once_in_the_terminal_language(
         }
     )
     db = open_database(config.database_path)
-    enroll(db, engine, "E3001", "Wei", list(_pair_person(tmp_path, faces_dir).values()))
+    enroll(
+        db,
+        engine,
+        "E3001",
+        "Wei",
+        list(_pair_person(tmp_path, faces_dir).values()),
+        consent=TRANSFER,
+    )
     db.conn.close()
     decisions: list[Decision] = []
     options = RunOptions(

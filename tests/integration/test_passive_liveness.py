@@ -30,6 +30,7 @@ from terminal.store.liveness_calibration import (
     save_liveness_calibration,
 )
 from terminal.store.outbox import Outbox
+from tests.consent_tools import TRANSFER
 from tests.recognition_tools import ScriptedChoices, frame_of, video_frames, write_image
 
 FPS = 15.0
@@ -48,7 +49,9 @@ def _kiosk(
     )
     db = open_database(config.database_path)
     first = next(video_frames(enroll_from))
-    enroll(db, engine, "E3001", "Wei", [write_image(tmp_path / "enroll.png", first)])
+    enroll(
+        db, engine, "E3001", "Wei", [write_image(tmp_path / "enroll.png", first)], consent=TRANSFER
+    )
     outbox = Outbox(db, config.terminal.id, config.terminal.site)
     asker = HeadTurnLiveness(config.liveness, ScriptedChoices(*["left"] * 20))
     return build_pipeline(config, outbox, lambda: True, engine=engine, liveness=asker), outbox

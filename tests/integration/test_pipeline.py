@@ -24,6 +24,7 @@ from terminal.config import Config, QrSection
 from terminal.face.enrollment import enroll
 from terminal.store.database import open_database
 from terminal.store.outbox import CheckInDraft, Outbox
+from tests.consent_tools import TRANSFER
 from tests.recognition_tools import EPOCH, dlib_engine, frame_of, person_photo
 from tests.scenes import badge_scene, blank_frame
 
@@ -58,9 +59,21 @@ def test_hamilton_clip_checks_in_the_enrolled_actor_exactly_once(
 ) -> None:
     engine = dlib_engine()
     enroll(
-        db, engine, "E2001", "Lin-Manuel Miranda", [person_photo(faces_dir, "lin_manuel_miranda")]
+        db,
+        engine,
+        "E2001",
+        "Lin-Manuel Miranda",
+        [person_photo(faces_dir, "lin_manuel_miranda")],
+        consent=TRANSFER,
     )
-    enroll(db, engine, "E2002", "Barack Obama", [person_photo(faces_dir, "barack_obama")])
+    enroll(
+        db,
+        engine,
+        "E2002",
+        "Barack Obama",
+        [person_photo(faces_dir, "barack_obama")],
+        consent=TRANSFER,
+    )
     # 60 px: the second actor's face (62-75 px) is found; 40 would double the detection cost.
     # dlib at 0.4 (its default before the cross-validated 0.28, at which it recognises about one
     # genuine photo in ten): this test is about the pipeline, not about dlib's threshold.
@@ -242,7 +255,7 @@ def test_hamilton_clip_with_everyone_enrolled_checks_in_nobody_else(
     for person in sorted((faces_dir / "people").iterdir()):
         for photo in sorted(person.iterdir()):
             with contextlib.suppress(EnrollmentError):
-                enroll(db, engine, person.name, person.name, [photo])
+                enroll(db, engine, person.name, person.name, [photo], consent=TRANSFER)
     outbox = Outbox(db, config.terminal.id, config.terminal.site)
     pipeline = build_pipeline(config, outbox, lambda: False, engine=engine)
     clip = faces_dir / "video" / "short_hamilton_clip.mp4"
@@ -263,7 +276,7 @@ def test_a_slow_board_still_checks_the_demo_face_in_exactly_once(
     measured frame interval, so the face is still confirmed; the badge too."""
     scene = build_scene(tmp_path / "scene")
     face_id, face_name = scene.face_person
-    enroll(db, engine, face_id, face_name, [scene.enroll_photo])
+    enroll(db, engine, face_id, face_name, [scene.enroll_photo], consent=TRANSFER)
     badge_id, badge_name = scene.badge_person
     enroll(db, None, badge_id, badge_name, [])
     config = Config.model_validate(

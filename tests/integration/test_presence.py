@@ -15,6 +15,7 @@ from terminal.checkin.presence import MotionDetector, PresenceGate
 from terminal.config import Config
 from terminal.face.enrollment import enroll
 from terminal.store.outbox import Outbox
+from tests.consent_tools import TRANSFER
 from tests.recognition_tools import dlib_engine, frame_of, person_photo
 from tests.scenes import blank_frame
 
@@ -130,7 +131,7 @@ def _lin_at_the_kiosk(
     """Lin-Manuel Miranda enrolled; his photo sized for a 640x480 frame; a counting pipeline."""
     engine = CountingEngine(dlib_engine())
     photo_path = person_photo(faces_dir, "lin_manuel_miranda")
-    enroll(db, engine.inner, "E2001", "Lin-Manuel Miranda", [photo_path])
+    enroll(db, engine.inner, "E2001", "Lin-Manuel Miranda", [photo_path], consent=TRANSFER)
     photo = cv2.imread(str(photo_path))
     assert photo is not None
     photo = cv2.resize(photo, (352, 306), interpolation=cv2.INTER_AREA)
@@ -175,7 +176,14 @@ def test_gating_off_looks_for_faces_in_every_frame(
     tmp_path: Path, faces_dir: Path, db: sqlite_utils.Database
 ) -> None:
     engine = CountingEngine(dlib_engine())
-    enroll(db, engine.inner, "E2001", "Lin", [person_photo(faces_dir, "lin_manuel_miranda")])
+    enroll(
+        db,
+        engine.inner,
+        "E2001",
+        "Lin",
+        [person_photo(faces_dir, "lin_manuel_miranda")],
+        consent=TRANSFER,
+    )
     pipeline = _pipeline(tmp_path, db, engine, presence_gating=False)
     assert _play(pipeline, [blank_frame(i) for i in range(5)], 0.0) == []
     assert engine.detect_calls == 5

@@ -27,6 +27,7 @@ from terminal.store.gallery import Gallery
 from terminal.store.outbox import Outbox
 from terminal.store.rosters import RosterStore
 from terminal.sync.uplink import SyncWorker
+from tests.consent_tools import TRANSFER
 from tests.delivery_tools import Probe, Threads, commit, wait_for
 from tests.mosquitto import Mosquitto
 from tests.recognition_tools import person_photo
@@ -61,7 +62,14 @@ def test_a_roster_of_enrolled_photos_is_published_applied_and_reported(
     staff = {"E1": "barack_obama", "E2": "joe_biden", "E3": "kit_harington"}
     db = open_database(station / "kiosk.db")
     for person_id, who in staff.items():
-        enroll(db, engine, person_id, who.replace("_", " ").title(), [person_photo(faces_dir, who)])
+        enroll(
+            db,
+            engine,
+            person_id,
+            who.replace("_", " ").title(),
+            [person_photo(faces_dir, who)],
+            consent=TRANSFER,
+        )
     people_file = tmp_path / "people.json"
     assert main(["--data-dir", str(station), "roster", "export", "--out", str(people_file)]) == 0
     key = write_private_key(make_key(tmp_path / "keys", "HR1"), tmp_path / "hr1.pem")

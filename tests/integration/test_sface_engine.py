@@ -16,6 +16,7 @@ from terminal.face.images import load_rgb
 from terminal.face.model_files import check_models, default_models_dir, sface_model_paths
 from terminal.store.database import open_database
 from terminal.store.gallery import Gallery
+from tests.consent_tools import TRANSFER
 
 
 @pytest.fixture(scope="module")
@@ -81,12 +82,12 @@ def test_templates_of_another_engine_are_never_matched(
     db = open_database(tmp_path / "kiosk.db")
     photo = faces_dir / "people" / "barack_obama" / "01.jpg"
     dlib_config = Config(recognition=RecognitionSection(engine="dlib"))
-    enroll(db, create_engine(dlib_config), "obama", "Obama", [photo])
+    enroll(db, create_engine(dlib_config), "obama", "Obama", [photo], consent=TRANSFER)
     sface_config = Config(recognition=RecognitionSection(engine="sface"))
     matcher = build_matcher(sface_config, Gallery(db), engine)
     assert matcher.people == 0
     probe = _embed(engine, faces_dir / "people" / "barack_obama" / "02.jpg")
     assert matcher.identify(probe).person_id is None
-    enroll(db, engine, "obama", "Obama", [photo])
+    enroll(db, engine, "obama", "Obama", [photo], consent=TRANSFER)
     assert build_matcher(sface_config, Gallery(db), engine).identify(probe).person_id == "obama"
     db.conn.close()

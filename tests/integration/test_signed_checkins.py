@@ -23,6 +23,7 @@ from terminal.config import Config
 from terminal.face.enrollment import enroll
 from terminal.store.database import open_database
 from terminal.store.outbox import Outbox
+from tests.consent_tools import TRANSFER
 from tests.recognition_tools import EPOCH
 from tests.scenes import code_scene
 from tests.signed_code_tools import hr_keys
@@ -132,7 +133,12 @@ def test_a_colleagues_code_with_your_own_face_is_refused(
     kiosk = Kiosk(tmp_path, "face_and_qr", engine)
     for person_id, identity in PEOPLE.items():
         enroll(
-            kiosk.outbox.db, engine, person_id, person_id, [person_photo(faces_dir, identity, 1)]
+            kiosk.outbox.db,
+            engine,
+            person_id,
+            person_id,
+            [person_photo(faces_dir, identity, 1)],
+            consent=TRANSFER,
         )
     kiosk.pipeline.reload()
     seen = kiosk.show("colleague", [kiosk.code("E1001")], start_s=1.0)

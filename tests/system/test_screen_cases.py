@@ -7,7 +7,9 @@ sizes (800x480 and 1920x1080; the preview also in portrait), driven through the 
 - a head-turn request with its big arrow, and a hint;
 - a 16:9 camera filling a preview box of its own shape;
 - the face boxes coloured by state;
-- the idle page in the configured language before the page has connected.
+- the idle page in the configured language before the page has connected;
+- the face-recognition notice ([privacy]): small at the bottom of the idle screen, clear of
+  the idle texts, before and after the page connects; none where the kiosk reads no faces.
 
 The tests assert on the DOM (texts, the arrow element, computed colours and sizes) and on the
 screenshots' pixels (box colours), and save every screenshot as ``<case>-<w>x<h>.png`` in
@@ -452,3 +454,78 @@ def test_the_idle_page_is_in_the_kiosk_language_before_it_connects(
         assert page.get_attribute("html", "lang") == "zh-Hans"
         assert CJK.search(page.inner_text("#date"))
         assert page.inner_text("#idle-text") == "请看摄像头或出示二维码签到"
+
+
+# ---- the face-recognition notice on the idle screen ----
+
+
+def overlaps(a: FloatRect, b: FloatRect) -> bool:
+    """Whether two boxes share any area."""
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    )
+
+
+@BOTH_SIZES
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("connect", [False, True], ids=["before-connect", "connected"])
+def test_the_idle_screen_shows_the_notice_small_at_the_bottom(
+    browser: Browser, shots: Path, size: tuple[int, int], language: str, connect: bool
+) -> None:
+    notice = status_view(kiosk_config(language), None, 0, True, True).labels["notice"]
+    assert notice  # the default config reads faces and shows the notice
+    with (
+        screen(language, status=connect) as display,
+        page_of(browser, display.url, size, hold_events=not connect) as page,
+    ):
+        if connect:
+            connected(page)
+        else:
+            assert page.get_attribute("#status", "data-state") == "connecting"
+        assert page.is_visible("#idle-notice")
+        assert page.inner_text("#idle-notice") == notice
+        box = rect(page, "#idle-notice")
+        idle = rect(page, "#idle")
+        # Inside the idle panel, in its lower part, below and clear of every idle text.
+        assert idle["y"] <= box["y"] and box["y"] + box["height"] <= idle["y"] + idle["height"]
+        assert box["y"] + box["height"] / 2 > idle["y"] + idle["height"] * 0.6, (box, idle)
+        for other in ("#idle-title", "#clock", "#date", "#idle-text"):
+            other_box = rect(page, other)
+            assert not overlaps(box, other_box), (other, box, other_box)
+            assert box["y"] >= other_box["y"] + other_box["height"], (other, box, other_box)
+        # Small: a fraction of the idle text's size, yet readable.
+        sizes = page.evaluate(
+            """() => ["#idle-notice", "#idle-text"].map(
+                s => parseFloat(getComputedStyle(document.querySelector(s)).fontSize))"""
+        )
+        assert 12 <= sizes[0] <= 0.5 * sizes[1], sizes
+        overflow = page.eval_on_selector("#idle", "e => e.scrollHeight - e.clientHeight")
+        assert overflow <= 0, overflow  # the whole notice is on screen
+        save(page, shots, f"idle-notice-{language}-{'connected' if connect else 'before'}")
+        # A result covers the idle screen, notice and all.
+        if connect:
+            shown(page, display, view_of(language, Decision("unknown")))
+            assert page.is_hidden("#idle-notice")
+
+
+def test_no_notice_where_the_kiosk_reads_no_faces(browser: Browser, shots: Path) -> None:
+    config = parse_config(
+        '[terminal]\nlanguage = "en"\n[verification]\nmode = "qr"\n[ui]\nresult_hold_s = 60\n'
+    )
+    labels = status_view(config, None, 0, True, True).labels
+    display = WebDisplay("127.0.0.1:0", preview_fps=15, language="en", labels=labels)
+    display.start()
+    try:
+        with page_of(browser, display.url, LANDSCAPE["small"], hold_events=True) as page:
+            wait_until(lambda: page.inner_text("#date") != "", what="the date is shown")
+            assert page.inner_text("#idle-text") == "Show your QR code to check in"
+            assert page.is_hidden("#idle-notice")
+            # Without the notice the idle texts stay centred (no space kept for it).
+            idle, text = rect(page, "#idle"), rect(page, "#idle-text")
+            assert text["y"] + text["height"] < idle["y"] + idle["height"] * 0.9
+            save(page, shots, "idle-no-notice")
+    finally:
+        display.close()

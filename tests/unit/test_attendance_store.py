@@ -38,6 +38,13 @@ CREATE TABLE events (
     attempts INTEGER NOT NULL DEFAULT 0, committed_at TEXT NOT NULL, sent_at TEXT, acked_at TEXT
 );
 CREATE INDEX events_state_seq ON events (state, seq);
+CREATE TABLE people (person_id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE templates (
+    id INTEGER PRIMARY KEY,
+    person_id TEXT NOT NULL REFERENCES people (person_id) ON DELETE CASCADE,
+    engine TEXT NOT NULL, model_digest TEXT NOT NULL, dim INTEGER NOT NULL,
+    embedding BLOB NOT NULL, source TEXT, created_at TEXT NOT NULL
+);
 INSERT INTO meta (key, value) VALUES ('last_seq', '1');
 PRAGMA user_version = 1;
 """

@@ -17,6 +17,7 @@ from terminal.store.database import open_database, open_or_quarantine
 from terminal.store.gallery import Gallery
 from terminal.store.outbox import Outbox
 from terminal.store.retention import Retention
+from tests.consent_tools import TRANSFER
 
 EMBEDDING = np.linspace(-1, 1, 128, dtype=np.float32)
 
@@ -26,15 +27,15 @@ def _enrolled_then_damaged(tmp_path: Path) -> tuple[Path, Path]:
     database has E1 again (the roster came back). Returns (database, damaged copy)."""
     path = tmp_path / "kiosk.db"
     db = open_database(path)
-    Gallery(db).add_person("E1", "张三", [EMBEDDING], "sface", "d", ["a.jpg"])
-    Gallery(db).add_person("E2", "李四", [EMBEDDING], "sface", "d", ["b.jpg"])
+    Gallery(db).add_person("E1", "张三", [EMBEDDING], "sface", "d", ["a.jpg"], consent=TRANSFER)
+    Gallery(db).add_person("E2", "李四", [EMBEDDING], "sface", "d", ["b.jpg"], consent=TRANSFER)
     db.conn.close()
     data = bytearray(path.read_bytes())
     data[100:4096] = b"\xff" * (4096 - 100)  # the schema page is gone; the data pages are not
     path.write_bytes(bytes(data))
     db, moved = open_or_quarantine(path)
     assert moved is not None
-    Gallery(db).add_person("E1", "张三", [EMBEDDING], "sface", "d", ["a.jpg"])
+    Gallery(db).add_person("E1", "张三", [EMBEDDING], "sface", "d", ["a.jpg"], consent=TRANSFER)
     db.conn.close()
     return path, moved
 
@@ -52,13 +53,13 @@ def test_removing_a_person_removes_them_from_a_damaged_copy_sqlite_can_still_wri
 ) -> None:
     path = tmp_path / "kiosk.db"
     db = open_database(path)
-    Gallery(db).add_person("E1", "张三", [EMBEDDING], "sface", "d", ["a.jpg"])
-    Gallery(db).add_person("E2", "李四", [EMBEDDING], "sface", "d", ["b.jpg"])
+    Gallery(db).add_person("E1", "张三", [EMBEDDING], "sface", "d", ["a.jpg"], consent=TRANSFER)
+    Gallery(db).add_person("E2", "李四", [EMBEDDING], "sface", "d", ["b.jpg"], consent=TRANSFER)
     db.conn.close()
     copy = tmp_path / "kiosk.db.corrupt-20261201T080000"
     os.rename(path, copy)  # moved aside, e.g. after a failed quick check that left it readable
     db = open_database(path)
-    Gallery(db).add_person("E1", "张三", [EMBEDDING], "sface", "d", ["a.jpg"])
+    Gallery(db).add_person("E1", "张三", [EMBEDDING], "sface", "d", ["a.jpg"], consent=TRANSFER)
 
     Gallery(db).remove("E1")
     db.conn.close()

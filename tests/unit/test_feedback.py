@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any, cast
 
 import pytest
 
@@ -157,6 +158,36 @@ def test_one_frame_signals_its_most_important_decision(feedback, signals):
     assert feedback.on_decisions(frame) == "success"
     assert feedback.on_decisions([Decision("pending", "p2")]) is None
     assert signals.given == ["success"]
+
+
+def enrollment(kind: str, person: str = "p1", reason: str = "") -> Decision:
+    """A face enrollment's decision (``enrolling``, ``enrolled``: kinds the pipeline's
+    ``DecisionKind`` may not list yet)."""
+    return Decision(cast(Any, kind), person, "Li Si", reason=reason)
+
+
+def test_an_enrollment_is_a_success_once_and_its_steps_are_quiet(feedback, clock, signals):
+    for step in ("1/5", "2/5", "3/5", "4/5", "5/5"):
+        assert frames(feedback, clock, enrollment("enrolling", reason=step), 1.0, 0.1) == []
+    done = enrollment("enrolled", reason="enrolled")
+    assert frames(feedback, clock, done, seconds=1.0, step=0.1) == ["success"]
+    # A success like a check-in: it holds the lamp against a stranger passing by.
+    assert frames(feedback, clock, Decision("unknown"), seconds=0.9, step=0.1) == []
+    assert feedback.on_decision(enrollment("enrolled", "p2", reason="enrolled")) == "success"
+    assert signals.given == ["success", "success"]
+
+
+@pytest.mark.parametrize(
+    "reason", ["enrollment_expired", "enrollment_failed", "enroll_code_not_here"]
+)
+def test_an_enrollment_refusal_is_a_failure(feedback, signals, reason):
+    assert feedback.on_decision(Decision("refused", None, reason=reason)) == "failure"
+    assert signals.given == ["failure"]
+
+
+def test_an_enrollment_in_one_frame_outranks_a_refusal(feedback):
+    frame = [Decision("refused", "p3", reason="code_used"), enrollment("enrolled")]
+    assert feedback.on_decisions(frame) == "success"
 
 
 def test_close_closes_the_signals(feedback, signals):

@@ -94,7 +94,7 @@ def test_the_same_refusal_is_shown_once_and_again_only_after_a_while() -> None:
     unknown = Decision("unknown", box=(1, 2, 3, 4))
     first = feed.on_decision(unknown)
     assert first is not None and first.kind == "refused" and first.sound == "failure"
-    assert first.title == "Not recognised — look at the camera"
+    assert first.title == "Not recognised — look at the camera, or show your QR code"
     clock.now += SAME_AGAIN_S - 0.1
     assert feed.on_decision(unknown) is None
     clock.now += 0.2

@@ -115,6 +115,8 @@
     document.title = title || FALLBACK;
     $("idle-title").textContent = title;
     $("idle-text").textContent = label("idle");
+    // The face-recognition notice: empty (or absent, from an older daemon) hides it.
+    $("idle-notice").textContent = label("notice");
     renderStatus();
   }
 
