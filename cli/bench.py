@@ -446,3 +446,25 @@ def report(
             f"{label:<14} {figures['cpu_s']:>8} CPU-s {figures['peak_rss_mb']:>8} MiB peak"
             f" {figures['wall_s']:>8} s"
         )
+
+
+@bench_group.command("templates")
+@click.option(
+    "--people", type=click.IntRange(1, 1_000_000), default=2000, show_default=True,
+    help="Enrolled people, 3 templates of dim 128 each.",
+)  # fmt: skip
+@click.option(
+    "--repeats", type=click.IntRange(1, 100), default=5, show_default=True,
+    help="Timed rounds of each measurement (the best is reported).",
+)  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def templates(people: int, repeats: int, as_json: bool) -> None:
+    """Face templates sealed at rest (AES-256-GCM) against plain ones: CPU-seconds to read the
+    gallery's matrix from SQLite both ways, to seal every template, and the files' sizes."""
+    from devtools.bench.templates import bench_templates, summary_lines
+
+    result = bench_templates(people, repeats)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo("\n".join(summary_lines(result)))

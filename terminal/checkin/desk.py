@@ -4,7 +4,9 @@ A check-in is done when the outbox has committed it (SQLite, ``synchronous=FULL`
 is it reported. Its direction, schedule reference and verdict are decided right before the
 commit (:mod:`terminal.checkin.attendance`), from the person's earlier check-ins in the same outbox.
 A single-use code is consumed right before the commit, so a code cannot check in twice; a
-commit that then fails burns the code, which is the safe side (a fresh code works).
+commit that then fails burns the code, which is the safe side (a fresh code works). A check-in
+by face is counted in the processing log (:mod:`terminal.store.processing_log`) in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -24,9 +26,13 @@ from terminal.checkin.attendance import Attendance, Marking
 from terminal.checkin.badges import QrClaim, QrRefusal
 from terminal.checkin.decisions import Decision, ThrottledLog
 from terminal.checkin.rules import RepeatGuard
+from terminal.store import processing_log
 from terminal.store.outbox import CheckInDraft, Outbox
 
 log = logging.getLogger(__name__)
+
+FACE_METHODS = frozenset({Method.FACE, Method.FACE_AND_QR})
+"""Check-ins that used the person's face templates (counted in the processing log)."""
 
 
 class CodeSource(Protocol):
@@ -67,6 +73,9 @@ class CheckInDesk:
         self.throttled = throttled
         self.names: dict[str, str] = {}
         """Everyone enrolled (id -> name), with or without face templates."""
+        self.face_ids: frozenset[str] = frozenset()
+        """The people this terminal can recognise by face (consent and templates of its
+        model); in ``face`` mode everyone else checks in with their QR code."""
         self._last_marks: dict[str, tuple[Direction | None, str | None]] = {}
         """Each person's last check-in here: its direction and session title (for repeats)."""
 
@@ -121,6 +130,8 @@ class CheckInDesk:
         def burn_code(conn: sqlite3.Connection) -> None:
             if claim is not None and not codes.consume_in(conn, claim, frame.wall):
                 raise _CodeUsed
+            if method in FACE_METHODS:
+                processing_log.record(conn, "template_used", person_id, detail=method.value)
 
         try:
             synced = self.clock_synced()

@@ -3,7 +3,8 @@
 What counts as proof of identity is the terminal's ``[verification] mode``:
 
 - ``face_or_qr`` (default): a face recognised among everyone enrolled, or a QR code;
-- ``face``: faces only (a QR code shown is refused, once per sighting);
+- ``face``: faces, and QR codes only from the people it cannot recognise by face (no consent
+  to face recognition, or no templates): face recognition is never the only way in;
 - ``qr``: QR codes only (the face engine is not even loaded);
 - ``face_and_qr``: the code says who, and that person's face must confirm it 1:1
   (:mod:`terminal.face.pairing`).
@@ -131,9 +132,11 @@ class Pipeline:
         self._revision = self.gallery.revision()
         self.desk.names = self.gallery.names()
         people = 0
+        self.desk.face_ids = frozenset()
         if self.faces is not None:
             self.faces.matcher = build_matcher(self.config, self.gallery, self.faces.engine)
             people = self.faces.matcher.people
+            self.desk.face_ids = self.faces.matcher.person_ids
         log.info("%d people enrolled, %d with face templates", len(self.desk.names), people)
         self._reload_liveness_calibration()
 

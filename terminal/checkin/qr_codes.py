@@ -3,7 +3,9 @@ turned into check-ins, pairings or refusals as the terminal's verification mode 
 
 - ``qr`` and ``face_or_qr``: a valid code of an enrolled person checks them in (one frame is
   enough); a refused code is refused on every frame it is seen.
-- ``face``: codes are not accepted; each sighting of a code is refused once.
+- ``face``: a valid code checks in only a person the terminal cannot recognise by face (no
+  consent, or no templates: :attr:`CheckInDesk.face_ids`), so the face is never the only way
+  in; anyone else's code is refused, once per sighting.
 - ``face_and_qr``: each sighting of a valid code of an enrolled person opens a pairing that its
   person's face must confirm (:mod:`terminal.face.pairing`).
 
@@ -82,8 +84,8 @@ class QrCheckIns:
         decisions: list[Decision] = []
         for text in texts:
             if self.mode == "face":
-                if text in fresh:
-                    decisions.append(self._refuse("qr_not_accepted", frame, None, text))
+                if text in fresh or text in self._used:
+                    decisions.append(self._claim(text, frame, self._check_in_without_face))
             elif self.pair is not None:
                 if text in fresh:
                     decisions.append(self._claim(text, frame, self.pair))
@@ -110,6 +112,12 @@ class QrCheckIns:
         if decision.kind == "checked_in":
             self._used[text] = checked.person_id
         return decision
+
+    def _check_in_without_face(self, claim: QrClaim, frame: Frame) -> Decision:
+        """``face`` mode: the code of someone with no face on file checks them in."""
+        if claim.person_id in self.desk.face_ids:
+            return self._refuse("qr_not_accepted", frame, claim.person_id, claim.person_id)
+        return self._check_in(claim, frame)
 
     def _check_in(self, claim: QrClaim, frame: Frame) -> Decision:
         return self.desk.check_in(claim.person_id, Method.QR, frame, claim=claim)

@@ -87,6 +87,11 @@ class Matcher:
         return len(self._people)
 
     @property
+    def person_ids(self) -> frozenset[str]:
+        """The ids of the people it can recognise (those with templates of its model)."""
+        return frozenset(str(person) for person in self._index)
+
+    @property
     def templates(self) -> int:
         """Number of templates in the gallery."""
         return len(self._matrix)

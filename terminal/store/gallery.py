@@ -35,7 +35,7 @@ from common.errors import EnrollmentError, StoreError, UnknownPersonError
 from common.sqlite import classify
 from models.consent import FACE_SCOPES, Consent
 from models.messages import format_rfc3339
-from terminal.store import damaged_copies, processing_log
+from terminal.store import damaged_copies, enrollment_notices, processing_log
 from terminal.store.database import db_path, write_transaction
 from terminal.store.roster_tables import forget_in_schedules
 from terminal.store.schema import template_digest
@@ -108,6 +108,7 @@ def delete_templates(conn: sqlite3.Connection, person_id: str, why: str) -> int:
     deleted = conn.execute("DELETE FROM templates WHERE person_id = ?", (person_id,)).rowcount
     if deleted:
         processing_log.record(conn, "template_deleted", person_id, deleted, why)
+        enrollment_notices.note_gone(conn, "person_id = ?", (person_id,))
     return int(deleted)
 
 
@@ -205,6 +206,7 @@ class Gallery:
                 how = "camera" if all(src.startswith("camera") for src in sources) else "photos"
                 processing_log.record(conn, "template_created", person_id, len(blobs),
                                       f"local {how}, {engine}")  # fmt: skip
+                enrollment_notices.note_enrolled(conn, person_id)
             bump_revision(conn)
         person = self.get(person_id)
         assert person is not None

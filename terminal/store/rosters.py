@@ -35,6 +35,7 @@ from common.errors import RosterError
 from common.sqlite import classify
 from models.messages import format_rfc3339
 from models.roster import RosterChunk
+from terminal.store import enrollment_notices
 from terminal.store.database import db_path, write_transaction
 from terminal.store.gallery import bump_revision
 from terminal.store.roster_tables import STAGING_TABLES, insert_chunk, secure_delete
@@ -104,7 +105,8 @@ def _apply_consent(conn: sqlite3.Connection, args: dict[str, object]) -> None:
     conn.execute(
         "INSERT INTO processing_log (at, action, person_ref, templates, detail)"
         " SELECT :now, 'consent_recorded', person_ref(p.person_id), 0,"
-        " s.scope || ', given ' || s.given_at || ', recorded by ' || s.recorded_by || ', from roster ' || :v"
+        " s.scope || ', given ' || s.given_at || ', recorded by ' || s.recorded_by"
+        " || ', from roster ' || :v"
         f" FROM people p JOIN ({_STAGED_CONSENT}) s USING (person_id)"
         " WHERE (p.consent_scope, p.consent_given_at, p.consent_recorded_by)"
         " IS NOT (s.scope, s.given_at, s.recorded_by)",
@@ -254,6 +256,7 @@ class RosterStore:
             )
             _apply_consent(conn, args)
             templates = _apply_templates(conn, args)
+            enrollment_notices.note_gone(conn)
             conn.execute(
                 "INSERT INTO person_qr_keys (person_id, key_id) SELECT DISTINCT p.person_id,"
                 " k.value FROM roster_staging_people p, json_each(p.qr_key_ids) k"

@@ -224,6 +224,13 @@ def _face_data_law(conn: sqlite3.Connection) -> None:
             detail TEXT NOT NULL DEFAULT ''
         );
         CREATE INDEX processing_log_at ON processing_log (at);
+        CREATE TABLE enrollment_notices (
+            person_id TEXT PRIMARY KEY,
+            state TEXT NOT NULL CHECK (state IN ('enrolled', 'removed')),
+            templates INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            published INTEGER NOT NULL DEFAULT 0
+        );
         CREATE TRIGGER processing_log_append_only BEFORE UPDATE ON processing_log
         BEGIN
             SELECT RAISE(ABORT, 'the processing log is append-only');
