@@ -450,11 +450,11 @@ def report(
 
 @bench_group.command("templates")
 @click.option(
-    "--people", type=click.IntRange(1, 1_000_000), default=2000, show_default=True,
+    "--people", type=click.IntRange(1, 100_000), default=2000, show_default=True,
     help="Enrolled people, 3 templates of dim 128 each.",
 )  # fmt: skip
 @click.option(
-    "--repeats", type=click.IntRange(1, 100), default=5, show_default=True,
+    "--repeats", type=click.IntRange(1, 100), default=10, show_default=True,
     help="Timed rounds of each measurement (the best is reported).",
 )  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")

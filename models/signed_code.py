@@ -54,6 +54,7 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 from urllib.parse import unquote_to_bytes
 
 from cryptography.exceptions import InvalidSignature
@@ -61,6 +62,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 
 PREFIX = "ATT1:S:"
+ENROLL_PREFIX = "ATT1:E:"
+"""Kind ``E``: an enrollment code. Same fields and signature as a check-in code; it lets the
+face in front of the kiosk be enrolled as the person it names, so it is shown by an admin and
+kept short-lived. The kind is in the signed text, so neither kind can be relabelled."""
+CodeKind = Literal["checkin", "enroll"]
 KEY_ID_PATTERN = r"[A-Za-z0-9_-]{1,16}"
 PERSON_ID_MAX = 64
 NONCE_BYTES = 8
@@ -95,6 +101,7 @@ class SignedCode:
     signature: bytes = field(repr=False)
     signed_text: str = field(repr=False)
     """Exactly the text the signature covers (everything before the last ``.``)."""
+    kind: CodeKind = "checkin"
 
     @property
     def validity_s(self) -> int:
@@ -108,6 +115,7 @@ def issue_code(
     person_id: str,
     ttl_s: int = DEFAULT_TTL_S,
     now: datetime | float | None = None,
+    kind: CodeKind = "checkin",
 ) -> str:
     """A fresh signed code for ``person_id``, valid for ``ttl_s`` seconds from ``now``.
 
@@ -123,7 +131,7 @@ def issue_code(
     seconds = time.time() if now is None else now.timestamp() if isinstance(now, datetime) else now
     issued = int(seconds)
     nonce = secrets.token_bytes(NONCE_BYTES)
-    return sign_claims(key, key_id, person_id, issued, issued + ttl_s, nonce)
+    return sign_claims(key, key_id, person_id, issued, issued + ttl_s, nonce, kind)
 
 
 def sign_claims(
@@ -133,6 +141,7 @@ def sign_claims(
     issued_at: int,
     expires_at: int,
     nonce: bytes,
+    kind: CodeKind = "checkin",
 ) -> str:
     """The signed code for exactly these claims (test vectors; HR systems use issue_code)."""
     _check_key_id(key_id)
@@ -141,7 +150,8 @@ def sign_claims(
         raise ValueError("expires_at must be after issued_at (both unix seconds, not negative)")
     if not NONCE_BYTES <= len(nonce) <= NONCE_BYTES_MAX:
         raise ValueError(f"the nonce must have {NONCE_BYTES}-{NONCE_BYTES_MAX} bytes")
-    signed = f"{PREFIX}{_encode_text(person_id)}.{issued_at}.{expires_at}.{_b32(nonce)}"
+    prefix = ENROLL_PREFIX if kind == "enroll" else PREFIX
+    signed = f"{prefix}{_encode_text(person_id)}.{issued_at}.{expires_at}.{_b32(nonce)}"
     signed += f".{_encode_text(key_id)}"
     return f"{signed}.{_b32(private_key.sign(signed.encode('ascii')))}"
 
@@ -150,7 +160,8 @@ def parse_code(text: str) -> SignedCode:
     """Read ``text`` as a signed code (structure only); raise :class:`CodeFormatError` if not."""
     if len(text) > MAX_CODE_CHARS:
         raise CodeFormatError(f"longer than {MAX_CODE_CHARS} characters")
-    if not text.startswith(PREFIX):
+    kind: CodeKind = "enroll" if text.startswith(ENROLL_PREFIX) else "checkin"
+    if not text.startswith((PREFIX, ENROLL_PREFIX)):
         raise CodeFormatError(f"does not start with {PREFIX}")
     fields = text[len(PREFIX) :].split(".")
     if len(fields) != 6:
@@ -172,7 +183,8 @@ def parse_code(text: str) -> SignedCode:
     except ValueError as exc:
         raise CodeFormatError(str(exc)) from None
     signed_text = text[: text.rindex(".")]
-    return SignedCode(person_id, issued_at, expires_at, nonce, key_name, raw_signature, signed_text)
+    return SignedCode(person_id, issued_at, expires_at, nonce, key_name, raw_signature, signed_text,
+                      kind)  # fmt: skip
 
 
 def verify_signature(code: SignedCode, public_key: Ed25519PublicKey) -> bool:

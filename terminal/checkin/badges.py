@@ -76,7 +76,9 @@ class QrClaim:
     """
 
     person_id: str
-    kind: Literal["static", "signed"] = "static"
+    kind: Literal["static", "signed", "enroll"] = "static"
+    """``enroll``: a signed enrollment code (:data:`models.signed_code.ENROLL_PREFIX`): the
+    face in front of the kiosk is to be enrolled as ``person_id``, not checked in."""
     key_id: str | None = None
     nonce: str | None = None
     expires_at: datetime | None = None

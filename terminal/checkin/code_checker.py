@@ -15,7 +15,9 @@ pipeline must call :meth:`CodeChecker.consume`, which records the nonce durably 
 also after a restart, is refused as ``replayed``; two sightings racing for one code: only one
 consumes it).
 A crash between ``consume`` and the commit burns the code without a check-in: the employee
-shows a fresh one, which is the safe side.
+shows a fresh one, which is the safe side. Enrollment codes (``ATT1:E:``) are checked the same
+way and come out as claims of kind ``enroll``; their nonce is consumed in the transaction that
+stores the templates (:mod:`terminal.face.kiosk_enrollment`).
 
 Used nonces live in the table ``used_codes`` of the terminal's database (created with the
 database by :mod:`terminal.store.schema`, so a full disk cannot keep the kiosk from starting),
@@ -43,7 +45,14 @@ from datetime import UTC, datetime
 import sqlite_utils
 
 from common.code_keys import PublicKeys
-from models.signed_code import PREFIX, CodeFormatError, SignedCode, parse_code, verify_signature
+from models.signed_code import (
+    ENROLL_PREFIX,
+    PREFIX,
+    CodeFormatError,
+    SignedCode,
+    parse_code,
+    verify_signature,
+)
 from terminal.checkin.badges import QrClaim, QrRefusal, RefusalCode, parse_qr
 from terminal.config import QrSection
 from terminal.store.database import write_transaction
@@ -68,7 +77,7 @@ class CodeChecker:
         ``now`` is the UTC wall-clock time the code was seen (the frame's; default: now).
         Nothing is recorded: a signed claim is only used once :meth:`consume` says so.
         """
-        if not (text.startswith(PREFIX) or text == PREFIX.removesuffix(":")):
+        if not (text.startswith((PREFIX, ENROLL_PREFIX)) or text == PREFIX.removesuffix(":")):
             parsed = parse_qr(text)
             if isinstance(parsed, QrClaim) and not self.qr.static_badges:
                 return QrRefusal(
@@ -155,7 +164,7 @@ class CodeChecker:
             return QrRefusal("code was already used; show a fresh code", RefusalCode.REPLAYED)
         return QrClaim(
             code.person_id,
-            "signed",
+            "enroll" if code.kind == "enroll" else "signed",
             code.key_id,
             code.nonce,
             datetime.fromtimestamp(code.expires_at, UTC),

@@ -16,7 +16,16 @@ from models.messages import CheckInEvent, Direction, Method
 LOG_REPEAT_S = 10.0
 
 DecisionKind = Literal[
-    "checked_in", "repeat", "unknown", "refused", "pending", "adjust", "challenge", "paired"
+    "checked_in",
+    "repeat",
+    "unknown",
+    "refused",
+    "pending",
+    "adjust",
+    "challenge",
+    "paired",
+    "enrolling",
+    "enrolled",
 ]
 
 
@@ -33,7 +42,9 @@ class Decision:
     ``challenge`` a recognised face asked to turn its head (``reason`` ``turn_left`` or
     ``turn_right``; see :mod:`terminal.face.liveness`), not yet checked in; ``paired`` (verification
     mode ``face_and_qr``) a valid code that now waits for its person's face (``reason``
-    ``look_now``).
+    ``look_now``); ``enrolling`` a person being enrolled at the kiosk after an admin showed
+    their enrollment code (``reason`` ``<frames taken>/<frames needed>``); ``enrolled`` their
+    templates stored (:mod:`terminal.face.kiosk_enrollment`).
 
     A ``refused`` decision's ``reason`` is either a sentence (a bad badge, a store error) or,
     when the person must be told something specific, a key of

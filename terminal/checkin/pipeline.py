@@ -9,6 +9,9 @@ What counts as proof of identity is the terminal's ``[verification] mode``:
 - ``face_and_qr``: the code says who, and that person's face must confirm it 1:1
   (:mod:`terminal.face.pairing`).
 
+In every mode that reads faces, an admin's enrollment code starts enrolling its person's face
+here (:mod:`terminal.face.kiosk_enrollment`); until that ends, nobody is identified.
+
 Per frame: QR codes are decoded (:mod:`terminal.checkin.qr_codes`); faces are looked for only
 while something moves in view or a face is being seen (:mod:`terminal.checkin.presence`), and only
 when someone has face templates (:mod:`terminal.face.frames`). Nobody is checked in twice
@@ -42,7 +45,12 @@ from terminal.checkin.attendance import Attendance
 from terminal.checkin.code_checker import CodeChecker
 from terminal.checkin.decisions import Decision, ThrottledLog
 from terminal.checkin.desk import CheckInDesk, CodeSource
-from terminal.checkin.engines import build_matcher, build_qr_decoder, create_engine
+from terminal.checkin.engines import (
+    build_matcher,
+    build_qr_decoder,
+    create_engine,
+    effective_tolerance,
+)
 from terminal.checkin.pace import FramePace
 from terminal.checkin.presence import PresenceGate
 from terminal.checkin.qr_codes import QrCheckIns
@@ -50,6 +58,7 @@ from terminal.checkin.rules import RepeatGuard
 from terminal.config import Config, check_verification_mode
 from terminal.face.frames import FaceFrames
 from terminal.face.identify import IdentifiedFaces
+from terminal.face.kiosk_enrollment import KioskEnrollment
 from terminal.face.liveness import HeadTurnLiveness
 from terminal.face.liveness_requests import LivenessRequests
 from terminal.face.pairing import PairedFaces
@@ -119,10 +128,18 @@ class Pipeline:
             self.faces = self.pairing = PairedFaces(engine, self.desk, config, requests, self.pace)
         elif engine is not None:
             self.faces = IdentifiedFaces(engine, self.desk, config.recognition, requests, self.pace)
+        self.enrolling: KioskEnrollment | None = None
+        if engine is not None and qr is not None:
+            tolerance = effective_tolerance(config, engine)
+            self.enrolling = KioskEnrollment(
+                engine, self.desk, config.recognition, requests, gallery, self.desk.codes,
+                tolerance, self.pace,
+            )  # fmt: skip
         self.qr_checkins: QrCheckIns | None = None
         if qr is not None:
             pair = self.pairing.pair if self.pairing is not None else None
-            self.qr_checkins = QrCheckIns(qr, self.mode, self.desk, self.throttled, pair)
+            enroll = self.enrolling.start if self.enrolling is not None else None
+            self.qr_checkins = QrCheckIns(qr, self.mode, self.desk, self.throttled, pair, enroll)
         self._revision = -1
         self._checked_at = float("-inf")
         self.reload()
@@ -170,6 +187,12 @@ class Pipeline:
             decisions.extend(self.pairing.expire(frame))
         if self.qr_checkins is not None:
             decisions.extend(self.qr_checkins.process(frame))
+        if self.enrolling is not None and self.enrolling.active:
+            # While a face is being enrolled, nobody is identified.
+            found = self.enrolling.process(frame)
+            if any(decision.kind == "enrolled" for decision in found):
+                self.reload()
+            return decisions + found
         faces = self.faces
         if (
             faces is not None

@@ -9,6 +9,10 @@ turned into check-ins, pairings or refusals as the terminal's verification mode 
 - ``face_and_qr``: each sighting of a valid code of an enrolled person opens a pairing that its
   person's face must confirm (:mod:`terminal.face.pairing`).
 
+An enrollment code (``ATT1:E:``) shown by an admin starts enrolling its person's face at the
+kiosk (:mod:`terminal.face.kiosk_enrollment`), in every mode that reads faces; elsewhere it is
+refused (``enroll_code_not_here``).
+
 A *sighting* is a code seen in frames no more than :data:`SIGHTING_GAP_S` apart: a badge held
 up for a few seconds is one sighting, shown again after being lowered another.
 """
@@ -22,6 +26,7 @@ from typing import Literal
 from drivers.camera.base import Frame
 from drivers.qr.base import QrDecoder
 from models.messages import Method
+from models.signed_code import ENROLL_PREFIX
 from terminal.checkin.badges import QrClaim, QrRefusal
 from terminal.checkin.decisions import Decision, ThrottledLog
 from terminal.checkin.desk import CheckInDesk
@@ -63,6 +68,7 @@ class QrCheckIns:
         desk: CheckInDesk,
         throttled: ThrottledLog,
         pair: Callable[[QrClaim, Frame], Decision] | None = None,
+        enroll: Callable[[QrClaim, Frame], Decision] | None = None,
     ) -> None:
         self.decoder = decoder
         self.mode = mode
@@ -70,6 +76,8 @@ class QrCheckIns:
         self.throttled = throttled
         self.pair = pair
         """``face_and_qr``: where valid codes go instead of checking in."""
+        self.enroll = enroll
+        """Where valid enrollment codes go (None: this terminal does not enroll faces)."""
         self.sightings = Sightings()
         self._used: dict[str, str] = {}
         """Codes that checked their person in during their current sighting (text -> id)."""
@@ -83,7 +91,10 @@ class QrCheckIns:
         }
         decisions: list[Decision] = []
         for text in texts:
-            if self.mode == "face":
+            if text.startswith(ENROLL_PREFIX):
+                if text in fresh:
+                    decisions.append(self._claim(text, frame, self._enroll))
+            elif self.mode == "face":
                 if text in fresh or text in self._used:
                     decisions.append(self._claim(text, frame, self._check_in_without_face))
             elif self.pair is not None:
@@ -106,12 +117,21 @@ class QrCheckIns:
         checked = self.desk.codes.check(text, frame.wall)
         if isinstance(checked, QrRefusal):
             return self._refuse(checked.reason, frame, None, text, checked.code)
+        if (checked.kind == "enroll") != (use == self._enroll):
+            return self._refuse("not a check-in code", frame, checked.person_id, text, "malformed")
         if checked.person_id not in self.desk.names:
             return self._refuse("unknown badge", frame, checked.person_id, text, "not_enrolled")
         decision = use(checked, frame)
         if decision.kind == "checked_in":
             self._used[text] = checked.person_id
         return decision
+
+    def _enroll(self, claim: QrClaim, frame: Frame) -> Decision:
+        """An admin's enrollment code: start capturing its person's face, if this terminal
+        enrolls faces."""
+        if self.enroll is None:
+            return self._refuse("enroll_code_not_here", frame, claim.person_id, claim.person_id)
+        return self.enroll(claim, frame)
 
     def _check_in_without_face(self, claim: QrClaim, frame: Frame) -> Decision:
         """``face`` mode: the code of someone with no face on file checks them in."""

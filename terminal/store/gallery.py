@@ -153,8 +153,10 @@ class Gallery:
         sources: list[str],
         consent: Consent | None = None,
         consent_source: str = "enroll",
+        also: Callable[[sqlite3.Connection], None] | None = None,
     ) -> Person:
-        """Create or update a person and add one template per embedding, in one transaction.
+        """Create or update a person and add one template per embedding, in one transaction
+        (``also`` runs in it first: what it raises rolls everything back).
 
         ``consent``, when given, is recorded first (from ``consent_source``); templates are
         refused (:class:`EnrollmentError`) unless the person's consent, given or recorded
@@ -169,6 +171,8 @@ class Gallery:
             raise ValueError("embeddings of different lengths")
         now = format_rfc3339(datetime.now(UTC))
         with write_transaction(self.db) as conn:
+            if also is not None:
+                also(conn)
             conn.execute(
                 "INSERT INTO people (person_id, name, created_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (person_id) DO UPDATE SET name = excluded.name",
