@@ -86,12 +86,13 @@ def export_rows(
     ``template_used`` rows folded into one count per UTC day (no event ids)."""
     low = format_rfc3339(since) if since else ""
     high = format_rfc3339(until) if until else "9999"
-    sql = (
-        "SELECT seq, at, action, person_ref, templates, 0, detail"
+    sql = (  # by day: the day's steps in order, then its counts
+        "SELECT seq, at, action, person_ref, templates, 0, detail, substr(at, 1, 10), 0"
         " FROM processing_log WHERE action != 'template_used' AND at >= :low AND at < :high"
-        " UNION ALL SELECT max(seq), substr(at, 1, 10), action, person_ref, 0, count(*), ''"
-        " FROM processing_log WHERE action = 'template_used' AND at >= :low AND at < :high"
-        " GROUP BY substr(at, 1, 10), person_ref ORDER BY 2, 1"
+        " UNION ALL SELECT max(seq), substr(at, 1, 10), action, person_ref, 0, count(*), '',"
+        " substr(at, 1, 10), 1 FROM processing_log"
+        " WHERE action = 'template_used' AND at >= :low AND at < :high"
+        " GROUP BY substr(at, 1, 10), person_ref ORDER BY 8, 9, 1"
     )
     try:
         enrolled = dict(
