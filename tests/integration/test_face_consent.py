@@ -74,7 +74,7 @@ def test_photos_without_consent_are_not_even_encoded(
     tmp_path: Path, faces_dir: Path, engine: FaceEngine
 ) -> None:
     counting = CountingEngine(engine)
-    pipeline, outbox = kiosk(tmp_path, engine, "face_or_qr", {})
+    _pipeline, outbox = kiosk(tmp_path, engine, "face_or_qr", {})
     photo = person_photo(faces_dir, PEOPLE["E1001"], 1)
     with pytest.raises(EnrollmentError, match="no consent to face recognition"):
         enroll(outbox.db, counting, "E1001", "Scarlett", [photo])
