@@ -89,16 +89,25 @@ def generate(out_dir: Path, key_id: str) -> None:
     help="Seconds the code is valid (kiosks refuse more than [qr] max_validity_s).",
 )
 @click.option("--png", type=click.Path(path_type=Path, dir_okay=False), help="Also write a PNG.")
+@click.option(
+    "--enroll",
+    is_flag=True,
+    help="An enrollment code (ATT1:E:): shown by an admin at a kiosk, it lets the face in front"
+    " of the camera be enrolled as this person, on that kiosk only. Issue it only once the"
+    " person has given their separate consent; keep --ttl short (e.g. 300).",
+)
 def qr_issue(
-    person_id: str, key_path: Path, key_id: str | None, ttl: int, png: Path | None
+    person_id: str, key_path: Path, key_id: str | None, ttl: int, png: Path | None, enroll: bool
 ) -> None:
-    """Print a signed short-lived code for a person (and write it as a QR PNG)."""
+    """Print a signed short-lived code for a person (and write it as a QR PNG): a check-in
+    code, or with --enroll an enrollment code for enrolling their face at a kiosk."""
     try:
         pem = key_path.read_bytes()
     except OSError as exc:
         raise KioskError(f"{key_path}: cannot read key: {exc.strerror or exc}") from None
     try:
-        code = issue_code(load_private_key(pem), key_id or key_path.stem, person_id, ttl_s=ttl)
+        code = issue_code(load_private_key(pem), key_id or key_path.stem, person_id, ttl_s=ttl,
+                          kind="enroll" if enroll else "checkin")  # fmt: skip
     except ValueError as exc:
         raise KioskError(f"{key_path}: {exc}") from None
     click.echo(code)

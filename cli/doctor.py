@@ -42,6 +42,8 @@ CHECK_HELP: dict[str, str] = {
     "database": "kiosk.db read-only: quick_check, backlog, the oldest unacknowledged event,"
     " the roster version and people",
     "liveness": "the mode and, in passive, the camera's calibration and its cut-offs",
+    "face-data": "nobody without a way in, face not the only way, no templates without"
+    " consent, the notice on, what protects templates at rest",
     "clock": "the clock is synchronised (NTP)",
     "broker": "DNS, TCP and a real MQTT login with the configured TLS and credentials,"
     " under its own client id",

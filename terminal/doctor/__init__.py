@@ -25,6 +25,7 @@ from common.errors import ConfigError
 from terminal.config import Config, load_config
 from terminal.doctor.broker import CONNACK_TIMEOUT_S, TCP_TIMEOUT_S, check_broker
 from terminal.doctor.database import QUICK_CHECK_TIMEOUT_S, check_database
+from terminal.doctor.face_data import check_face_data
 from terminal.doctor.liveness import check_liveness
 from terminal.doctor.machine import check_camera, check_clock, check_disk, check_models_present
 from terminal.doctor.provisioning import check_provisioning
@@ -58,6 +59,7 @@ CHECKS: tuple[Check, ...] = (
         "kiosk.db is locked or the disk is slow: stop the kiosk and try again",
     ),
     Check("liveness", check_liveness, 5.0, "kiosk.db is slow to read: check the disk"),
+    Check("face-data", check_face_data, 5.0, "kiosk.db is slow to read: check the disk"),
     Check("clock", check_clock, 2.0, "adjtimex(2) does not answer"),
     Check(
         "broker",
