@@ -53,6 +53,7 @@ COMMANDS: LazyTable = {
     "enroll": ("cli.people", "enroll", "kiosk"),
     "people": ("cli.people", "people", "kiosk"),
     "identify": ("cli.people", "identify", "kiosk"),
+    "privacy": ("cli.privacy", "privacy", "kiosk"),
     "keys": ("cli.codes", "keys", "central"),
     "receive": ("cli.receive", "receive", "central"),
     "api": ("cli.api", "api", "central"),

@@ -7,7 +7,8 @@ events whose acknowledgement is older than ``[storage] retain_acked_days``, at m
 pipeline's next commit) for long; the pass goes on over the following calls until done.
 Events not yet acknowledged are never deleted (:meth:`~terminal.store.outbox.Outbox.purge_acked`).
 At the end of each pass, damaged copies of the database older than ``keep_damaged_days`` are
-deleted too (:mod:`terminal.store.damaged_copies`).
+deleted too (:mod:`terminal.store.damaged_copies`), and processing-log entries older than
+``[privacy] processing_log_days`` (:mod:`terminal.store.processing_log`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from common.errors import StoreError
-from terminal.store import damaged_copies
+from terminal.config.privacy import MIN_PROCESSING_LOG_DAYS
+from terminal.store import damaged_copies, processing_log
 from terminal.store.database import db_path
 from terminal.store.outbox import Outbox
 
@@ -42,9 +44,11 @@ class Retention:
         interval_s: float = PURGE_INTERVAL_S,
         chunk: int = PURGE_CHUNK,
         keep_damaged_days: float = 30.0,
+        processing_log_days: int = MIN_PROCESSING_LOG_DAYS,
     ) -> None:
         self.max_age = timedelta(days=retain_acked_days)
         self.keep_damaged_days = keep_damaged_days
+        self.processing_log_days = processing_log_days
         self.interval_s = interval_s
         self.chunk = chunk
         self._next_pass = 0.0  # the first pass runs at once
@@ -69,8 +73,19 @@ class Retention:
         self._pass_total += deleted
         if deleted < self.chunk:
             damaged_copies.expire(Path(db_path(outbox.db)), self.keep_damaged_days)
+            self._prune_processing_log(outbox)
             self._finish_pass(now)
         return deleted
+
+    def _prune_processing_log(self, outbox: Outbox) -> None:
+        try:
+            pruned = processing_log.prune(outbox.db, self.processing_log_days, limit=self.chunk)
+        except StoreError as exc:
+            log.warning("retention: processing log not pruned: %s", exc)
+            return
+        if pruned:
+            log.info("retention: deleted %d processing-log entries older than %d days", pruned,
+                     self.processing_log_days)  # fmt: skip
 
     def _finish_pass(self, now: float) -> None:
         self._next_pass = now + self.interval_s
