@@ -19,7 +19,7 @@ import click
 import sqlite_utils
 
 from cli.main import CliContext, pass_cli
-from common.errors import EnrollmentError, ImageError, UnknownPersonError
+from common.errors import ConfigError, EnrollmentError, ImageError, StoreError, UnknownPersonError
 from models.consent import SCOPES, Consent
 from terminal.checkin.badges import badge_payload, write_badge_png
 from terminal.checkin.engines import build_matcher, create_engine
@@ -33,6 +33,7 @@ from terminal.face.enrollment import (
 from terminal.face.enrollment import enroll as enroll_person
 from terminal.store.database import open_database
 from terminal.store.gallery import Gallery, Person
+from terminal.store.template_seal import seal_for
 
 _PHOTO = click.Path(path_type=Path, dir_okay=False)
 
@@ -128,8 +129,9 @@ def enroll(
     try:
         with _database(ctx) as db:
             engine = create_engine(ctx.config) if photos else None
+            seal = seal_for(ctx.config.privacy.template_key_file) if photos else None
             result = enroll_person(db, engine, person_id, name, list(photos), ENROLL_MIN_FACE_PX,
-                                   consent)  # fmt: skip
+                                   consent, seal)  # fmt: skip
     except NoUsablePhotoError as exc:
         if as_json or len(exc.refused) == 1:
             raise
@@ -276,6 +278,25 @@ def record_consent(
         click.echo(f"consent of {person_id} recorded in {path}", err=True)
 
 
+@people.command("seal")
+@pass_cli
+def seal_templates(ctx: CliContext) -> None:
+    """Seal the face templates still stored in the clear with [privacy] template_key_file
+    (templates made before the key was configured; new ones are sealed as they are made)."""
+    path = ctx.config.database_path
+    if not path.exists():
+        raise StoreError(f"{path}: no kiosk database, so no templates to seal")
+    seal = seal_for(ctx.config.privacy.template_key_file)
+    if seal is None:
+        raise ConfigError("set [privacy] template_key_file first: the key to seal them with")
+    with _database(ctx) as db:
+        gallery = Gallery(db, seal)
+        done = gallery.seal_plain_templates()
+        sealed, clear = gallery.sealed_counts()
+    click.echo(f"sealed {plural(done, 'face template')} with key {seal.key_id}:"
+               f" {sealed} sealed, {clear} in the clear in {path}")  # fmt: skip
+
+
 @people.command("remove")
 @click.argument("person_id")
 @pass_cli
@@ -304,7 +325,8 @@ def identify(ctx: CliContext, photos: tuple[Path, ...]) -> None:
         )
     engine = create_engine(config)
     with _database(ctx) as db:
-        matcher = build_matcher(config, Gallery(db), engine)
+        matcher = build_matcher(config, Gallery(db, seal_for(config.privacy.template_key_file)),
+                                engine)  # fmt: skip
     failed = 0
     for photo in photos:
         result = identify_image(engine, matcher, photo, config.recognition.min_face_px)

@@ -1,4 +1,5 @@
-"""``kiosk roster``: the central side of rosters (publish, follow terminals, export a gallery)."""
+"""``kiosk roster``: the central side of rosters (publish, follow terminals, export a gallery,
+list the faces enrolled at the kiosks themselves)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import click
 
+from central.rosters.enrollments import collect_enrollments
 from central.rosters.follow import RosterFollower, SignedRoster
 from central.rosters.people import people_from_gallery, read_people
 from central.rosters.publish import RosterPublisher
@@ -29,8 +31,10 @@ from common.mqtt.topics import Topics
 from common.mqtt.types import LinkOptions
 from common.progress import progress_bar
 from common.schedule_file import load_schedule
+from models.messages import format_rfc3339
 from models.roster_codec import DEFAULT_CHUNK_PEOPLE, MAX_SCHEDULE_BYTES, withheld_templates
 from terminal.store.database import open_database
+from terminal.store.template_seal import seal_for
 
 _FILE = EXISTING_FILE
 
@@ -237,9 +241,10 @@ def export(cli: CliContext, out: Path) -> None:
     path = cli.config.database_path
     if not path.exists():
         raise StoreError(f"{path}: no such database (enroll people first, or set --data-dir)")
+    seal = seal_for(cli.config.privacy.template_key_file)
     db = open_database(path)
     try:
-        people = people_from_gallery(db)
+        people = people_from_gallery(db, seal.open if seal is not None else None)
     finally:
         db.conn.close()
     lines = [json.dumps(p.model_dump(mode="json"), ensure_ascii=False) for p in people]
@@ -249,3 +254,60 @@ def export(cli: CliContext, out: Path) -> None:
         f"{len(people)} people written to {out}, with {templates} face templates (only of"
         " people whose consent allows transfer)"
     )
+
+
+@roster.command("enrollments")
+@click.option("--broker", "broker_url", required=True, metavar="URL", help="mqtt[s]://host[:port]")
+@click.option(
+    "--wait",
+    "wait_s",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds to collect the retained notices after subscribing.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON notice per line.")
+@click.option("--topic-prefix", default="attendance/v1", show_default=True, help="Topic prefix.")
+@click.option("--client-id", default="kiosk-roster-enrollments", show_default=True)
+@broker_login_options
+def enrollments(
+    broker_url: str,
+    wait_s: float,
+    as_json: bool,
+    topic_prefix: str,
+    client_id: str,
+    username: str | None,
+    password_file: Path | None,
+    ca_file: Path | None,
+    cert_file: Path | None,
+    key_file: Path | None,
+) -> None:
+    """List the faces enrolled at the kiosks themselves: who, where, how many templates.
+
+    Reads the retained notices on {prefix}/+/enrollments/+ (only the fact: the templates stay on
+    the kiosk). A message that is not a valid notice is reported on stderr and skipped.
+    """
+    login = broker_login(broker_url, username, password_file, ca_file, cert_file, key_file)
+    options = LinkOptions(
+        url=broker_url,
+        client_id=client_id,
+        username=login.username,
+        password=login.password,
+        tls=login.tls,
+    )
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        found = collect_enrollments(options, Topics(topic_prefix), wait_s, stop)
+    for problem in found.problems:
+        click.echo(f"skipped {problem}", err=True)
+    if as_json:
+        for notice in found.notices:
+            click.echo(notice.model_dump_json())
+        return
+    rows = [("terminal", "person_id", "templates", "at")]
+    rows += [
+        (n.terminal_id, n.person_id, str(n.templates), format_rfc3339(n.at)) for n in found.notices
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

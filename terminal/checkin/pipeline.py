@@ -67,6 +67,7 @@ from terminal.face.tracks import GAP_FRAMES, MAX_GAP_S
 from terminal.store.gallery import Gallery
 from terminal.store.liveness_calibration import load_liveness_calibration
 from terminal.store.outbox import Outbox
+from terminal.store.template_seal import seal_for
 
 __all__ = ["GALLERY_CHECK_S", "Decision", "Pipeline", "build_pipeline"]
 
@@ -263,7 +264,7 @@ def build_pipeline(
     pipeline = Pipeline(
         config,
         outbox,
-        Gallery(db if db is not None else outbox.db),
+        Gallery(db if db is not None else outbox.db, seal_for(config.privacy.template_key_file)),
         engine if reads_faces else None,
         qr if config.qr.enabled else None,
         clock_synced,

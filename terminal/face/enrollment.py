@@ -25,6 +25,7 @@ from terminal.face.images import load_rgb
 from terminal.face.matcher import Matcher
 from terminal.face.quality import EDGE_MARGIN
 from terminal.store.gallery import Gallery, Person, check_name, check_person_id
+from terminal.store.template_seal import TemplateSeal
 
 ENROLL_MIN_FACE_PX = 80
 """Smallest face (box height, photo pixels) accepted for a template."""
@@ -257,6 +258,7 @@ def enroll(
     photos: list[Path],
     min_face_px: int = ENROLL_MIN_FACE_PX,
     consent: Consent | None = None,
+    seal: TemplateSeal | None = None,
 ) -> EnrollResult:
     """Add ``person_id`` with one face template per usable photo; every photo's outcome is in
     the result. :class:`NoUsablePhotoError` giving every photo's reason when none is usable.
@@ -265,11 +267,11 @@ def enroll(
     photos the person is stored without templates (QR badge check-in only) and ``engine``
     may be None. ``consent`` is recorded with the person; photos are refused before any face
     in them is encoded unless that consent, or the one recorded before, allows face
-    recognition (:class:`EnrollmentError`).
+    recognition (:class:`EnrollmentError`). With ``seal`` the templates are stored sealed.
     """
     check_person_id(person_id)
     check_name(name)
-    gallery = Gallery(db)
+    gallery = Gallery(db, seal)
     if photos:
         before = gallery.get(person_id)
         allowed = (

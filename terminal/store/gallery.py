@@ -37,8 +37,9 @@ from models.consent import FACE_SCOPES, Consent
 from models.messages import format_rfc3339
 from terminal.store import damaged_copies, enrollment_notices, processing_log
 from terminal.store.database import db_path, write_transaction
-from terminal.store.roster_tables import forget_in_schedules
+from terminal.store.roster_tables import forget_in_schedules, secure_delete
 from terminal.store.schema import template_digest
+from terminal.store.template_seal import MAGIC, TemplateSeal, is_sealed
 
 log = logging.getLogger(__name__)
 
@@ -138,10 +139,13 @@ def check_name(name: str) -> str:
 
 
 class Gallery:
-    """People and face templates in one database connection."""
+    """People and face templates in one database connection; with a ``seal``
+    (:mod:`terminal.store.template_seal`) new templates are stored sealed, and sealed ones
+    are opened when read."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: sqlite_utils.Database, seal: TemplateSeal | None = None) -> None:
         self.db = db
+        self.seal = seal
 
     def add_person(
         self,
@@ -190,6 +194,7 @@ class Gallery:
                         f" {scope or 'none'}); face templates need the person's separate"
                         " consent (kiosk enroll --consent on_device|transfer)"
                     )
+                stored = [self._sealed(blob, person_id) for blob in blobs]
                 conn.executemany(
                     "INSERT INTO templates (person_id, engine, model_digest, dim, embedding,"
                     " source, created_at, origin, digest) VALUES (?, ?, ?, ?, ?, ?, ?, 'local', ?)",
@@ -199,12 +204,12 @@ class Gallery:
                             engine,
                             model_digest,
                             len(blob) // 4,
-                            blob,
+                            sealed,
                             source,
                             now,
                             template_digest(blob),
                         )
-                        for blob, source in zip(blobs, sources, strict=True)
+                        for blob, sealed, source in zip(blobs, stored, sources, strict=True)
                     ],
                 )
                 how = "camera" if all(src.startswith("camera") for src in sources) else "photos"
@@ -305,13 +310,52 @@ class Gallery:
         )
         if not rows:
             return np.zeros((0, 0), dtype=np.float32), []
+        plain = [self._opened(bytes(row[2]), str(row[0])) for row in rows]
         dims = {int(row[1]) for row in rows}
-        if len(dims) != 1 or any(len(row[2]) != 4 * int(row[1]) for row in rows):
+        if len(dims) != 1 or any(len(b) != 4 * int(r[1]) for b, r in zip(plain, rows, strict=True)):
             raise StoreError(f"{db_path(self.db)}: templates of {engine} have inconsistent sizes")
         (dim,) = dims
-        data = b"".join(row[2] for row in rows)
+        data = b"".join(plain)
         matrix = np.frombuffer(data, dtype="<f4").reshape(len(rows), dim).astype(np.float32)
         return matrix, [str(row[0]) for row in rows]
+
+    def _sealed(self, blob: bytes, person_id: str) -> bytes:
+        return blob if self.seal is None else self.seal.seal(blob, person_id)
+
+    def _opened(self, blob: bytes, person_id: str) -> bytes:
+        if not is_sealed(blob):
+            return blob
+        if self.seal is None:
+            raise StoreError(
+                f"{db_path(self.db)}: face templates are sealed, and no key is configured: set"
+                " [privacy] template_key_file to the key that sealed them"
+            )
+        return self.seal.open(blob, person_id)
+
+    def seal_plain_templates(self) -> int:
+        """Seal every template still stored in the clear (made before a key was configured);
+        the clear bytes are overwritten (``secure_delete``) and the WAL truncated. Returns how
+        many were sealed."""
+        if self.seal is None:
+            raise StoreError("no [privacy] template_key_file is configured: nothing to seal with")
+        rows = self._read("SELECT id, person_id, embedding FROM templates")
+        plain = [(int(r[0]), str(r[1]), bytes(r[2])) for r in rows if not is_sealed(bytes(r[2]))]
+        with secure_delete(self.db.conn), write_transaction(self.db) as conn:
+            conn.executemany(
+                "UPDATE templates SET embedding = ? WHERE id = ?",
+                [(self.seal.seal(blob, person_id), row_id) for row_id, person_id, blob in plain],
+            )
+        try:
+            self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error as exc:
+            log.warning("after sealing templates: WAL not truncated yet (%s)", exc)
+        return len(plain)
+
+    def sealed_counts(self) -> tuple[int, int]:
+        """How many templates are stored (sealed, in the clear)."""
+        rows = self._read("SELECT substr(embedding, 1, 6) = ? FROM templates", (MAGIC,))
+        sealed = sum(1 for row in rows if row[0])
+        return sealed, len(rows) - sealed
 
     def foreign_templates(self, engine: str, model_digest: str) -> int:
         """How many templates were made by another engine or model (unusable until re-enrolled)."""

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from models.messages import format_rfc3339
 from models.roster import RosterChunk
 from terminal.store.schema import template_digest
+from terminal.store.template_seal import TemplateSeal
 
 STAGING_TABLES = (
     "roster_staging",
@@ -31,8 +32,11 @@ STAGING_TABLES = (
 )
 
 
-def insert_chunk(conn: sqlite3.Connection, chunk: RosterChunk, key_id: str) -> None:
-    """Stage one chunk: a row for it, one per person, one per template, one for a schedule."""
+def insert_chunk(
+    conn: sqlite3.Connection, chunk: RosterChunk, key_id: str, seal: TemplateSeal | None = None
+) -> None:
+    """Stage one chunk: a row for it, one per person, one per template (sealed with ``seal``
+    when given), one for a schedule."""
     version = chunk.roster_version
     conn.execute(
         "INSERT INTO roster_staging (roster_version, chunk_index, chunk_count, key_id,"
@@ -70,7 +74,7 @@ def insert_chunk(conn: sqlite3.Connection, chunk: RosterChunk, key_id: str) -> N
                 t.engine,
                 t.model_digest,
                 t.dim,
-                t.embedding,
+                t.embedding if seal is None else seal.seal(t.embedding, p.person_id),
                 template_digest(t.embedding),
             )
             for p in chunk.people

@@ -39,6 +39,7 @@ from terminal.store import enrollment_notices
 from terminal.store.database import db_path, write_transaction
 from terminal.store.gallery import bump_revision
 from terminal.store.roster_tables import STAGING_TABLES, insert_chunk, secure_delete
+from terminal.store.template_seal import TemplateSeal
 
 log = logging.getLogger(__name__)
 
@@ -178,8 +179,10 @@ def _apply_templates(conn: sqlite3.Connection, args: dict[str, object]) -> int:
 class RosterStore:
     """Staging and applying rosters on one database connection (the sync's)."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: sqlite_utils.Database, seal: TemplateSeal | None = None) -> None:
         self.db = db
+        self.seal = seal
+        """Seals the roster's templates as they are staged (None: stored in the clear)."""
 
     def current_version(self) -> int | None:
         """The roster version in force, or None before the first roster."""
@@ -210,7 +213,7 @@ class RosterStore:
             ).fetchone()
             if done is None:
                 self._check_people_unique(conn, chunk)
-                insert_chunk(conn, chunk, key_id)
+                insert_chunk(conn, chunk, key_id, self.seal)
             (received,) = conn.execute(
                 "SELECT count(*) FROM roster_staging WHERE roster_version = ?", (version,)
             ).fetchone()

@@ -188,3 +188,9 @@ class TemplateSeal:
 
     def __repr__(self) -> str:
         return f"TemplateSeal(key_id={self._key_id!r})"
+
+
+def seal_for(key_file: Path | None) -> TemplateSeal | None:
+    """The seal of ``[privacy] template_key_file`` (created when missing), or None when unset
+    (templates stored in the clear). :class:`~common.errors.ConfigError` on a bad key file."""
+    return None if key_file is None else TemplateSeal.from_key_file(key_file)

@@ -53,6 +53,7 @@ from common.mqtt.types import Message
 from common.sqlite import classify
 from terminal.config import Config
 from terminal.store.outbox import Outbox
+from terminal.store.template_seal import seal_for
 from terminal.sync.command_kinds import Diagnose
 from terminal.sync.commands import CommandHandler
 from terminal.sync.inflight import InFlight
@@ -115,6 +116,7 @@ class Inbound:
         self.command_topic = topics.commands(self.terminal_id)
         self.result_topic = topics.results(self.terminal_id)
         self.keys_dir = config.central.public_keys_dir
+        self.seal = seal_for(config.privacy.template_key_file)
         self.stop = stop
         self.rejected_acks = 0
         self.failed_messages = 0
@@ -168,7 +170,7 @@ class Inbound:
         if self._roster is not None or time.monotonic() < self._retry_at:
             return
         try:
-            self._roster = RosterReceiver(outbox.db, self.terminal_id, self.keys_dir)
+            self._roster = RosterReceiver(outbox.db, self.terminal_id, self.keys_dir, self.seal)
         except (StoreError, sqlite3.Error) as exc:
             self._retry_at = time.monotonic() + RETRY_S
             error = exc if isinstance(exc, StoreError) else self._classified(exc)
@@ -213,7 +215,9 @@ class Inbound:
                 self._apply_ack(message.payload, outbox, inflight)
             elif message.topic == self.roster_topic:
                 if self._roster is None:
-                    self._roster = RosterReceiver(outbox.db, self.terminal_id, self.keys_dir)
+                    self._roster = RosterReceiver(
+                        outbox.db, self.terminal_id, self.keys_dir, self.seal
+                    )
                 self._roster.receive(message.payload)
             elif message.topic == self.command_topic:
                 return self._command(message.payload, outbox)

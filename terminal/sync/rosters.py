@@ -30,6 +30,7 @@ from common.errors import RosterError
 from models.roster import KEY_ID_PATTERN
 from models.roster_codec import UNKNOWN_KEY, RosterRefusal, load_public_key, open_roster_message
 from terminal.store.rosters import RosterStore, Staged
+from terminal.store.template_seal import TemplateSeal
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +79,16 @@ class RosterState:
 class RosterReceiver:
     """Turns roster messages into the terminal's people; one per sync thread."""
 
-    def __init__(self, db: sqlite_utils.Database, terminal_id: str, keys_dir: Path | None) -> None:
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        terminal_id: str,
+        keys_dir: Path | None,
+        seal: TemplateSeal | None = None,
+    ) -> None:
         self.terminal_id = terminal_id
         self.keys = TrustedKeys(keys_dir)
-        self.store = RosterStore(db)
+        self.store = RosterStore(db, seal)
         self._logged: set[tuple[object, ...]] = set()
         self._state = RosterState(version=self.store.current_version())
         self._resume()
