@@ -16,8 +16,8 @@ decision                       signal        how often
                                              ``unknown_after_s`` (1 s) without a gap, then at
                                              most once per ``unknown_every_s`` (5 s)
 ``pending``                    nothing       the face is still being confirmed
-``enrolled``                   success       like a check-in, at most once per person per
-                                             ``repeat_every_s``
+``enrolled``                   prompt        at most once per person per ``repeat_every_s``
+                                             (not a success: it opens no door)
 ``enrolling``                  nothing       a face enrollment's capture in progress
 =============================  ============  ================================================
 
@@ -103,13 +103,10 @@ class Feedback:
         kind: str = decision.kind  # also kinds the pipeline's DecisionKind may not list yet
         person = decision.person_id
         if kind == "enrolled":
-            # Like a check-in; limited per person in case it comes with several frames.
-            given = self._limited(
-                ("enrolled", person), self.repeat_every_s, now, "success", holdable=False
+            # A prompt, not a success: an enrollment is no check-in and opens no door.
+            return self._limited(
+                ("enrolled", person), self.repeat_every_s, now, "prompt", holdable=False
             )
-            if given is not None:
-                self._success_at = now
-            return given
         if kind == "unknown":
             return self._unknown(now)
         if kind == "checked_in":

@@ -71,10 +71,11 @@ ENROLLED = "enrolled"
 """A face enrollment done (the person's templates are stored): a green success."""
 ENROLLMENT_REFUSALS = frozenset({"enrollment_expired", "enrollment_failed", "enroll_code_not_here"})
 """The ``refused`` reasons of a face enrollment (each a catalogue key, said in red)."""
-QR_ALTERNATIVE_MODES = frozenset({"face_or_qr", "qr"})
+QR_ALTERNATIVE_MODES = frozenset({"face_or_qr", "qr", "face"})
 """Verification modes where a QR code alone checks a person in: there an unknown face is told
-it may show its QR code instead (``unknown_or_qr``); in ``face`` codes are refused, in
-``face_and_qr`` the face is needed anyway."""
+it may show its QR code instead (``unknown_or_qr``). In ``face`` mode too: the faces it does
+not know include the people with no face on file, whose codes it takes. In ``face_and_qr`` the
+face is needed anyway."""
 TURN_ARROWS: dict[str, Arrow] = {"left": "left", "right": "right"}
 """The arrow of a head-turn request (``turn_left...``, ``turn_right...``): toward the person's
 own left or right as they face the screen, which is the screen's left or right as they see it;

@@ -166,15 +166,14 @@ def enrollment(kind: str, person: str = "p1", reason: str = "") -> Decision:
     return Decision(cast(Any, kind), person, "Li Si", reason=reason)
 
 
-def test_an_enrollment_is_a_success_once_and_its_steps_are_quiet(feedback, clock, signals):
+def test_an_enrollment_is_a_prompt_once_and_its_steps_are_quiet(feedback, clock, signals):
     for step in ("1/5", "2/5", "3/5", "4/5", "5/5"):
         assert frames(feedback, clock, enrollment("enrolling", reason=step), 1.0, 0.1) == []
     done = enrollment("enrolled", reason="enrolled")
-    assert frames(feedback, clock, done, seconds=1.0, step=0.1) == ["success"]
-    # A success like a check-in: it holds the lamp against a stranger passing by.
-    assert frames(feedback, clock, Decision("unknown"), seconds=0.9, step=0.1) == []
-    assert feedback.on_decision(enrollment("enrolled", "p2", reason="enrolled")) == "success"
-    assert signals.given == ["success", "success"]
+    # A prompt, not a success: an enrollment is no check-in and opens no door.
+    assert frames(feedback, clock, done, seconds=1.0, step=0.1) == ["prompt"]
+    assert feedback.on_decision(enrollment("enrolled", "p2", reason="enrolled")) == "prompt"
+    assert signals.given == ["prompt", "prompt"]
 
 
 @pytest.mark.parametrize(
@@ -187,7 +186,7 @@ def test_an_enrollment_refusal_is_a_failure(feedback, signals, reason):
 
 def test_an_enrollment_in_one_frame_outranks_a_refusal(feedback):
     frame = [Decision("refused", "p3", reason="code_used"), enrollment("enrolled")]
-    assert feedback.on_decisions(frame) == "success"
+    assert feedback.on_decisions(frame) == "prompt"
 
 
 def test_close_closes_the_signals(feedback, signals):

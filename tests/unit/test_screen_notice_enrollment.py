@@ -260,7 +260,8 @@ FACE = ("未识别，请看摄像头", "Not recognised — look at the camera")
     [
         ("", *OR_QR),
         ('[qr]\nenabled = false\n[verification]\nmode = "face"\n', *FACE),
-        ('[verification]\nmode = "face"\n', *FACE),  # codes are read only to be refused
+        # face mode takes the codes of people with no face on file (no consent)
+        ('[verification]\nmode = "face"\n', *OR_QR),
     ],
     ids=["face-or-qr", "no-qr", "face-only"],
 )
