@@ -18,6 +18,7 @@ from central.receiver.service import Receiver
 from central.receiver.store import ReceiverStore
 from devtools.demo_scene import build_scene
 from devtools.local_broker import Mosquitto, free_port
+from devtools.sample_consent import SAMPLE_CONSENT
 from models.messages import CheckInEvent
 from terminal.checkin.engines import create_engine
 from terminal.checkin.pipeline import Decision
@@ -129,7 +130,7 @@ def run_demo(
         db = open_database(config.database_path)
         engine = create_engine(config)
         face_id, face_name = scene.face_person
-        enroll(db, engine, face_id, face_name, [scene.enroll_photo])
+        enroll(db, engine, face_id, face_name, [scene.enroll_photo], consent=SAMPLE_CONSENT)
         badge_id, badge_name = scene.badge_person
         enroll(db, None, badge_id, badge_name, [])
         db.conn.close()

@@ -30,6 +30,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from devtools.sample_consent import SAMPLE_CONSENT
 from drivers.camera.base import Frame
 from drivers.face.base import FaceEngine
 from terminal.checkin.pipeline import build_pipeline
@@ -145,7 +146,7 @@ def run_checkin_time_benchmark(engine: FaceEngine, faces: Path, quick: bool) -> 
                         "liveness": {"mode": mode},
                     })  # fmt: skip
                     db = open_database(config.database_path)
-                    enroll(db, engine, "E1", name, [enroll_photo])
+                    enroll(db, engine, "E1", name, [enroll_photo], consent=SAMPLE_CONSENT)
                     db.conn.close()
                     first = int(start_s * fps)
                     visits.append(_visit(config, engine, images[first:], fps, seed=number))

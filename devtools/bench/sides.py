@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from devtools.sample_consent import SAMPLE_CONSENT
 from drivers.camera.base import Frame
 from models.messages import Method
 from terminal.checkin.engines import build_qr_decoder, create_engine, effective_tolerance
@@ -64,7 +65,9 @@ class PipelineSide:
         self.engine = create_engine(self.config)
         self.qr = build_qr_decoder(self.config)
         for person_id, photo in photos.items():
-            enroll(self.outbox.db, self.engine, person_id, person_id, [photo])
+            enroll(
+                self.outbox.db, self.engine, person_id, person_id, [photo], consent=SAMPLE_CONSENT
+            )
 
     def fresh(self) -> Recogniser:
         """A new pipeline (no confirmation, repeat or presence state) over the same gallery."""
