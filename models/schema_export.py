@@ -28,7 +28,7 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "ack.v1.json": AckMessage,
     "status.v1.json": TerminalStatus,
     "roster-envelope.v1.json": RosterEnvelope,
-    "roster-chunk.v1.json": RosterChunk,
+    "roster-chunk.v2.json": RosterChunk,
     "command-envelope.v1.json": CommandEnvelope,
     "command.v1.json": Command,
     "command-result.v1.json": CommandResult,

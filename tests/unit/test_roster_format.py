@@ -59,7 +59,7 @@ def test_messages_validate_against_the_exported_schemas():
     envelope = json.loads(message)
     jsonschema.Draft202012Validator(load_schema("roster-envelope.v1.json")).validate(envelope)
     chunk = json.loads(base64.b64decode(envelope["payload"]))
-    jsonschema.Draft202012Validator(load_schema("roster-chunk.v1.json")).validate(chunk)
+    jsonschema.Draft202012Validator(load_schema("roster-chunk.v2.json")).validate(chunk)
     assert (chunk["roster_version"], chunk["chunk_index"], chunk["chunk_count"]) == (5, 0, 1)
     assert chunk["terminal_id"] == "kiosk-01" and len(chunk["people"]) == 3
     template = chunk["people"][0]["templates"][0]
@@ -82,7 +82,7 @@ def test_a_roster_leaves_out_what_only_the_central_reports_read():
     chunk = json.loads(base64.b64decode(json.loads(message)["payload"]))
     assert "programmes" not in chunk["schedule"]
     assert "pairs" not in chunk["schedule"]["sessions"][0]
-    jsonschema.Draft202012Validator(load_schema("roster-chunk.v1.json")).validate(chunk)
+    jsonschema.Draft202012Validator(load_schema("roster-chunk.v2.json")).validate(chunk)
     for_terminal = schedule.model_copy(
         update={"programmes": [], "sessions": [session.model_copy(update={"pairs": []})]}
     )
