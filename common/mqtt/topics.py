@@ -3,13 +3,15 @@
 ``{prefix}/{terminal}/events``, ``{prefix}/{terminal}/ack``, ``{prefix}/{terminal}/status``
 (see :mod:`models.messages` for what travels on each), ``{prefix}/{terminal}/roster``
 (:mod:`models.roster`), ``{prefix}/{terminal}/commands`` and ``{prefix}/{terminal}/results``
-(:mod:`models.command`).
+(:mod:`models.command`), ``{prefix}/{terminal}/enrollments/{person}`` (retained,
+:mod:`models.enrollment_notice`; the person id percent-encoded).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from common.errors import ConfigError
 from models.messages import TERMINAL_ID_PATTERN
@@ -56,6 +58,11 @@ class Topics:
         """The retained online/offline status of ``terminal_id``."""
         return f"{self.prefix}/{terminal_id}/status"
 
+    def enrollment(self, terminal_id: str, person_id: str) -> str:
+        """The retained enrollment notice of ``person_id`` at ``terminal_id``; the person id is
+        percent-encoded (every reserved character, ``/``, ``+`` and ``#`` included)."""
+        return f"{self.prefix}/{terminal_id}/enrollments/{quote(person_id, safe='')}"
+
     def all_events(self, group: str | None = None) -> str:
         """Filter matching every terminal's events; a shared subscription when ``group`` is set."""
         topic_filter = f"{self.prefix}/+/events"
@@ -68,6 +75,10 @@ class Topics:
     def all_statuses(self) -> str:
         """Filter matching every terminal's retained status."""
         return f"{self.prefix}/+/status"
+
+    def all_enrollments(self) -> str:
+        """Filter matching every terminal's retained enrollment notices."""
+        return f"{self.prefix}/+/enrollments/+"
 
     def terminal_of_events(self, topic: str) -> str | None:
         """The terminal id in an events topic, or None if ``topic`` is not one."""

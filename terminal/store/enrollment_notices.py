@@ -3,10 +3,11 @@ here (and how many templates), or no longer is; never a template.
 
 A person enrolled at the kiosk (from a signed enrollment code, or ``kiosk enroll``) gets a row
 in ``enrollment_notices`` (state ``enrolled``), in the transaction that stores their templates.
-When those templates go (person removed, consent withdrawn), the row turns ``removed``. Rows
+When those templates go (person removed, consent withdrawn), the row turns ``removed``, or is
+deleted at once if the central side was never told of the enrollment (``announced = 0``). Rows
 with ``published = 0`` are waiting for the sync to publish them; an ``enrolled`` row is kept,
-marked published, and a ``removed`` row is deleted once published, so nothing of a removed
-person stays once the central side has been told.
+marked published and announced, and a ``removed`` row is deleted once published, so nothing of
+a removed person stays once the central side has been told.
 """
 
 from __future__ import annotations
@@ -40,14 +41,20 @@ def note_enrolled(conn: sqlite3.Connection, person_id: str) -> None:
     )
 
 
-def note_gone(conn: sqlite3.Connection, where: str = "1", params: object = ()) -> None:
+def note_gone(conn: sqlite3.Connection, where: str = "1", params: tuple[object, ...] = ()) -> None:
     """In the open transaction: notices of people who no longer have local templates (among
-    those matching ``where``, an SQL condition on ``person_id``) turn ``removed``."""
+    those matching ``where``, an SQL condition on ``person_id``) turn ``removed``, or go at
+    once when never announced."""
+    gone = (
+        f"state = 'enrolled' AND ({where}) AND person_id NOT IN"
+        " (SELECT person_id FROM templates WHERE origin = 'local')"
+    )
+    args = tuple(params)
+    conn.execute(f"DELETE FROM enrollment_notices WHERE announced = 0 AND {gone}", args)
     conn.execute(
         "UPDATE enrollment_notices SET state = 'removed', templates = 0, at = ?, published = 0"
-        f" WHERE state = 'enrolled' AND ({where}) AND person_id NOT IN"
-        " (SELECT person_id FROM templates WHERE origin = 'local')",
-        (format_rfc3339(datetime.now(UTC)), *params),  # type: ignore[misc]
+        f" WHERE {gone}",
+        (format_rfc3339(datetime.now(UTC)), *args),
     )
 
 
@@ -65,8 +72,8 @@ def mark_published(conn: sqlite3.Connection, notice: EnrollmentNotice) -> None:
     """After the broker took ``notice``: keep an ``enrolled`` row (published), delete a
     ``removed`` one. A notice changed since it was read stays pending."""
     conn.execute(
-        "UPDATE enrollment_notices SET published = 1 WHERE person_id = ? AND at = ?"
-        " AND state = 'enrolled'",
+        "UPDATE enrollment_notices SET published = 1, announced = 1 WHERE person_id = ?"
+        " AND at = ? AND state = 'enrolled'",
         (notice.person_id, notice.at),
     )
     conn.execute(

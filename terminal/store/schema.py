@@ -229,7 +229,8 @@ def _face_data_law(conn: sqlite3.Connection) -> None:
             state TEXT NOT NULL CHECK (state IN ('enrolled', 'removed')),
             templates INTEGER NOT NULL,
             at TEXT NOT NULL,
-            published INTEGER NOT NULL DEFAULT 0
+            published INTEGER NOT NULL DEFAULT 0,
+            announced INTEGER NOT NULL DEFAULT 0
         );
         CREATE TRIGGER processing_log_append_only BEFORE UPDATE ON processing_log
         BEGIN

@@ -1,5 +1,5 @@
-"""The terminal's side of the wire format: batches and status out, acks in (rosters: roster.py),
-and the sync's MQTT connection settings."""
+"""The terminal's side of the wire format: batches, status and enrollment notices out, acks in
+(rosters: roster.py), and the sync's MQTT connection settings."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from common.errors import ConfigError, MessageError
 from common.mqtt.broker_url import TlsOptions
 from common.mqtt.topics import Topics
 from common.mqtt.types import LastWill, LinkOptions
+from models.enrollment_notice import EnrollmentNotice
 from models.messages import (
     SCHEMA_VERSION,
     AckMessage,
@@ -22,6 +23,7 @@ from models.messages import (
 )
 from models.signed_envelope import describe_error
 from terminal.config import Config, read_secret
+from terminal.store import enrollment_notices
 from terminal.sync.rosters import RosterState
 
 MAX_ACK_BYTES = 256 * 1024
@@ -45,6 +47,23 @@ def batch_payload(terminal_id: str, events: Sequence[CheckInEvent]) -> bytes:
     """The JSON of an :class:`EventBatch` of ``events`` (oldest first)."""
     batch = EventBatch(schema_version=SCHEMA_VERSION, terminal_id=terminal_id, events=list(events))
     return batch.model_dump_json().encode()
+
+
+def notice_payload(terminal_id: str, notice: enrollment_notices.EnrollmentNotice) -> bytes:
+    """The retained payload for ``notice``: the JSON of an :class:`EnrollmentNotice` (the fact
+    and the template count, never a template) while enrolled; empty (clearing the broker's
+    retained message) once removed."""
+    if notice.state != "enrolled" or notice.templates < 1:
+        return b""
+    message = EnrollmentNotice(
+        schema_version=SCHEMA_VERSION,
+        terminal_id=terminal_id,
+        person_id=notice.person_id,
+        state="enrolled",
+        templates=notice.templates,
+        at=datetime.fromisoformat(notice.at),
+    )
+    return message.model_dump_json().encode()
 
 
 def status_payload(

@@ -6,7 +6,10 @@
 central side's :class:`~models.messages.AckMessage` names it. Events not acknowledged within
 ``ack_timeout_s``, and every ``sent`` event after a restart or reconnect, are sent again: the
 central side stores each ``event_id`` once, so duplicates are harmless and nothing is lost.
-What the central side sends (acks, roster chunks, commands) is queued and handled by
+Enrollment notices (:mod:`terminal.store.enrollment_notices`: that a person's face was
+enrolled here, never the template) go out retained on ``{prefix}/{terminal}/enrollments/{person}``
+and are marked published once the broker has PUBACKed them; pending ones go out again after a
+reconnect. What the central side sends (acks, roster chunks, commands) is queued and handled by
 :mod:`terminal.sync.inbound`, which also decides when each message is PUBACKed; a message that
 is waiting to be tried again holds up neither the delivery of events nor the other topics.
 """
@@ -27,23 +30,28 @@ from common.mqtt.topics import Topics
 from common.mqtt.types import Connected, Disconnected, LinkEvent, Message, PublishResult
 from models.messages import TerminalState
 from terminal.config import Config
+from terminal.store import enrollment_notices
+from terminal.store.database import write_transaction
 from terminal.store.outbox import Outbox
 from terminal.store.retention import Retention
 from terminal.sync.command_kinds import Diagnose
 from terminal.sync.inbound import Inbound
 from terminal.sync.inflight import InFlight
-from terminal.sync.messages import batch_payload, link_options, status_payload
+from terminal.sync.messages import batch_payload, link_options, notice_payload, status_payload
 
 log = logging.getLogger(__name__)
 
 MAX_INFLIGHT_BATCHES = 10
 """Batches published and still waiting for the broker's PUBACK."""
+MAX_INFLIGHT_NOTICES = 5
+"""Enrollment notices published and still waiting for the broker's PUBACK."""
 MAX_UNACKED_BATCHES = 20
 """Batches' worth of events published and waiting for the central ack before publishing stops."""
 IDLE_POLL_S = 0.2
 MAX_ERROR_BACKOFF_S = 10.0
 STATE_REFRESH_S = 1.0
 STATUS_REFRESH_S = 30.0
+NOTICE_POLL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -86,11 +94,14 @@ class SyncWorker:
         self._inbound = Inbound(self.topics, config, stop, diagnose)
         will = self._status(TerminalState.OFFLINE, None, stamped=False)
         subscriptions = self._inbound.subscriptions
-        self.options = link_options(config, will, subscriptions, MAX_INFLIGHT_BATCHES + 2)
+        max_inflight = MAX_INFLIGHT_BATCHES + MAX_INFLIGHT_NOTICES + 2
+        self.options = link_options(config, will, subscriptions, max_inflight)
         self._link = MqttLink(self.options, interrupt=stop)
         self._inflight = InFlight(self.mqtt.ack_timeout_s)
         self._retention = Retention(
-            config.storage.retain_acked_days, keep_damaged_days=config.storage.keep_damaged_days
+            config.storage.retain_acked_days,
+            keep_damaged_days=config.storage.keep_damaged_days,
+            processing_log_days=config.privacy.processing_log_days,
         )
         self._todo: deque[LinkEvent] = deque()
         self._state = SyncState()
@@ -102,6 +113,9 @@ class SyncWorker:
         self._next_refresh = 0.0
         self._next_status = 0.0
         self._busy = False
+        self._notices: dict[int, enrollment_notices.EnrollmentNotice] = {}
+        """Enrollment notices awaiting the broker's PUBACK, by message id."""
+        self._next_notices = 0.0
 
     @classmethod
     def from_config(cls, config: Config, stop: threading.Event, version: str) -> SyncWorker | None:
@@ -171,8 +185,13 @@ class SyncWorker:
         while self._publish_batch(outbox, now):
             self._busy = True
             self._set_state(awaiting_ack=self._inflight.events)
+        if self._link.connected and not self._notices and now >= self._next_notices:
+            self._publish_notices(outbox, now)
 
     def _handle(self, outbox: Outbox, event: LinkEvent) -> None:
+        if isinstance(event, Connected | Disconnected):
+            self._notices.clear()  # those not marked published go out again
+            self._next_notices = 0.0
         if isinstance(event, Connected):
             self._inflight.clear()
             self._requeue_all = True
@@ -201,6 +220,10 @@ class SyncWorker:
             self._set_state(last_error=error)
 
     def _on_publish_result(self, outbox: Outbox, result: PublishResult) -> None:
+        notice = self._notices.get(result.mid)
+        if notice is not None:
+            self._on_notice_result(outbox, result, notice)
+            return
         unsettled = self._inflight.broker_answered(result.mid)
         if result.ok:
             self._refusals = 0
@@ -218,6 +241,35 @@ class SyncWorker:
         self._pause_until = time.monotonic() + pause
         log.warning("%s; publishing again in %.1f s", error, pause)
         self._set_state(last_error=error)
+
+    def _publish_notices(self, outbox: Outbox, now: float) -> None:
+        self._next_notices = now + NOTICE_POLL_S
+        for notice in enrollment_notices.pending(outbox.db.conn, MAX_INFLIGHT_NOTICES):
+            topic = self.topics.enrollment(self.terminal_id, notice.person_id)
+            try:
+                payload = notice_payload(self.terminal_id, notice)
+            except ValueError as exc:  # a damaged row: the others still go out
+                log.error("enrollment notice of %s not sent: %s", notice.person_id, exc)
+                continue
+            mid = self._link.publish(topic, payload, qos=1, retain=True)
+            if mid is None:
+                return
+            self._notices[mid] = notice
+        if len(self._notices) == MAX_INFLIGHT_NOTICES:
+            self._next_notices = now  # more may wait: the next round once these are taken
+
+    def _on_notice_result(
+        self, outbox: Outbox, result: PublishResult, notice: enrollment_notices.EnrollmentNotice
+    ) -> None:
+        if result.ok:
+            with write_transaction(outbox.db) as conn:
+                enrollment_notices.mark_published(conn, notice)
+        else:
+            error = f"broker refused the enrollment notice of {notice.person_id} ({result.reason})"
+            log.warning("%s; publishing again in %.1f s", error, self.mqtt.reconnect_max_s)
+            self._set_state(last_error=error)
+            self._next_notices = time.monotonic() + self.mqtt.reconnect_max_s
+        del self._notices[result.mid]
 
     def _resend_overdue(self, outbox: Outbox, now: float) -> None:
         overdue = self._inflight.expired(now)

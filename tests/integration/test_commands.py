@@ -45,6 +45,14 @@ def _enroll(db_file: Path) -> None:
     db.conn.close()
 
 
+def _notices(db_file: Path) -> list[tuple[str]]:
+    conn = sqlite3.connect(db_file)
+    try:
+        return conn.execute("SELECT person_id FROM enrollment_notices ORDER BY 1").fetchall()
+    finally:
+        conn.close()
+
+
 def _rename_table(db_file: Path, table: str, to: str) -> None:
     """Rename a table of the kiosk database behind the running sync's back."""
     conn = sqlite3.connect(db_file, timeout=10)
@@ -98,6 +106,8 @@ def test_remove_person_leaves_nothing_of_them_in_the_database_files(
         assert result["data"] == {"removed": True, "templates": 2, "qr_key_ids": 1}
         status, again = central.send(capsys, "remove_person", "person_id=E7777")
         assert status == 0 and again["detail"] == "not enrolled: nothing to remove"
+        # The central side is told the enrollment is gone; only then is its id dropped.
+        wait_for(lambda: _notices(config.database_path) == [("E1001",)], what="the notice")
     files = sorted(config.storage.data_dir.glob("kiosk.db*"))
     raw = b"".join(path.read_bytes() for path in files)
     for trace in (b"E7777", b"Zyxw Quor", MARKER.tobytes(), (MARKER * 2).tobytes()):
@@ -147,7 +157,7 @@ def test_report_diagnostics_through_the_library_returns_the_checks_but_the_camer
     assert result.data is not None
     checks = {check["name"]: check["status"] for check in result.data["checks"]}
     names = {"provisioning", "models", "disk", "database", "clock", "broker", "tls"}
-    names |= {"credentials", "qr-keys", "schedule", "screen", "liveness"}
+    names |= {"credentials", "qr-keys", "schedule", "screen", "liveness", "face-data"}
     assert set(checks) == names
     assert checks["broker"] == "pass" and checks["database"] != "fail"
 

@@ -26,6 +26,7 @@ from terminal.store.database import open_database
 from terminal.store.gallery import Gallery
 from terminal.store.outbox import Outbox
 from terminal.store.rosters import RosterStore
+from terminal.store.template_seal import TemplateSeal
 from terminal.sync.uplink import SyncWorker
 from tests.consent_tools import TRANSFER
 from tests.delivery_tools import Probe, Threads, commit, wait_for
@@ -382,10 +383,12 @@ def _bug_in_staging(monkeypatch: pytest.MonkeyPatch, fails: Callable[[RosterChun
     retries come after 0.05 s, 0.1 s, ... instead of 1 s, 2 s, ..."""
     insert_chunk = roster_store_module.insert_chunk
 
-    def buggy(conn: sqlite3.Connection, chunk: RosterChunk, key_id: str) -> None:
+    def buggy(
+        conn: sqlite3.Connection, chunk: RosterChunk, key_id: str, seal: TemplateSeal | None
+    ) -> None:
         if fails(chunk):
             raise RuntimeError(f"a bug the test planted in version {chunk.roster_version}")
-        insert_chunk(conn, chunk, key_id)
+        insert_chunk(conn, chunk, key_id, seal)
 
     monkeypatch.setattr(roster_store_module, "insert_chunk", buggy)
     monkeypatch.setattr(inbound_module, "RETRY_FIRST_S", 0.05)

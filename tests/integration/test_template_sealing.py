@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from common.errors import StoreError
-from models.roster import RosterChunk
+from models.roster import RosterChunk, RosterPerson
 from terminal.store.database import open_database
 from terminal.store.gallery import Gallery
 from terminal.store.processing_log import counts
@@ -63,7 +63,7 @@ def test_templates_made_before_the_key_are_sealed_after(tmp_path: Path) -> None:
     assert np.array_equal(gallery.matrix("sface", "d")[0][0], VECTOR)
 
 
-def _chunk(version: int, people: list) -> RosterChunk:  # type: ignore[type-arg]
+def _chunk(version: int, people: list[RosterPerson]) -> RosterChunk:
     return RosterChunk(schema_version=2, roster_version=version, issued_at=datetime.now(UTC),
                        chunk_index=0, chunk_count=1, people=people)  # fmt: skip
 
@@ -93,4 +93,6 @@ def test_a_roster_is_sealed_as_staged_and_an_unchanged_one_logs_nothing(tmp_path
     store.stage(_chunk(3, [withdrawn, *people[1:]]), "HR1")
     assert store.apply(3).templates == 2
     assert counts(db)["template_deleted"] == 1
-    assert Gallery(db).get("P00001").consent.scope == "none"  # type: ignore[union-attr]
+    person = Gallery(db).get("P00001")
+    assert person is not None and person.consent is not None
+    assert person.consent.scope == "none"
