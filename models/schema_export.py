@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from models.alert import Alert
 from models.command import Command, CommandEnvelope, CommandResult
 from models.enrollment import EnrollReply, EnrollRequest
+from models.enrollment_notice import EnrollmentNotice
 from models.messages import AckMessage, CheckInEvent, EventBatch, TerminalStatus
 from models.roster import RosterChunk, RosterEnvelope
 from models.schedule import Schedule
@@ -34,6 +35,7 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "command-result.v1.json": CommandResult,
     "enroll-request.v1.json": EnrollRequest,
     "enroll-reply.v1.json": EnrollReply,
+    "enrollment-notice.v1.json": EnrollmentNotice,
     "schedule.v1.json": Schedule,
     "alert.v1.json": Alert,
 }

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from central.receiver.service import Receiver, ReceiverStore
@@ -21,9 +22,11 @@ from common.mqtt.types import Connected, Message, PublishResult, Subscribed
 from devtools.local_broker import BrokerTls, Mosquitto
 from models.messages import CheckInEvent
 from terminal.config import Config, parse_config
+from terminal.store.gallery import Gallery
 from terminal.store.outbox import Outbox
 from terminal.sync.messages import batch_payload
 from terminal.sync.uplink import SyncWorker
+from tests.consent_tools import ON_DEVICE
 from tests.delivery_tools import Threads, commit, make_config, wait_for
 from tests.tls_tools import (
     REPO,
@@ -109,6 +112,8 @@ def test_the_acl_confines_a_terminal_to_its_own_topics(
     own = _terminal(tmp_path, tls_broker.url, "kiosk-a", pki.ca_file, kiosk_a)
     own_outbox = Outbox.open(own.database_path, "kiosk-a", "hq")
     own_events = commit(own_outbox, 3)
+    Gallery(own_outbox.db).add_person("E1", "Wei", [np.ones(128, np.float32)], "sface", "d",
+                                      ["camera"], consent=ON_DEVICE)  # fmt: skip
     # A terminal configured as kiosk-b but holding kiosk-a's certificate.
     fake = _terminal(tmp_path, tls_broker.url, "kiosk-b", pki.ca_file, kiosk_a)
     fake_outbox = Outbox.open(fake.database_path, "kiosk-b", "hq")
@@ -116,7 +121,8 @@ def test_the_acl_confines_a_terminal_to_its_own_topics(
     intruder = link(tls_broker.url, "intruder", pki.tls(kiosk_a))
     poll_until(intruder, Connected, "kiosk-a's raw client to connect")
     refused = {}
-    forbidden = ("kiosk-b/events", "kiosk-b/status", "kiosk-b/results", "kiosk-b/ack")
+    forbidden = ("kiosk-b/events", "kiosk-b/status", "kiosk-b/results", "kiosk-b/ack",
+                 "kiosk-b/enrollments/E1")  # fmt: skip
     for topic in (*forbidden, "kiosk-a/ack"):
         intruder.publish(f"attendance/v1/{topic}", batch_payload("kiosk-b", forged))
         refused[topic] = poll_until(intruder, PublishResult, f"the PUBACK on {topic}").reason_code
@@ -130,6 +136,9 @@ def test_the_acl_confines_a_terminal_to_its_own_topics(
         threads.start(worker.run, "sync-a")
         threads.start(impostor.run, "sync-fake-b")
         wait_for(lambda: own_outbox.counts()["acked"] == 3, what="kiosk-a's own events acked")
+        published = "SELECT published FROM enrollment_notices WHERE person_id = 'E1'"
+        wait_for(lambda: own_outbox.db.conn.execute(published).fetchone() == (1,),
+                 what="kiosk-a's enrollment notice published")  # fmt: skip
         refusal = "refused a batch of 2 events (Not authorized)"
         wait_for(lambda: refusal in (impostor.state.last_error or ""), what="the refusal")
     intruder.close()
