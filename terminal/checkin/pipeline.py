@@ -156,6 +156,14 @@ class Pipeline:
             people = self.faces.matcher.people
             self.desk.face_ids = self.faces.matcher.person_ids
         log.info("%d people enrolled, %d with face templates", len(self.desk.names), people)
+        unconsented = self.gallery.templates_without_consent() if self.faces is not None else 0
+        if unconsented:
+            log.warning(
+                "%d people have face templates but no consent to face recognition recorded:"
+                " they are not recognised by face until it is (kiosk people consent ID"
+                " --consent on_device; see kiosk doctor)",
+                unconsented,
+            )
         self._reload_liveness_calibration()
 
     def _reload_liveness_calibration(self) -> None:

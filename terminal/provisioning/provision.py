@@ -6,7 +6,10 @@ e.g. TLS files when the broker URL is no longer ``mqtts://``). Credentials are c
 config directory: certificates 0644, the private key and the password 0600, owned by the user
 the daemon runs as (``kiosk`` under systemd). Nothing is written unless the result is a valid
 config; every file is replaced atomically; a file whose bytes, mode and owner are already right
-is left alone, so running the same command twice changes nothing.
+is left alone, so running the same command twice changes nothing. Unless the config names one
+already, ``[privacy] template_key_file`` is set to ``template.key`` in the config directory, and
+that key (32 random bytes, 0600, the daemon's user) is made when missing, never replaced: the
+face templates are sealed with it (:mod:`terminal.store.template_seal`).
 """
 
 from __future__ import annotations
@@ -86,6 +89,10 @@ def provision(request: ProvisionRequest) -> list[Installed]:
     if "password" in secrets:
         done.append(install_bytes(password_target, secrets["password"], 0o600, uid, gid))
     done.append(install_bytes(request.config_path, text.encode(), 0o640, 0, gid))
+    key_file = parse_config(text, str(request.config_path)).privacy.template_key_file
+    if key_file is not None and not key_file.exists():
+        # The face templates' key: made once, never replaced (that would lock them away).
+        done.append(install_bytes(key_file, os.urandom(32), 0o600, uid, gid))
     return done
 
 
@@ -151,6 +158,9 @@ def _config_text(request: ProvisionRequest, mqtt: dict[str, str]) -> str:
             del section[key]
     if request.data_dir is not None:
         _table(document, "storage")["data_dir"] = str(request.data_dir)
+    privacy = _table(document, "privacy")
+    if "template_key_file" not in privacy:  # an admin's own choice is kept
+        privacy["template_key_file"] = str(request.config_dir / "template.key")
     text = tomlkit.dumps(document)
     parse_config(text, str(path))  # raises ConfigError naming the bad key
     return text

@@ -45,13 +45,16 @@ def test_provisioning_writes_a_working_config_with_private_files_kept_private(
     try:
         assert _provision(etc, *_tls_args(pki, broker.url)) == 0
         printed = capsys.readouterr().out
-        assert printed.count("created ") == 4, printed
+        assert printed.count("created ") == 5, printed
         key = etc / "tls" / "kiosk-07.key"
         assert _mode(key) == 0o600 and _mode(etc / "kiosk.toml") == 0o640
+        sealing = etc / "template.key"  # the face templates' key, made once
+        assert _mode(sealing) == 0o600 and len(sealing.read_bytes()) == 32
         assert _mode(etc / "tls" / "kiosk-07.crt") == 0o644
         config = load_config(etc / "kiosk.toml")
         assert (config.terminal.id, config.terminal.site) == ("kiosk-07", "canteen")
         assert config.mqtt is not None and config.mqtt.key_file == key
+        assert config.privacy.template_key_file == sealing
 
         # The written config delivers over mutual TLS through the shipped ACL.
         outbox = Outbox.open(config.database_path, "kiosk-07", "canteen")
