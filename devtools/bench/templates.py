@@ -2,11 +2,12 @@
 
 One run, one process, the same random templates (``people`` x 3, float32, dim 128 as SFace's):
 
-* ``plain_read``: the naive baseline, as :meth:`terminal.store.gallery.Gallery.matrix` reads the
-  gallery: one SELECT over a real SQLite file, ``b"".join`` of the BLOBs, ``np.frombuffer``.
-* ``sealed_read``: the same SELECT over a second file whose BLOBs are sealed
-  (:mod:`terminal.store.template_seal`), each opened with :meth:`TemplateSeal.open` before the
-  join.
+* ``plain_read``: the naive baseline: :meth:`terminal.store.gallery.Gallery.matrix` over a
+  real ``kiosk.db`` whose templates are stored in the clear (one SELECT, ``b"".join`` of the
+  BLOBs, ``np.frombuffer``).
+* ``sealed_read``: the same over a second ``kiosk.db`` whose templates are sealed
+  (:mod:`terminal.store.template_seal`), as the kiosk reads it with ``[privacy]
+  template_key_file`` set: each BLOB opened with :meth:`TemplateSeal.open` before the join.
 * ``seal_all``: sealing every template (what enrolling them, or storing a roster, adds).
 
 CPU seconds of this process (``time.process_time``), the best and the median of ``repeats``
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import os
 import platform
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -30,34 +30,13 @@ from typing import Any
 import cryptography
 import numpy as np
 
+from terminal.store.database import open_database
+from terminal.store.gallery import Gallery
 from terminal.store.template_seal import SEAL_OVERHEAD, TemplateSeal
 
 DIM = 128
 TEMPLATES_PER_PERSON = 3
 ENGINE, MODEL_DIGEST = "sface", "bench"
-
-# The columns of kiosk.db's people and templates that Gallery.matrix reads, and its query.
-_SCHEMA = """
-CREATE TABLE people (
-    person_id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    consent_scope TEXT
-);
-CREATE TABLE templates (
-    id INTEGER PRIMARY KEY,
-    person_id TEXT NOT NULL REFERENCES people (person_id) ON DELETE CASCADE,
-    engine TEXT NOT NULL,
-    model_digest TEXT NOT NULL,
-    dim INTEGER NOT NULL,
-    embedding BLOB NOT NULL
-);
-CREATE INDEX templates_person ON templates (person_id);
-"""
-_MATRIX_SQL = (
-    "SELECT t.person_id, t.dim, t.embedding FROM templates t JOIN people p USING (person_id)"
-    " WHERE t.engine = ? AND t.model_digest = ? AND p.consent_scope IN ('on_device', 'transfer')"
-    " ORDER BY t.person_id, t.id"
-)
 
 
 def _templates(people: int, rng: np.random.Generator) -> list[tuple[str, bytes]]:
@@ -71,34 +50,32 @@ def _templates(people: int, rng: np.random.Generator) -> list[tuple[str, bytes]]
 
 
 def _write_db(path: Path, people: int, rows: list[tuple[str, bytes]]) -> int:
-    """A database file holding ``rows``; returns its size in bytes after VACUUM."""
-    conn = sqlite3.connect(path)
+    """A real kiosk.db (:func:`open_database`, every migration) holding ``people`` consenting
+    people and ``rows`` as templates (one transaction); its size in bytes after VACUUM."""
+    db = open_database(path)
     try:
-        conn.executescript(_SCHEMA)
-        with conn:
-            conn.executemany(
-                "INSERT INTO people (person_id, name, consent_scope) VALUES (?, ?, 'on_device')",
+        with db.conn:
+            db.conn.executemany(
+                "INSERT INTO people (person_id, name, created_at, consent_scope,"
+                " consent_given_at, consent_recorded_by) VALUES (?, ?, '', 'on_device',"
+                " '2026-01-01', 'bench')",
                 ((f"E{index:07d}", f"Person {index}") for index in range(people)),
             )
-            conn.executemany(
-                "INSERT INTO templates (person_id, engine, model_digest, dim, embedding)"
-                " VALUES (?, ?, ?, ?, ?)",
+            db.conn.executemany(
+                "INSERT INTO templates (person_id, engine, model_digest, dim, embedding,"
+                " created_at) VALUES (?, ?, ?, ?, ?, '')",
                 ((person_id, ENGINE, MODEL_DIGEST, DIM, blob) for person_id, blob in rows),
             )
-        conn.execute("VACUUM")
+        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.conn.execute("VACUUM")
     finally:
-        conn.close()
+        db.conn.close()
     return path.stat().st_size
 
 
-def _matrix(conn: sqlite3.Connection, seal: TemplateSeal | None) -> np.ndarray:
-    """The gallery's matrix as Gallery.matrix builds it; each BLOB opened first when sealed."""
-    rows = conn.execute(_MATRIX_SQL, (ENGINE, MODEL_DIGEST)).fetchall()
-    if seal is None:
-        data = b"".join(row[2] for row in rows)
-    else:
-        data = b"".join(seal.open(row[2], row[0]) for row in rows)
-    return np.frombuffer(data, dtype="<f4").reshape(len(rows), DIM).astype(np.float32)
+def _matrix(gallery: Gallery) -> np.ndarray:
+    """The matcher's matrix, as the pipeline reads it (:meth:`Gallery.matrix`)."""
+    return gallery.matrix(ENGINE, MODEL_DIGEST)[0]
 
 
 def _cpu_seconds(work: Callable[[], object], repeats: int) -> list[float]:
@@ -135,21 +112,22 @@ def bench_templates(people: int = 2000, repeats: int = 10) -> dict[str, Any]:
         sealed_rows = [(person_id, seal.seal(blob, person_id)) for person_id, blob in rows]
         plain_bytes = _write_db(folder / "plain.db", people, rows)
         sealed_bytes = _write_db(folder / "sealed.db", people, sealed_rows)
-        plain_conn = sqlite3.connect(folder / "plain.db")
-        sealed_conn = sqlite3.connect(folder / "sealed.db")
+        plain_db = open_database(folder / "plain.db")
+        sealed_db = open_database(folder / "sealed.db")
+        plain_gallery, sealed_gallery = Gallery(plain_db), Gallery(sealed_db, seal)
         try:
-            plain_matrix = _matrix(plain_conn, None)  # warm-up, and the reference
-            same = bool(np.array_equal(plain_matrix, _matrix(sealed_conn, seal)))
-            plain_times = _cpu_seconds(lambda: _matrix(plain_conn, None), repeats)
-            sealed_times = _cpu_seconds(lambda: _matrix(sealed_conn, seal), repeats)
+            plain_matrix = _matrix(plain_gallery)  # warm-up, and the reference
+            same = bool(np.array_equal(plain_matrix, _matrix(sealed_gallery)))
+            plain_times = _cpu_seconds(lambda: _matrix(plain_gallery), repeats)
+            sealed_times = _cpu_seconds(lambda: _matrix(sealed_gallery), repeats)
         finally:
-            plain_conn.close()
-            sealed_conn.close()
+            plain_db.conn.close()
+            sealed_db.conn.close()
     plain = _figures(plain_times, count)
     sealed = _figures(sealed_times, count)
     return {
         "method": "One process; people x 3 random unit float32 templates of dim 128 (SFace's)."
-        " plain_read: Gallery.matrix's SELECT (people JOIN templates) over a real SQLite file,"
+        " plain_read: Gallery.matrix over a real kiosk.db (templates in the clear),"
         " b''.join of the BLOBs, np.frombuffer (the naive baseline). sealed_read: the same over a"
         " file of AES-256-GCM sealed BLOBs, each opened with TemplateSeal.open before the join."
         " seal_all: TemplateSeal.seal of every template. CPU seconds (time.process_time) of this"
