@@ -100,7 +100,7 @@ def test_an_enrollment_code_then_the_camera_stores_templates_here_and_sends_none
     (notice,) = enrollment_notices.pending(db.conn)
     assert (notice.person_id, notice.state, notice.templates) == ("E3001", "enrolled", 5)
     columns = [r[1] for r in db.conn.execute("PRAGMA table_info(enrollment_notices)")]
-    assert columns == ["person_id", "state", "templates", "at", "published"]
+    assert columns == ["person_id", "state", "templates", "at", "published", "announced"]
     # The processing log: consent recorded, templates created.
     steps = [(r.action, r.person_id, r.templates) for r in export_rows(db)]
     steps = [step for step in steps if step[0] != "template_used"]
