@@ -19,6 +19,7 @@ from central.rosters.people import people_from_gallery, read_people
 from central.rosters.publish import RosterPublisher
 from cli.central_options import (
     EXISTING_FILE,
+    broker_link,
     broker_login,
     broker_login_options,
     check_terminal_ids,
@@ -287,13 +288,8 @@ def enrollments(
     Reads the retained notices on {prefix}/+/enrollments/+ (only the fact: the templates stay on
     the kiosk). A message that is not a valid notice is reported on stderr and skipped.
     """
-    login = broker_login(broker_url, username, password_file, ca_file, cert_file, key_file)
-    options = LinkOptions(
-        url=broker_url,
-        client_id=client_id,
-        username=login.username,
-        password=login.password,
-        tls=login.tls,
+    options = broker_link(
+        broker_url, client_id, username, password_file, ca_file, cert_file, key_file
     )
     stop = threading.Event()
     with stop_on_signals(stop):
