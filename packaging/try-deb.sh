@@ -150,6 +150,7 @@ step "offline: the network is really cut" offline "! timeout 5 bash -c 'exec 3<>
 step "offline: apt-get install ./$(basename "$DEB")" offline "apt-get install -y -q $APT_OFFLINE $D | tail -n 5"
 step "offline: installed: kiosk user, /var/lib/kiosk, bytecode, units" offline "
   id kiosk && ls -ld /var/lib/kiosk && stat -c '%U:%G %a' /var/lib/kiosk | grep -qx 'kiosk:kiosk 750' &&
+  stat -c '%U:%G %a %s' /etc/kiosk/template.key | grep -qx 'kiosk:kiosk 600 32' && echo 'template key made' &&
   echo \"\$(find /opt/kiosk-terminal/venv -name '*.pyc' | wc -l) .pyc files\" &&
   ls /usr/lib/systemd/system/kiosk*.service /usr/lib/sysusers.d/kiosk.conf &&
   grep '^ExecStart' /usr/lib/systemd/system/kiosk.service && du -sh /opt/kiosk-terminal"
@@ -163,7 +164,8 @@ if [ -f "$CENTRAL_DEB" ]; then
     id kiosk-central && kiosk-central receive --help | head -n 1 && kiosk-central report --help | head -n 1 &&
     /opt/kiosk-central/venv/bin/python3 -c 'import matplotlib, openpyxl, jsonschema, psycopg, aiohttp, central.receiver.service'"
 fi
-SURVIVES="grep -qx 'kept across upgrades' /var/lib/kiosk/try-deb-marker && grep -qx '# admin config' /etc/kiosk/kiosk.toml && echo '/var/lib/kiosk and /etc/kiosk kept'"
+KEY_SUM=$(in_root "sha256sum /etc/kiosk/template.key")
+SURVIVES="grep -qx 'kept across upgrades' /var/lib/kiosk/try-deb-marker && grep -qx '# admin config' /etc/kiosk/kiosk.toml && test \"\$(sha256sum /etc/kiosk/template.key)\" = '$KEY_SUM' && echo '/var/lib/kiosk, /etc/kiosk and the template key kept'"
 if [ -n "$UPGRADE_DEB" ]; then
   NEW_VERSION=$(dpkg-deb -f "$UPGRADE_DEB" Version)
   step "offline: upgrade to $NEW_VERSION" offline "apt-get install -y -q $APT_OFFLINE $(deb_in_root "$UPGRADE_DEB") | tail -n 3 &&
