@@ -250,6 +250,12 @@ class ReceiverStore:
         return self._db.name
 
     @property
+    def database(self) -> Database:
+        """The store's connection, for tools that fill or maintain the database in bulk (the
+        ingest bench); the receiver itself goes through the methods here."""
+        return self._db
+
+    @property
     def dialect(self) -> str:
         """``sqlite`` or ``postgresql``."""
         return self._db.dialect

@@ -19,9 +19,10 @@ import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from central.reports.common import CheckIn, event_order
-from models.hr_records import LeavePeriod, StoredCorrection
+from models.hr_records import LeavePeriod, StoredCorrection, StoredLeave
 from models.messages import Direction
 
 CORRECTION_TERMINAL = "correction"
@@ -55,6 +56,19 @@ class LeaveSpan:
     leave_id: str
 
 
+class AdjustmentSource(Protocol):
+    """Where the leave and corrections come from (:class:`central.records.store.RecordsStore`;
+    the reports do not import the records package)."""
+
+    def leave_between(self, start: datetime, end: datetime) -> Sequence[StoredLeave]:
+        """The leave periods meeting ``[start, end)``."""
+        ...
+
+    def corrections_between(self, start: datetime, end: datetime) -> Sequence[StoredCorrection]:
+        """The check-ins added for ``[start, end)`` and every void."""
+        ...
+
+
 class Adjustments:
     """Leave periods and corrections, indexed for a report."""
 
@@ -82,13 +96,10 @@ class Adjustments:
         self.added = sorted(added, key=event_order)
 
     @classmethod
-    def read(cls, store: object, start: datetime, end: datetime) -> Adjustments:
+    def read(cls, store: AdjustmentSource, start: datetime, end: datetime) -> Adjustments:
         """The leave and corrections of ``[start, end)`` from a
         :class:`~central.records.store.RecordsStore`."""
-        return cls(
-            store.leave_between(start, end),  # type: ignore[attr-defined]
-            store.corrections_between(start, end),  # type: ignore[attr-defined]
-        )
+        return cls(store.leave_between(start, end), store.corrections_between(start, end))
 
     @property
     def has_leave(self) -> bool:

@@ -9,7 +9,7 @@ report behind a table. Times are rendered in the schedule's zone as ``YYYY-MM-DD
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Protocol, TypeAlias, TypeVar
 from uuid import UUID
@@ -59,6 +59,7 @@ class CheckIn(Protocol):
 
 
 C = TypeVar("C", bound=CheckIn)
+T = TypeVar("T")
 
 
 def event_order(event: CheckIn) -> tuple[datetime, str, int]:
@@ -90,3 +91,18 @@ def minutes_between(start: datetime, end: datetime) -> float:
 def overlap_minutes(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> float:
     """Minutes the intervals ``a`` and ``b`` have in common (0 when they do not meet)."""
     return max(0.0, minutes_between(max(a[0], b[0]), min(a[1], b[1])))
+
+
+def chosen_by_id(
+    items: Sequence[T], ids: Iterable[str] | None, id_of: Callable[[T], str], what: str
+) -> list[T]:
+    """The ``items`` whose id (``id_of``) is among ``ids``, in their own order (all when
+    None); ValueError naming the unknown ids, e.g. ``unknown session(s): s9``."""
+    if ids is None:
+        return list(items)
+    wanted = list(ids)
+    known = {id_of(item) for item in items}
+    unknown = [i for i in wanted if i not in known]
+    if unknown:
+        raise ValueError(f"unknown {what}(s): {', '.join(unknown)}")
+    return [item for item in items if id_of(item) in wanted]

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from central.reports.common import Table
+from central.reports.common import Table, chosen_by_id
 from central.reports.sessions import SessionAttendance, SessionReport
 from models.schedule import Schedule, TrainingProgramme
 
@@ -95,14 +95,7 @@ def chosen_programmes(
     id, or when the schedule has none."""
     if not schedule.programmes:
         raise ValueError("the schedule has no training programmes")
-    if programme_ids is None:
-        return list(schedule.programmes)
-    wanted = list(programme_ids)
-    known = {p.programme_id for p in schedule.programmes}
-    unknown = [p for p in wanted if p not in known]
-    if unknown:
-        raise ValueError(f"unknown programme(s): {', '.join(unknown)}")
-    return [p for p in schedule.programmes if p.programme_id in wanted]
+    return chosen_by_id(schedule.programmes, programme_ids, lambda p: p.programme_id, "programme")
 
 
 def programme_sessions(schedule: Schedule, programme_ids: Iterable[str] | None = None) -> list[str]:

@@ -56,6 +56,7 @@ from central.reports.adjustments import CORRECTION_TERMINAL, Adjustments, LeaveS
 from central.reports.common import (
     CheckIn,
     Table,
+    chosen_by_id,
     event_order,
     local_text,
     overlap_minutes,
@@ -245,14 +246,7 @@ class SessionReport:
 
 def _chosen(schedule: Schedule, session_ids: Iterable[str] | None) -> list[TrainingSession]:
     """The sessions named (all when None); ValueError naming an unknown id."""
-    if session_ids is None:
-        return list(schedule.sessions)
-    wanted = list(session_ids)
-    known = {s.session_id for s in schedule.sessions}
-    unknown = [s for s in wanted if s not in known]
-    if unknown:
-        raise ValueError(f"unknown session(s): {', '.join(unknown)}")
-    return [s for s in schedule.sessions if s.session_id in wanted]
+    return chosen_by_id(schedule.sessions, session_ids, lambda s: s.session_id, "session")
 
 
 def session_window(

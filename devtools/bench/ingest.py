@@ -146,10 +146,10 @@ class _Target:
         """Add ``rows`` events in one go (not measured)."""
         if rows == 0:
             return
-        connection = self.store._db.connection()
+        connection = self.store.database.connection()
         if self.kind == "sqlite":
             marks = ",".join("?" * 10)
-            with self.store._db.transaction():
+            with self.store.database.transaction():
                 connection.executemany(
                     f"INSERT INTO events ({_PREFILL_COLUMNS}) VALUES ({marks})",
                     _prefill_rows(rows, id_kind),
@@ -167,9 +167,9 @@ class _Target:
     def checkpoint(self) -> None:
         """Write every changed page back to the database files."""
         if self.kind == "sqlite":
-            self.store._db.query("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.store.database.query("PRAGMA wal_checkpoint(TRUNCATE)")
         else:
-            self.store._db.connection().execute("CHECKPOINT")
+            self.store.database.connection().execute("CHECKPOINT")
 
     def measure(self, events: Sequence[CheckInEvent], batch: int) -> dict[str, float]:
         """Store ``events`` in batches of ``batch``; CPU microseconds and bytes written per
