@@ -131,7 +131,7 @@ class CheckInDesk:
             if claim is not None and not codes.consume_in(conn, claim, frame.wall):
                 raise _CodeUsed
             if method in FACE_METHODS:
-                processing_log.record(conn, "template_used", person_id, detail=method.value)
+                processing_log.count_use(conn, person_id, frame.wall)
 
         try:
             synced = self.clock_synced()

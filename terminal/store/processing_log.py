@@ -9,14 +9,16 @@ when, what and whose (by a keyed hash of the person's id, ``person_ref``: see
   given, who recorded it, and where from: ``roster``, ``enroll`` or ``code``);
 - ``template_created``: ``templates`` face templates were stored (``detail``: ``local`` photos
   or camera, or ``roster``);
-- ``template_used``: a face check-in matched the person's templates (``detail``: its event id);
 - ``template_deleted``: ``templates`` templates were deleted (``detail``: why).
 
+Face check-ins (``template_used``) are counted, not listed: one row per person and UTC day in
+``face_uses`` (:func:`count_use`), so three years of a 2,000-person site stay a few tens of MB
+in ``kiosk.db`` rather than one row per check-in.
+
 Every row is written in the transaction that made the change, so the log and the data cannot
-disagree. A trigger refuses any ``UPDATE`` of the table; rows are deleted only by
-:func:`prune`, once older than ``[privacy] processing_log_days`` (at least three years).
-``kiosk privacy log`` exports it: ``template_used`` rows are given as counts per person and
-day (:func:`export_rows`).
+disagree. A trigger refuses any ``UPDATE`` of ``processing_log``; rows of both tables are
+deleted only by :func:`prune`, once older than ``[privacy] processing_log_days`` (at least
+three years). ``kiosk privacy log`` exports both (:func:`export_rows`).
 """
 
 from __future__ import annotations
@@ -33,13 +35,14 @@ from common.sqlite import classify
 from models.messages import format_rfc3339
 from terminal.store.database import db_path, write_transaction
 
-Action = Literal["consent_recorded", "template_created", "template_used", "template_deleted"]
-ACTIONS: tuple[Action, ...] = (
+Action = Literal["consent_recorded", "template_created", "template_deleted"]
+ACTIONS: tuple[str, ...] = (
     "consent_recorded",
     "template_created",
     "template_used",
     "template_deleted",
 )
+"""Every action an export shows (``template_used``: the day's count from ``face_uses``)."""
 PRUNE_CHUNK = 5_000
 
 
@@ -57,6 +60,17 @@ def record(
         "INSERT INTO processing_log (at, action, person_ref, templates, detail)"
         " VALUES (?, ?, person_ref(?), ?, ?)",
         (when, action, person_id, templates, detail),
+    )
+
+
+def count_use(conn: sqlite3.Connection, person_id: str, at: datetime | None = None) -> None:
+    """Count one face check-in of ``person_id`` on its UTC day, in the caller's transaction
+    (the check-in's)."""
+    day = (at or datetime.now(UTC)).astimezone(UTC).date().isoformat()
+    conn.execute(
+        "INSERT INTO face_uses (day, person_ref, uses) VALUES (?, person_ref(?), 1)"
+        " ON CONFLICT (day, person_ref) DO UPDATE SET uses = uses + 1",
+        (day, person_id),
     )
 
 
@@ -88,11 +102,10 @@ def export_rows(
     high = format_rfc3339(until) if until else "9999"
     sql = (  # by day: the day's steps in order, then its counts
         "SELECT seq, at, action, person_ref, templates, 0, detail, substr(at, 1, 10), 0"
-        " FROM processing_log WHERE action != 'template_used' AND at >= :low AND at < :high"
-        " UNION ALL SELECT max(seq), substr(at, 1, 10), action, person_ref, 0, count(*), '',"
-        " substr(at, 1, 10), 1 FROM processing_log"
-        " WHERE action = 'template_used' AND at >= :low AND at < :high"
-        " GROUP BY substr(at, 1, 10), person_ref ORDER BY 8, 9, 1"
+        " FROM processing_log WHERE at >= :low AND at < :high"
+        " UNION ALL SELECT 0, day, 'template_used', person_ref, 0, uses, '', day, 1"
+        " FROM face_uses WHERE day >= substr(:low, 1, 10) AND day < substr(:high, 1, 10)"
+        " ORDER BY 8, 9, 1, 4"
     )
     try:
         enrolled = dict(
@@ -108,10 +121,12 @@ def export_rows(
 
 
 def counts(db: sqlite_utils.Database) -> dict[str, int]:
-    """How many rows of each action the log holds (for ``kiosk doctor`` and tests)."""
+    """How many rows of each action the log holds, and how many face check-ins it counted
+    (``template_used``)."""
     try:
         rows = db.conn.execute(
             "SELECT action, count(*) FROM processing_log GROUP BY action"
+            " UNION ALL SELECT 'template_used', coalesce(sum(uses), 0) FROM face_uses"
         ).fetchall()
     except sqlite3.Error as exc:
         raise classify(exc, db_path(db)) from None
@@ -123,11 +138,18 @@ def prune(
     db: sqlite_utils.Database, keep_days: int, now: datetime | None = None,
     limit: int = PRUNE_CHUNK,
 ) -> int:  # fmt: skip
-    """Delete at most ``limit`` rows older than ``keep_days``; return how many."""
+    """Delete at most ``limit`` rows (of each table) older than ``keep_days``; return how
+    many."""
     cutoff = format_rfc3339((now or datetime.now(UTC)) - timedelta(days=keep_days))
     with write_transaction(db) as conn:
-        return conn.execute(
+        steps = conn.execute(
             "DELETE FROM processing_log WHERE seq IN (SELECT seq FROM processing_log"
             " WHERE at < ? ORDER BY seq LIMIT ?)",
             (cutoff, limit),
         ).rowcount
+        counts = conn.execute(
+            "DELETE FROM face_uses WHERE (day, person_ref) IN (SELECT day, person_ref"
+            " FROM face_uses WHERE day < ? ORDER BY day LIMIT ?)",
+            (cutoff[:10], limit),
+        ).rowcount
+        return int(steps) + int(counts)

@@ -218,12 +218,18 @@ def _face_data_law(conn: sqlite3.Connection) -> None:
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
             at TEXT NOT NULL,
             action TEXT NOT NULL CHECK (action IN
-                ('consent_recorded', 'template_created', 'template_used', 'template_deleted')),
+                ('consent_recorded', 'template_created', 'template_deleted')),
             person_ref TEXT NOT NULL,
             templates INTEGER NOT NULL DEFAULT 0,
             detail TEXT NOT NULL DEFAULT ''
         );
         CREATE INDEX processing_log_at ON processing_log (at);
+        CREATE TABLE face_uses (
+            day TEXT NOT NULL,
+            person_ref TEXT NOT NULL,
+            uses INTEGER NOT NULL,
+            PRIMARY KEY (day, person_ref)
+        ) WITHOUT ROWID;
         CREATE TABLE enrollment_notices (
             person_id TEXT PRIMARY KEY,
             state TEXT NOT NULL CHECK (state IN ('enrolled', 'removed')),
@@ -253,7 +259,7 @@ PERSON_REF_KEY = "person_ref_key"
 
 
 def register_person_ref(conn: sqlite3.Connection) -> None:
-    """Make SQL ``person_ref(person_id)`` available on ``conn``: the first 16 bytes (hex) of
+    """Make SQL ``person_ref(person_id)`` available on ``conn``: the first 8 bytes (hex) of
     HMAC-SHA-256 of the id under this database's own random key. The processing log names
     people by it, so removing a person leaves no id of theirs in the file, while the log of
     someone still enrolled maps back to them (``kiosk privacy log``). Before migration 5 (no
@@ -264,7 +270,7 @@ def register_person_ref(conn: sqlite3.Connection) -> None:
     key = bytes.fromhex(str(row[0]))
 
     def person_ref(person_id: str) -> str:
-        return hmac.new(key, str(person_id).encode(), hashlib.sha256).hexdigest()[:32]
+        return hmac.new(key, str(person_id).encode(), hashlib.sha256).hexdigest()[:16]
 
     conn.create_function("person_ref", 1, person_ref, deterministic=True)
 
