@@ -6,7 +6,8 @@ exists; without the person's separate consent their face is not processed. So th
 warns when the terminal takes faces only (``[verification] mode = "face"``: everyone with a
 face on file has no second way in), lists people no configured way lets in, people whose
 templates carry no consent (a kiosk upgraded from a release before consent: they are not
-recognised until it is recorded), and a face terminal without the idle-screen notice.
+recognised until it is recorded), a face terminal without the idle-screen notice, and templates
+still in the clear when a template key is configured (``kiosk people seal``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from common.errors import StoreError
 from terminal.config import Config
 from terminal.doctor.database import open_read_only
 from terminal.doctor.result import CheckResult, passed, warned
+from terminal.store.template_seal import MAGIC
 
 NAME = "face-data"
 _FACE_OK = "coalesce(p.consent_scope IN ('on_device', 'transfer'), 0)"
@@ -32,7 +34,7 @@ def _people(conn: sqlite3.Connection) -> dict[str, Any]:
             0
         ]
         return {"people": total, "face": 0, "no_face": total, "unconsented": with_templates,
-                "no_face_ids": []}  # fmt: skip
+                "no_face_ids": [], "clear_templates": 0}  # fmt: skip
     face = conn.execute(
         f"SELECT count(*) FROM people p WHERE {_FACE_OK}"
         " AND EXISTS (SELECT 1 FROM templates t WHERE t.person_id = p.person_id)"
@@ -48,8 +50,11 @@ def _people(conn: sqlite3.Connection) -> dict[str, Any]:
             " templates t WHERE t.person_id = p.person_id)) ORDER BY person_id LIMIT 5"
         ).fetchall()
     ]
+    (clear,) = conn.execute(
+        "SELECT count(*) FROM templates WHERE substr(embedding, 1, 6) != ?", (MAGIC,)
+    ).fetchone()
     return {"people": total, "face": face, "no_face": total - face, "unconsented": unconsented,
-            "no_face_ids": no_face_ids}  # fmt: skip
+            "no_face_ids": no_face_ids, "clear_templates": clear}  # fmt: skip
 
 
 def _codes_accepted(config: Config) -> bool:
@@ -70,7 +75,7 @@ def check_face_data(config: Config) -> CheckResult:
     )
     path = config.database_path
     counts: dict[str, Any] = {"people": 0, "face": 0, "no_face": 0, "unconsented": 0,
-                              "no_face_ids": []}  # fmt: skip
+                              "no_face_ids": [], "clear_templates": 0}  # fmt: skip
     if path.exists():
         try:
             conn = open_read_only(path)
@@ -108,6 +113,9 @@ def check_face_data(config: Config) -> CheckResult:
             "record each one's consent (kiosk people consent ID --consent on_device), or"
             " withdraw it (--consent none deletes the templates)"
         )
+    if sealed and counts["clear_templates"]:
+        problems.append(f"{counts['clear_templates']} face templates are still in the clear")
+        hints.append("seal them: kiosk people seal")
     if faces and not config.privacy.notice:
         problems.append("the face-recognition notice is off")
         hints.append("set [privacy] notice = true unless the notice is posted at the door")

@@ -13,6 +13,7 @@ from terminal.doctor.face_data import check_face_data
 from terminal.doctor.result import Status
 from terminal.store.database import open_database
 from terminal.store.gallery import Gallery
+from terminal.store.template_seal import TemplateSeal
 from tests.consent_tools import ON_DEVICE
 
 TEMPLATE = np.linspace(-1, 1, 128, dtype=np.float32)
@@ -78,3 +79,16 @@ def test_no_database_yet_passes_and_creates_nothing(tmp_path: Path) -> None:
     result = check_face_data(config)
     assert result.status is Status.PASS
     assert not config.database_path.exists()
+
+
+def test_templates_left_in_the_clear_under_a_key_are_reported(tmp_path: Path) -> None:
+    config = _kiosk(tmp_path, 2, 0, privacy={"template_key_file": tmp_path / "template.key"})
+    result = check_face_data(config)
+    assert result.status is Status.WARN
+    assert "2 face templates are still in the clear" in result.detail
+    assert f"templates sealed with {tmp_path / 'template.key'}" in result.detail
+    assert result.hint and "kiosk people seal" in result.hint
+    db = open_database(config.database_path)
+    Gallery(db, TemplateSeal.from_key_file(tmp_path / "template.key")).seal_plain_templates()
+    db.conn.close()
+    assert check_face_data(config).status is Status.PASS
